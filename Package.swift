@@ -1,0 +1,64 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// tickd — market-data ingestion daemon for Stock Soko (NSE).
+/// Layout: C libraries behind thin system-library targets, one small Swift wrapper each,
+/// then the tick domain (model → codecs → pipeline → sources/sinks → daemon → executable).
+let package = Package(
+    name: "tickd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tickd", targets: ["tickd"]),
+        .executable(name: "tickd-bench", targets: ["tickd-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; apt names the Debian package to install.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Swift owners of the C handles; they know nothing of ticks.
+        .target(name: "LibPQ", dependencies: ["CLibPQ"]),
+        .target(name: "Hiredis", dependencies: ["CHiredis"]),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+        .target(name: "Gzip", dependencies: ["CZlib"]),
+
+        // The tick domain.
+        .target(name: "TickModel"),
+        .target(name: "TickCodecs", dependencies: ["TickModel"]),
+        .target(name: "TickPipeline", dependencies: ["TickModel", "TickCodecs"]),
+        .target(name: "TickSources", dependencies: ["TickModel", "TickCodecs", "Zstd", "Gzip"]),
+        .target(name: "TickSinks", dependencies: ["TickModel", "TickCodecs", "TickPipeline"]),
+        .target(name: "TickDaemon", dependencies: [
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "tickd", dependencies: [
+            "TickDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "tickd-bench", dependencies: [
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources",
+        ]),
+
+        .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip"]),
+        .testTarget(name: "TickModelTests", dependencies: ["TickModel"]),
+        .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
+        .testTarget(name: "TickPipelineTests", dependencies: [
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
+        // One folder per case: input + options + expected ticks or reject reasons.
+        .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickPipeline", "TickDaemon"],
+                    resources: [.copy("Fixtures")]),
+        // The built `tickd` binary and the sample feeds of Seeds/.
+        .testTarget(name: "TickdCLITests", dependencies: ["TickModel", "TickPipeline", "TickDaemon", "Gzip"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

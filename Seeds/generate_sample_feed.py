@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Generates the recorded sample feeds in Seeds/feeds/ for one NSE trading day.
+
+Deterministic (fixed seed): running it again gives the same files. Uses only the standard
+library plus the `zstd` command (Debian package zstd) for the compressed bar feed.
+
+Outputs, for 2026-01-05 (a Monday; NSE trades 09:00-15:00 Africa/Nairobi = 06:00-12:00 UTC):
+  feeds/nse-2026-01-05.trades.csv        trade ticks, headered CSV with aliases
+                                         (timestamp,ticker,last,size,trade_id), RFC 3339 +03:00
+  feeds/nse-2026-01-05.bars-1m.ndjson.zst  1-minute OHLCV bars built from the same trades, NDJSON
+                                         ({"ts": epoch ms, "sym", "open", ... "vol"}), zstd
+  feeds/nse-2026-01-05.expected.json     what a replay must give: the deliberately bad lines
+                                         with their reject reason, and per-symbol totals of the
+                                         good ticks computed here, independently of tickd
+"""
+import csv
+import json
+import os
+import random
+import subprocess
+from decimal import Decimal
+from datetime import datetime, timedelta, timezone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FEEDS = os.path.join(HERE, "feeds")
+DAY = "2026-01-05"
+EAT = timezone(timedelta(hours=3))
+OPEN = datetime(2026, 1, 5, 9, 0, 0, tzinfo=EAT)
+SESSION_SECONDS = 6 * 3600
+TARGET_TRADES = 104_000
+
+# Relative trading activity (Safaricom and the big banks dominate NSE turnover).
+ACTIVITY = {"SCOM": 30, "EQTY": 12, "KCB": 10, "COOP": 6, "EABL": 5, "NCBA": 4, "KPLC": 4,
+            "SCBK": 3, "BAT": 2, "BAMB": 2, "UMME": 3, "NMG": 2, "UCHM": 2, "ARM": 1,
+            "CRWN": 1, "UNGA": 1, "KNRE": 2, "JUB": 1, "SLAM": 1, "BOC": 1}
+
+
+def tick_size(price):
+    return Decimal("0.01") if price < 1 else Decimal("0.05")
+
+
+def load_instruments():
+    with open(os.path.join(HERE, "stocks.csv"), newline="") as f:
+        return {row["symbol"]: Decimal(row["price"]) for row in csv.DictReader(f)}
+
+
+def rfc3339_eat(ms):
+    t = OPEN + timedelta(milliseconds=ms)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+03:00"
+
+
+def generate_trades(rng, prices):
+    symbols = list(ACTIVITY)
+    weights = [ACTIVITY[s] for s in symbols]
+    total_weight = sum(weights)
+    trades = []  # (ms since open, symbol, price, size, trade_id)
+    trade_id = 1_000_000
+    for symbol, weight in zip(symbols, weights):
+        count = TARGET_TRADES * weight // total_weight
+        times = sorted(rng.randrange(0, SESSION_SECONDS * 1000) for _ in range(count))
+        price = prices[symbol]
+        previous_ms = None
+        for ms in times:
+            # About 1% of trades print at the same instant as the previous one (a sweep of the book).
+            if previous_ms is not None and rng.random() < 0.01:
+                ms = previous_ms
+            step = tick_size(price)
+            move = rng.choice([-2, -1, -1, 0, 0, 0, 0, 1, 1, 2])
+            price = max(step, price + move * step)
+            lots = rng.choice([1, 1, 1, 2, 2, 3, 5, 10, 20, 50])
+            trades.append((ms, symbol, price, lots * 100))
+            previous_ms = ms
+    trades.sort(key=lambda t: (t[0], t[1]))
+    result = []
+    for ms, symbol, price, size in trades:
+        trade_id += 1
+        result.append((ms, symbol, price, size, trade_id))
+    return result
+
+
+def symbol_as_sent(rng, symbol):
+    """Feeds spell symbols in several ways; tickd normalises them all."""
+    r = rng.random()
+    if r < 0.02:
+        return "NSE:" + symbol
+    if r < 0.04:
+        return symbol.lower() + ".NR"
+    if r < 0.05 and symbol == "SCOM":
+        return "Safaricom"
+    return symbol
+
+
+def write_trades(rng, trades):
+    header = "timestamp,ticker,last,size,trade_id"
+    lines = [header]
+    for ms, symbol, price, size, trade_id in trades:
+        lines.append(f"{rfc3339_eat(ms)},{symbol_as_sent(rng, symbol)},{price},{size},{trade_id}")
+    bad = [  # (raw line, reason) — inserted at fixed places
+        ("2026-01-05T09:30:00.000+03:00,SCOM,-23.10,100,9000001", "negative_price"),
+        ("2026-01-05T09:45:00.000+03:00,KCB,35.4O,100,9000002", "bad_number"),
+        ("2026-01-05T10:00:00.000+03:00,XXXX,10.00,100,9000003", "unknown_symbol"),
+        ("2026-01-05T25:00:00.000+03:00,EQTY,52.30,100,9000004", "bad_time"),
+        ("2026-01-05T10:30:00.000+03:00,EQTY,,100,9000005", "missing_field"),
+        ("2026-01-05T11:00:00.000+03:00,COOP,11.20,-100,9000006", "negative_volume"),
+        ("2026-01-05T11:15:00.000+03:00,EABL,NaN,100,9000007", "non_finite_price"),
+        (b"2026-01-05T11:30:00.000+03:00,SC\xffOM,23.10,100,9000008", "invalid_utf8"),
+        ("2099-01-05T11:45:00.000+03:00,SCOM,23.10,100,9000009", "future_time"),
+        ('2026-01-05T12:00:00.000+03:00,"SCOM,23.10,100,9000010', "malformed_csv"),
+        ("2026-01-05T12:15:00.000+03:00,SCOM,23.10,100," + "9" * 70_000, "line_too_long"),
+        ("2026-01-05T12:30:00.000+03:00,');DROP TABLE stocks;--,23.10,100,9000012", "bad_symbol"),
+    ]
+    rejects = []
+    step = (len(lines) - 1) // (len(bad) + 1)
+    out = [lines[0].encode()]
+    body = lines[1:]
+    cursor = 0
+    for k, (raw, reason) in enumerate(bad):
+        stop = step * (k + 1)
+        out.extend(line.encode() for line in body[cursor:stop])
+        cursor = stop
+        out.append(raw if isinstance(raw, bytes) else raw.encode())
+        rejects.append({"line": len(out), "reason": reason})
+    out.extend(line.encode() for line in body[cursor:])
+    path = os.path.join(FEEDS, f"nse-{DAY}.trades.csv")
+    with open(path, "wb") as f:
+        f.write(b"\n".join(out) + b"\n")
+    return rejects
+
+
+def build_bars(trades):
+    bars = {}
+    for ms, symbol, price, size, _ in trades:
+        minute = ms // 60_000
+        key = (minute, symbol)
+        if key not in bars:
+            bars[key] = [price, price, price, price, 0]
+        bar = bars[key]
+        bar[1] = max(bar[1], price)
+        bar[2] = min(bar[2], price)
+        bar[3] = price
+        bar[4] += size
+    return [(minute, symbol, *values) for (minute, symbol), values in sorted(bars.items())]
+
+
+def write_bars(rng, bars):
+    open_ms = int(OPEN.timestamp() * 1000)
+    lines = []
+    for minute, symbol, o, h, l, c, v in bars:
+        ts = open_ms + minute * 60_000
+        # Half the feed sends prices as numeric strings, as some vendors do.
+        if rng.random() < 0.5:
+            lines.append(json.dumps({"ts": ts, "sym": symbol, "open": str(o), "high": str(h),
+                                     "low": str(l), "close": str(c), "vol": v}, separators=(",", ":")))
+        else:
+            lines.append(f'{{"ts":{ts},"sym":"{symbol}","open":{o},"high":{h},"low":{l},"close":{c},"vol":{v}}}')
+    bad = [
+        ('{"ts":%d,"sym":"SCOM","open":23.10,"high":23.20,"low":23.15,"close":23.12,"vol":100}' % (open_ms + 60_000),
+         "low_above_open_close"),
+        ('{"ts":%d,"sym":"KCB","open":35.40,"high":35.30,"low":35.20,"close":35.45,"vol":100}' % (open_ms + 120_000),
+         "high_below_open_close"),
+        ('{"ts":%d,"sym":"EQTY","open":52.30,"high":52.40' % (open_ms + 180_000), "malformed_json"),
+        ('{"ts":%d,"sym":"COOP","open":11.20,"high":11.25,"low":11.15,"vol":100}' % (open_ms + 240_000),
+         "missing_field"),
+    ]
+    rejects = []
+    out = []
+    step = len(lines) // (len(bad) + 1)
+    cursor = 0
+    for k, (raw, reason) in enumerate(bad):
+        stop = step * (k + 1)
+        out.extend(lines[cursor:stop])
+        cursor = stop
+        out.append(raw)
+        rejects.append({"line": len(out), "reason": reason})
+    out.extend(lines[cursor:])
+    plain = os.path.join(FEEDS, f"nse-{DAY}.bars-1m.ndjson")
+    with open(plain, "w") as f:
+        f.write("\n".join(out) + "\n")
+    subprocess.run(["zstd", "-q", "-f", "-19", "--rm", plain], check=True)
+    return rejects
+
+
+def totals(rows):
+    """Per symbol: count, volume, first/last time (UTC ms), last price, high, low."""
+    result = {}
+    for ms, symbol, o, h, l, c, v in rows:
+        t = result.setdefault(symbol, {"count": 0, "volume": 0, "high": h, "low": l})
+        t["count"] += 1
+        t["volume"] += v
+        if Decimal(h) > Decimal(t["high"]): t["high"] = h
+        if Decimal(l) < Decimal(t["low"]): t["low"] = l
+        t["last_close"] = c
+        t["last_time_ms"] = int(OPEN.timestamp() * 1000) + ms
+    return {s: {k: (str(v) if isinstance(v, Decimal) else v) for k, v in t.items()} for s, t in sorted(result.items())}
+
+
+def main():
+    os.makedirs(FEEDS, exist_ok=True)
+    rng = random.Random(20260105)
+    trades = generate_trades(rng, load_instruments())
+    trade_rejects = write_trades(rng, trades)
+    bars = build_bars(trades)
+    bar_rejects = write_bars(rng, bars)
+    trade_rows = [(ms, s, p, p, p, p, size) for ms, s, p, size, _ in trades]
+    bar_rows = [(minute * 60_000, s, o, h, l, c, v) for minute, s, o, h, l, c, v in bars]
+    expected = {
+        "day": DAY,
+        "files": {
+            f"nse-{DAY}.trades.csv": {
+                "format": "csv", "records": len(trades) + len(trade_rejects),
+                "accepted": len(trades), "rejects": trade_rejects, "symbols": totals(trade_rows)},
+            f"nse-{DAY}.bars-1m.ndjson.zst": {
+                "format": "ndjson", "records": len(bars) + len(bar_rejects),
+                "accepted": len(bars), "rejects": bar_rejects, "symbols": totals(bar_rows)},
+        },
+    }
+    with open(os.path.join(FEEDS, f"nse-{DAY}.expected.json"), "w") as f:
+        json.dump(expected, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"{len(trades)} trades, {len(bars)} bars, {len(trade_rejects) + len(bar_rejects)} bad lines")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+/// Writing JSON text into byte buffers.
+public enum JSONText {
+    /// Appends `bytes` as a JSON string literal (with quotes). Bytes are expected to be valid
+    /// UTF-8; control characters, `"` and `\` are escaped.
+    public static func appendString<C: Collection<UInt8>>(_ bytes: C, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for c in bytes {
+            switch c {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0..<0x20, 0x7F:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        hex[Int(c >> 4)], hex[Int(c & 15)]])
+            default: out.append(c)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a Swift string as a JSON string literal.
+    public static func appendString(_ text: String, to out: inout [UInt8]) {
+        appendString(text.utf8, to: &out)
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import TickCodecs
+import TickPipeline
+import Yams
+
+/// Builds a `TickdConfig` from a YAML file and the environment, strictly: an unknown key or a
+/// bad value is a `ConfigError` naming the key.
+public enum ConfigLoader {
+    /// The file read when neither `--config` nor `TICKD_CONFIG` names one, if it exists.
+    public static let defaultPath = "config/tickd.yaml"
+
+    /// Loads the configuration. `explicitPath` (from `--config`) must exist; so must
+    /// `TICKD_CONFIG` when set; `config/tickd.yaml` is read only if present.
+    public static func load(explicitPath: String?, environment: [String: String]) throws(ConfigError) -> TickdConfig {
+        var config = TickdConfig()
+        let path = explicitPath ?? environment["TICKD_CONFIG"]
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigError(key: explicitPath != nil ? "--config" : "TICKD_CONFIG", "cannot read '\(path)'")
+            }
+            try apply(yaml: text, to: &config)
+            config.source = path
+        } else if let text = try? String(contentsOfFile: defaultPath, encoding: .utf8) {
+            try apply(yaml: text, to: &config)
+            config.source = defaultPath
+        }
+        if let url = environment["DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
+        if let url = environment["REDIS_URL"], !url.isEmpty { config.redisURL = url }
+        _ = try config.exchangeZone()
+        return config
+    }
+
+    /// Applies the YAML text on top of `config`.
+    public static func apply(yaml text: String, to config: inout TickdConfig) throws(ConfigError) {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw ConfigError(key: "config", "not valid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
+        }
+        guard let root else { return } // empty file: defaults
+        let top = try Section(root, path: "")
+        try top.only(["exchange", "input", "symbols", "dead_letter"])
+        if let exchange = try top.section("exchange") {
+            try exchange.only(["timezone"])
+            if let zone = try exchange.string("timezone") { config.timezone = zone }
+        }
+        if let input = try top.section("input") {
+            try input.only(["format", "max_line_bytes", "max_future_skew_seconds", "csv"])
+            if let format = try input.choice("format", FeedFormat.self) { config.format = format }
+            if let max = try input.integer("max_line_bytes", in: 64...16_777_216) { config.maxLineBytes = max }
+            if let skew = try input.integer("max_future_skew_seconds", in: 0...31_536_000) { config.maxFutureSkewSeconds = Int64(skew) }
+            if let csv = try input.section("csv") {
+                try csv.only(["delimiter", "header", "columns"])
+                if let delimiter = try csv.string("delimiter") {
+                    let allowed: [String: UInt8] = [",": 0x2C, ";": 0x3B, "\t": 0x09, "\\t": 0x09, "tab": 0x09, "|": 0x7C]
+                    guard let byte = allowed[delimiter] else {
+                        throw ConfigError(key: csv.key("delimiter"), "must be one of , ; \\t |")
+                    }
+                    config.csv.delimiter = byte
+                }
+                if let header = try csv.choice("header", CSVHeaderMode.self) { config.csv.header = header }
+                if let columns = try csv.strings("columns") {
+                    config.csv.columns = try columns.map { (name) throws(ConfigError) -> TickField in
+                        guard let field = TickField.named(name) else {
+                            throw ConfigError(key: csv.key("columns"), "'\(name)' is not a field (time, symbol, open, high, low, close, volume, price, seq or an alias)")
+                        }
+                        return field
+                    }
+                }
+            }
+        }
+        if let symbols = try top.section("symbols") {
+            try symbols.only(["unknown", "instruments_file", "strip_prefixes", "strip_suffixes", "aliases"])
+            if let policy = try symbols.choice("unknown", SymbolRules.UnknownPolicy.self) { config.unknownSymbols = policy }
+            if let file = try symbols.string("instruments_file") { config.instrumentsFile = file }
+            if let prefixes = try symbols.strings("strip_prefixes") { config.stripPrefixes = prefixes }
+            if let suffixes = try symbols.strings("strip_suffixes") { config.stripSuffixes = suffixes }
+            if let aliases = try symbols.stringMap("aliases") { config.aliases = aliases }
+        }
+        if let deadLetter = try top.section("dead_letter") {
+            try deadLetter.only(["path"])
+            if let path = try deadLetter.string("path") { config.deadLetterPath = path }
+        }
+    }
+}
+
+/// A YAML mapping with its dotted path, for strict reading.
+struct Section {
+    let path: String
+    let pairs: [(String, Node)]
+
+    init(_ node: Node, path: String) throws(ConfigError) {
+        guard case .mapping(let mapping) = node else {
+            throw ConfigError(key: path.isEmpty ? "config" : path, "must be a mapping of keys to values")
+        }
+        var pairs: [(String, Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.string else { throw ConfigError(key: path, "keys must be strings") }
+            pairs.append((name, value))
+        }
+        self.path = path
+        self.pairs = pairs
+    }
+
+    func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+    func only(_ known: [String]) throws(ConfigError) {
+        for (name, _) in pairs where !known.contains(name) {
+            throw ConfigError(key: key(name), "unknown key (known here: \(known.joined(separator: ", ")))")
+        }
+    }
+
+    func node(_ name: String) -> Node? {
+        guard let node = pairs.last(where: { $0.0 == name })?.1 else { return nil }
+        if case .scalar(let scalar) = node, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty,
+           scalar.style == .plain { return nil }
+        return node
+    }
+
+    func section(_ name: String) throws(ConfigError) -> Section? {
+        guard let node = node(name) else { return nil }
+        return try Section(node, path: key(name))
+    }
+
+    func string(_ name: String) throws(ConfigError) -> String? {
+        guard let node = node(name) else { return nil }
+        guard case .scalar(let scalar) = node else { throw ConfigError(key: key(name), "must be a single value") }
+        return scalar.string
+    }
+
+    func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let text = try string(name) else { return nil }
+        guard let value = Int(text.replacingOccurrences(of: "_", with: "")), range.contains(value) else {
+            throw ConfigError(key: key(name), "must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return value
+    }
+
+    func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws(ConfigError) -> T?
+    where T.RawValue == String {
+        guard let text = try string(name) else { return nil }
+        guard let value = T(rawValue: text.lowercased()) else {
+            throw ConfigError(key: key(name), "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+        }
+        return value
+    }
+
+    func strings(_ name: String) throws(ConfigError) -> [String]? {
+        guard let node = node(name) else { return nil }
+        guard case .sequence(let sequence) = node else { throw ConfigError(key: key(name), "must be a list") }
+        var values: [String] = []
+        for item in sequence {
+            guard case .scalar(let scalar) = item else { throw ConfigError(key: key(name), "must be a list of strings") }
+            values.append(scalar.string)
+        }
+        return values
+    }
+
+    func stringMap(_ name: String) throws(ConfigError) -> [String: String]? {
+        guard let section = try section(name) else { return nil }
+        var map: [String: String] = [:]
+        for (alias, value) in section.pairs {
+            guard case .scalar(let scalar) = value, !scalar.string.isEmpty else {
+                throw ConfigError(key: section.key(alias), "must be a symbol")
+            }
+            map[alias] = scalar.string
+        }
+        return map
+    }
+}

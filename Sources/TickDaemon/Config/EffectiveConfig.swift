@@ -1,0 +1,58 @@
+import TickCodecs
+
+extension TickdConfig {
+    /// The effective configuration as YAML, with passwords in connection strings replaced by `***`.
+    public var effectiveYAML: String {
+        let delimiter = csv.delimiter == 0x09 ? "\\t" : String(UnicodeScalar(csv.delimiter))
+        var lines = ["# effective configuration (from \(source))",
+                     "exchange:", "  timezone: \(timezone)",
+                     "input:", "  format: \(format.rawValue)", "  max_line_bytes: \(maxLineBytes)",
+                     "  max_future_skew_seconds: \(maxFutureSkewSeconds)",
+                     "  csv:", "    delimiter: \"\(delimiter)\"", "    header: \(csv.header.rawValue)",
+                     "    columns: [\(csv.columns.map(\.description).joined(separator: ", "))]",
+                     "symbols:", "  unknown: \(unknownSymbols.rawValue)", "  instruments_file: \(instrumentsFile)",
+                     "  strip_prefixes: [\(stripPrefixes.map { "\"\($0)\"" }.joined(separator: ", "))]",
+                     "  strip_suffixes: [\(stripSuffixes.map { "\"\($0)\"" }.joined(separator: ", "))]",
+                     "  aliases:"]
+        lines += aliases.keys.sorted().map { "    \($0): \(aliases[$0]!)" }
+        lines += ["dead_letter:", "  path: \(deadLetterPath)",
+                  "# environment",
+                  "DATABASE_URL: \(databaseURL.map(Redaction.connectionString) ?? "(unset)")",
+                  "REDIS_URL: \(redisURL.map(Redaction.connectionString) ?? "(unset: publishing off)")"]
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Removes secrets from connection strings before they are shown or logged.
+public enum Redaction {
+    /// `scheme://user:secret@host` → `scheme://user:***@host`; `password=secret` → `password=***`.
+    public static func connectionString(_ text: String) -> String {
+        var result = text
+        if let scheme = result.range(of: "://"),
+           let at = result[scheme.upperBound...].lastIndex(of: "@") {
+            let credentials = result[scheme.upperBound..<at]
+            if let colon = credentials.firstIndex(of: ":") {
+                result.replaceSubrange(result.index(after: colon)..<at, with: "***")
+            }
+        }
+        // key=value form and URI query parameters.
+        for key in ["password=", "password ="] {
+            var searchStart = result.startIndex
+            while let range = result.range(of: key, options: [.caseInsensitive], range: searchStart..<result.endIndex) {
+                var end = range.upperBound
+                while end < result.endIndex, result[end] == " " { end = result.index(after: end) }
+                var valueEnd = end
+                if valueEnd < result.endIndex, result[valueEnd] == "'" {
+                    valueEnd = result.index(after: valueEnd)
+                    while valueEnd < result.endIndex, result[valueEnd] != "'" { valueEnd = result.index(after: valueEnd) }
+                    if valueEnd < result.endIndex { valueEnd = result.index(after: valueEnd) }
+                } else {
+                    while valueEnd < result.endIndex, result[valueEnd] != " ", result[valueEnd] != "&" { valueEnd = result.index(after: valueEnd) }
+                }
+                result.replaceSubrange(end..<valueEnd, with: "***")
+                searchStart = result.index(end, offsetBy: 3, limitedBy: result.endIndex) ?? result.endIndex
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,27 @@
+import TickModel
+import TickPipeline
+
+extension TickdConfig {
+    /// The symbol rules of this configuration; with the `reject` policy the instrument list is
+    /// read from `instrumentsFile`.
+    public func makeSymbolRules() throws(ConfigError) -> SymbolRules {
+        var known: Set<Symbol> = []
+        if unknownSymbols == .reject {
+            known = Set(try InstrumentList.load(path: instrumentsFile).map(\.symbol))
+        }
+        return SymbolRules(prefixes: stripPrefixes, suffixes: stripSuffixes,
+                           aliases: aliases.mapValues { Symbol($0.uppercased()) },
+                           known: known, unknownPolicy: unknownSymbols)
+    }
+
+    /// A normaliser with this configuration's zone, symbol rules and clock skew.
+    public func makeNormaliser(now: Timestamp) throws(ConfigError) -> Normaliser {
+        Normaliser(zone: try exchangeZone(), symbols: try makeSymbolRules(),
+                   maxFutureSkewSeconds: maxFutureSkewSeconds, now: now)
+    }
+
+    /// A decoder for one source; `format` overrides `input.format`.
+    public func makeFeedDecoder(format: FeedFormat? = nil, normaliser: Normaliser) -> FeedDecoder {
+        FeedDecoder(format: format ?? self.format, csv: csv, normaliser: normaliser, maxLineBytes: maxLineBytes)
+    }
+}

@@ -1,0 +1,51 @@
+import TickCodecs
+import TickModel
+import TickPipeline
+
+/// The effective configuration: defaults, then the config file, then environment variables,
+/// then command-line flags. Every key is documented in `config/tickd.yaml`.
+public struct TickdConfig: Sendable {
+    /// `exchange.timezone`: zone of naive times and of the trading day.
+    public var timezone = "Africa/Nairobi"
+
+    /// `input.format`: csv, ndjson or auto.
+    public var format: FeedFormat = .auto
+    /// `input.max_line_bytes`: longer lines are rejected as `line_too_long`.
+    public var maxLineBytes = 65_536
+    /// `input.max_future_skew_seconds`: ticks further ahead of now are rejected as `future_time`.
+    public var maxFutureSkewSeconds: Int64 = 300
+    /// `input.csv.*`.
+    public var csv = CSVOptions()
+
+    /// `symbols.unknown`: reject or accept symbols that are not listed instruments.
+    public var unknownSymbols: SymbolRules.UnknownPolicy = .reject
+    /// `symbols.instruments_file`: the instrument list used for the known-symbol check when no
+    /// database is involved (`--dry-run`), and by `tickd seed`.
+    public var instrumentsFile = "Seeds/stocks.csv"
+    /// `symbols.strip_prefixes`, `symbols.strip_suffixes`.
+    public var stripPrefixes = ["NSE:", "XNAI:"]
+    public var stripSuffixes = [".NR", ".NSE", ".KE"]
+    /// `symbols.aliases`: other name → symbol.
+    public var aliases: [String: String] = ["SAFARICOM": "SCOM", "EQUITY": "EQTY"]
+
+    /// `dead_letter.path`: JSON-lines file of rejected records.
+    public var deadLetterPath = "tickd-dead-letters.jsonl"
+
+    /// `DATABASE_URL` (environment only): libpq URI or key=value string.
+    public var databaseURL: String?
+    /// `REDIS_URL` (environment only): `redis://[user:pass@]host:port/db`.
+    public var redisURL: String?
+
+    /// Where the file values came from, for `check-config`.
+    public var source = "built-in defaults"
+
+    public init() {}
+
+    /// The exchange zone, validated.
+    public func exchangeZone() throws(ConfigError) -> ExchangeZone {
+        guard let zone = ExchangeZone(identifier: timezone) else {
+            throw ConfigError(key: "exchange.timezone", "'\(timezone)' is not a zone of the tz database (e.g. Africa/Nairobi)")
+        }
+        return zone
+    }
+}

@@ -1,0 +1,21 @@
+/// A listed instrument as in `Seeds/stocks.csv` and the `stocks` table.
+public struct Instrument: Hashable, Sendable {
+    public var symbol: Symbol
+    public var name: String
+    public var sector: String
+    public var exchange: String
+    public var currency: String
+    public var price: Price?
+    public var marketCap: Price?
+
+    public init(symbol: Symbol, name: String, sector: String, exchange: String = "NSE",
+                currency: String = "KES", price: Price? = nil, marketCap: Price? = nil) {
+        self.symbol = symbol
+        self.name = name
+        self.sector = sector
+        self.exchange = exchange
+        self.currency = currency
+        self.price = price
+        self.marketCap = marketCap
+    }
+}

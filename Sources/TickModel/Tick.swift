@@ -1,0 +1,34 @@
+/// One normalised market observation of an instrument: an OHLCV bar, or a trade
+/// (a trade of price P and size S is the bar open=high=low=close=P, volume=S).
+public struct Tick: Hashable, Sendable {
+    public var time: Timestamp
+    public var symbol: Symbol
+    public var open: Price
+    public var high: Price
+    public var low: Price
+    public var close: Price
+    /// Shares traded (a count, never fractional).
+    public var volume: Int64
+    /// The feed's own sequence or trade id, when it sends one; tells apart two trades of one
+    /// symbol at the same instant.
+    public var feedSequence: Int64?
+
+    public init(time: Timestamp, symbol: Symbol, open: Price, high: Price, low: Price, close: Price,
+                volume: Int64, feedSequence: Int64? = nil) {
+        self.time = time
+        self.symbol = symbol
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+        self.feedSequence = feedSequence
+    }
+
+    /// A trade: every price field is the trade price, volume the trade size.
+    public static func trade(time: Timestamp, symbol: Symbol, price: Price, size: Int64,
+                             feedSequence: Int64? = nil) -> Tick {
+        Tick(time: time, symbol: symbol, open: price, high: price, low: price, close: price,
+             volume: size, feedSequence: feedSequence)
+    }
+}

@@ -1,0 +1,118 @@
+import TickCodecs
+import TickModel
+
+/// Turns raw records into ticks, or into rejects with a reason.
+///
+/// Rules are checked in this order and the first that fails names the reject: required fields
+/// present; time parses; symbol cleans up and is accepted; prices parse, are finite and not
+/// negative; volume is a whole number and not negative; seq parses; low ≤ min(open, close)
+/// and high ≥ max(open, close); time not beyond `now + maxFutureSkew`.
+public struct Normaliser {
+    /// The clock the future-skew rule compares against; the caller refreshes it.
+    public var now: Timestamp
+    public var zone: ExchangeZone
+    public let symbols: SymbolRules
+    /// How far ahead of `now` a tick's time may be, in nanoseconds.
+    public let maxFutureSkew: Int64
+
+    private var symbolCache: [PackedName: Result<Symbol, SymbolRules.RejectOrMissing>] = [:]
+    private static let symbolCacheLimit = 4096
+
+    public init(zone: ExchangeZone = .nairobi, symbols: SymbolRules, maxFutureSkewSeconds: Int64 = 300,
+                now: Timestamp) {
+        self.zone = zone
+        self.symbols = symbols
+        self.maxFutureSkew = maxFutureSkewSeconds * 1_000_000_000
+        self.now = now
+    }
+
+    public mutating func normalise(_ record: RawRecord) -> Result<Tick, Reject> {
+        guard let timeText = record[.time] else { return .failure(Reject(.missingField, "time is missing")) }
+        guard let symbolText = record[.symbol] else { return .failure(Reject(.missingField, "symbol is missing")) }
+        guard let volumeText = record[.volume] else { return .failure(Reject(.missingField, "volume is missing")) }
+
+        let time: Timestamp
+        switch TimeText.parse(timeText) {
+        case .instant(let instant): time = instant
+        case .naive(let wall): time = zone.instant(ofWallClock: wall)
+        case .invalid: return .failure(Reject(.badTime, "time '\(Self.text(timeText))' is not RFC 3339 or an epoch number"))
+        }
+
+        let symbol: Symbol
+        switch symbolFor(symbolText) {
+        case .success(let s): symbol = s
+        case .failure(.missing): return .failure(Reject(.missingField, "symbol is empty"))
+        case .failure(.reject(let reject)): return .failure(reject)
+        }
+
+        var open, high, low, close: Price
+        if let o = record[.open], let h = record[.high], let l = record[.low], let c = record[.close] {
+            switch (Self.price(o, .open), Self.price(h, .high), Self.price(l, .low), Self.price(c, .close)) {
+            case (.success(let po), .success(let ph), .success(let pl), .success(let pc)):
+                (open, high, low, close) = (po, ph, pl, pc)
+            case (.failure(let e), _, _, _), (_, .failure(let e), _, _), (_, _, .failure(let e), _), (_, _, _, .failure(let e)):
+                return .failure(e)
+            }
+        } else if let p = record[.price] {
+            switch Self.price(p, .price) {
+            case .success(let price): (open, high, low, close) = (price, price, price, price)
+            case .failure(let e): return .failure(e)
+            }
+        } else {
+            let absent = [TickField.open, .high, .low, .close].filter { record[$0] == nil }.map(\.description)
+            if absent.count == 4 { return .failure(Reject(.missingField, "price (or open/high/low/close) is missing")) }
+            return .failure(Reject(.missingField, "no price, and \(absent.joined(separator: "/")) of the bar is missing"))
+        }
+
+        guard let volume = DecimalText.parseInteger(volumeText) else {
+            return .failure(Reject(.badNumber, "volume '\(Self.text(volumeText))' is not a whole number"))
+        }
+        guard volume >= 0 else { return .failure(Reject(.negativeVolume, "volume \(volume) is negative")) }
+
+        var sequence: Int64?
+        if let sequenceText = record[.sequence] {
+            guard let value = DecimalText.parseInteger(sequenceText) else {
+                return .failure(Reject(.badNumber, "seq '\(Self.text(sequenceText))' is not a whole number"))
+            }
+            sequence = value
+        }
+
+        if low.compare(Price.min(open, close)) > 0 {
+            return .failure(Reject(.lowAboveOpenClose, "low \(low) is above min(open \(open), close \(close))"))
+        }
+        if high.compare(Price.max(open, close)) < 0 {
+            return .failure(Reject(.highBelowOpenClose, "high \(high) is below max(open \(open), close \(close))"))
+        }
+        if Int128(time.nanosecondsSinceEpoch) - Int128(now.nanosecondsSinceEpoch) > Int128(maxFutureSkew) {
+            return .failure(Reject(.futureTime, "time \(time) is more than \(maxFutureSkew / 1_000_000_000)s ahead of now (\(now))"))
+        }
+        return .success(Tick(time: time, symbol: symbol, open: open, high: high, low: low, close: close,
+                             volume: volume, feedSequence: sequence))
+    }
+
+    private mutating func symbolFor(_ raw: UnsafeBufferPointer<UInt8>) -> Result<Symbol, SymbolRules.RejectOrMissing> {
+        guard let key = PackedName(raw) else { return symbols.normalise(Self.text(raw)) }
+        if let hit = symbolCache[key] { return hit }
+        let result = symbols.normalise(Self.text(raw))
+        if symbolCache.count >= Self.symbolCacheLimit { symbolCache.removeAll(keepingCapacity: true) }
+        symbolCache[key] = result
+        return result
+    }
+
+    static func price(_ text: UnsafeBufferPointer<UInt8>, _ field: TickField) -> Result<Price, Reject> {
+        switch DecimalText.parse(text) {
+        case .value(let price):
+            if price.isNegative { return .failure(Reject(.negativePrice, "\(field) \(price) is negative")) }
+            return .success(price)
+        case .nonFinite:
+            return .failure(Reject(.nonFinitePrice, "\(field) '\(Self.text(text))' is not finite"))
+        case .invalid:
+            return .failure(Reject(.badNumber, "\(field) '\(Self.text(text))' is not a decimal number"))
+        }
+    }
+
+    static func text(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        let clipped = bytes.count > 64 ? UnsafeBufferPointer(rebasing: bytes[..<64]) : bytes
+        return String(decoding: clipped, as: UTF8.self) + (bytes.count > 64 ? "…" : "")
+    }
+}

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TickCodecs
+import TickPipeline
+
+/// Appends rejected records to a JSON-lines file, one object per reject:
+/// `{"source":"feed.csv","line":12,"reason":"negative_price","detail":"…","raw":"…"}`.
+///
+/// `raw` is the line as received; a line that is not valid UTF-8 has `raw` with U+FFFD for
+/// the bad bytes and `raw_hex` with the exact bytes; an over-long line keeps only its first
+/// bytes and says `"truncated":true,"length":N`. Writes are buffered; `flush()` or `close()`.
+public final class DeadLetterFile {
+    public let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    /// Records written so far.
+    public private(set) var written = 0
+
+    /// Opens (creating, appending) the file at `path`.
+    public init(path: String) throws(DeadLetterError) {
+        self.path = path
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DeadLetterError(path: path, message: String(cString: strerror(errno))) }
+        self.fd = fd
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    deinit {
+        try? flush()
+        Glibc.close(fd)
+    }
+
+    /// Records one reject. `raw` is the line as received (or its kept prefix when `length` is larger).
+    public func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>,
+                       length: Int? = nil) throws(DeadLetterError) {
+        buffer.append(contentsOf: Array(#"{"source":"#.utf8))
+        JSONText.appendString(source, to: &buffer)
+        buffer.append(contentsOf: Array(#","line":\#(line),"reason":"#.utf8))
+        JSONText.appendString(reject.reason.rawValue, to: &buffer)
+        buffer.append(contentsOf: Array(#","detail":"#.utf8))
+        JSONText.appendString(reject.detail, to: &buffer)
+        buffer.append(contentsOf: Array(#","raw":"#.utf8))
+        if UTF8Check.isValid(raw) {
+            JSONText.appendString(raw, to: &buffer)
+        } else {
+            JSONText.appendString(String(decoding: raw, as: UTF8.self), to: &buffer)
+            buffer.append(contentsOf: Array(#","raw_hex":""#.utf8))
+            let hex = Array("0123456789abcdef".utf8)
+            for byte in raw { buffer.append(hex[Int(byte >> 4)]); buffer.append(hex[Int(byte & 15)]) }
+            buffer.append(UInt8(ascii: "\""))
+        }
+        if let length, length > raw.count {
+            buffer.append(contentsOf: Array(#","truncated":true,"length":\#(length)"#.utf8))
+        }
+        buffer.append(contentsOf: Array("}\n".utf8))
+        written += 1
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    /// Writes buffered records to the file.
+    public func flush() throws(DeadLetterError) {
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DeadLetterError(path: path, message: String(cString: strerror(errno)))
+            }
+            offset += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+/// The dead-letter file could not be opened or written.
+public struct DeadLetterError: Error, CustomStringConvertible, Sendable {
+    public let path: String
+    public let message: String
+    public var description: String { "dead-letter file \(path): \(message)" }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import LibPQ
+import Hiredis
+import Zstd
+import Gzip
+
+/// Smoke tests of each C wrapper against the real library and, for libpq and hiredis,
+/// the real servers the test command starts (DATABASE_URL, REDIS_URL).
+@Suite struct NativeLibrarySmokeTests {
+    static let env = ProcessInfo.processInfo.environment
+
+    @Test func postgresOpenQueryClose() throws {
+        let url = try #require(Self.env["DATABASE_URL"], "scripts/test.sh exports DATABASE_URL")
+        let connection = try Connection(conninfo: url)
+        #expect(connection.isOpen)
+        #expect(connection.serverVersion >= 150000)
+        let result = try connection.execute("SELECT $1::numeric + 1, $2::text IS NULL", ["22.10", nil])
+        #expect(result.value(row: 0, column: 0) == "23.10")
+        #expect(result.value(row: 0, column: 1) == "t")
+    }
+
+    @Test func postgresErrorCarriesSQLState() throws {
+        let url = try #require(Self.env["DATABASE_URL"])
+        let connection = try Connection(conninfo: url)
+        let error = #expect(throws: PostgresError.self) { try connection.execute("SELECT * FROM no_such_table_here") }
+        #expect(error?.sqlState == "42P01")
+        #expect(error?.isTransient == false)
+        #expect(PostgresError.isTransient(sqlState: "40001"))
+        #expect(PostgresError.isTransient(sqlState: "57P01"))
+        #expect(PostgresError.isTransient(sqlState: "08006"))
+        #expect(!PostgresError.isTransient(sqlState: "23505"))
+    }
+
+    @Test func postgresBadPasswordIsAConnectError() throws {
+        let url = try #require(Self.env["DATABASE_URL"])
+        let wrong = url.replacingOccurrences(of: "tickd-dev-secret", with: "wrong-password")
+        let error = #expect(throws: PostgresError.self) { try Connection(conninfo: wrong) }
+        #expect(error?.operation == "connect")
+        #expect(error?.message.contains("password") == true)
+    }
+
+    @Test func redisPingWithAuth() throws {
+        let text = try #require(Self.env["REDIS_URL"], "scripts/test.sh exports REDIS_URL")
+        let url = try RedisURL(parsing: text)
+        let redis = try RedisConnection(url: url)
+        #expect(try redis.command(["PING"]) == .status("PONG"))
+        // Pipelined: append three, read three.
+        try redis.append(["SET", "tickd:smoke", "23.10"])
+        try redis.append(["GET", "tickd:smoke"])
+        try redis.append(["DEL", "tickd:smoke"])
+        #expect(try redis.readReply() == .status("OK"))
+        #expect(try redis.readReply().text == "23.10")
+        #expect(try redis.readReply() == .integer(1))
+        #expect(!url.description.contains(url.password ?? "\u{0}"))
+    }
+
+    @Test func redisWrongPasswordIsAReplyError() throws {
+        let text = try #require(Self.env["REDIS_URL"])
+        var url = try RedisURL(parsing: text)
+        url.password = "not-the-password"
+        let error = #expect(throws: RedisError.self) { try RedisConnection(url: url) }
+        #expect(error?.kind == .reply)
+    }
+
+    @Test func redisURLParsing() throws {
+        let url = try RedisURL(parsing: "redis://app:p%40ss@cache.local:6380/2")
+        #expect(url == RedisURL(host: "cache.local", port: 6380, database: 2, user: "app", password: "p@ss"))
+        #expect(url.description == "redis://app:***@cache.local:6380/2")
+        #expect(throws: RedisError.self) { try RedisURL(parsing: "http://x") }
+        #expect(throws: RedisError.self) { try RedisURL(parsing: "redis://host:99999") }
+    }
+
+    @Test func zstdRoundTripAcrossChunks() throws {
+        let text = Array((0..<5000).map { "2026-01-05T06:00:\($0 % 60)Z,SCOM,23.10,100\n" }.joined().utf8)
+        let compressed = try Zstd.compress(text)
+        #expect(compressed.count < text.count / 4)
+        #expect(try Zstd.decompress(compressed) == text)
+        // Fed one byte at a time the stream gives the same bytes.
+        let decompressor = try ZstdDecompressor(outputChunk: 1000)
+        var out: [UInt8] = []
+        for byte in compressed { try [byte].withUnsafeBytes { try decompressor.feed($0) { out.append(contentsOf: $0) } } }
+        try decompressor.finish()
+        #expect(out == text)
+        #expect(throws: ZstdError.self) { _ = try Zstd.decompress(Array(compressed.dropLast(8))) }
+    }
+
+    @Test func gzipRoundTripConcatenatedMembers() throws {
+        let a = Array("first member\n".utf8), b = Array(String(repeating: "second,member\n", count: 4000).utf8)
+        let joined = try Gzip.compress(a) + Gzip.compress(b)
+        #expect(try Gzip.decompress(joined) == a + b)
+        #expect(throws: GzipError.self) { _ = try Gzip.decompress(Array(joined.dropLast(10))) }
+    }
+}

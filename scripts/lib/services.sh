@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# Shared by scripts/main.sh and scripts/test.sh: install what is missing, start a private
+# PostgreSQL 15 and Redis 7 on loopback under .tickd-dev/ of the checkout, stop them again.
+# Source this file; it defines functions and the DATABASE_URL / REDIS_URL they export.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DEV_DIR="${TICKD_DEV_DIR:-$ROOT/.tickd-dev}"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+PG_PORT="${TICKD_PG_PORT:-55432}"
+REDIS_PORT="${TICKD_REDIS_PORT:-56379}"
+# Throw-away credentials of the private servers (loopback only, data under .tickd-dev/).
+PG_PASSWORD="tickd-dev-secret"
+REDIS_PASSWORD="tickd-dev-redis-secret"
+
+# Debian packages tickd needs to build, test and run.
+APT_PACKAGES=(pkg-config libpq-dev libhiredis-dev libzstd-dev zlib1g-dev tzdata
+              postgresql-15 postgresql-client-15 redis-server zstd gzip procps)
+
+log() { printf '[tickd-dev] %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+ensure_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    as_root apt-get update -qq
+    # Debian's postgresql-common would create and start a cluster of its own; we only want binaries.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Runs a command as the postgres user when we are root (PostgreSQL refuses to run as root).
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  local data="$DEV_DIR/pg/data" sock="$DEV_DIR/pg/sock"
+  mkdir -p "$DEV_DIR/pg" "$sock"
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$DEV_DIR/pg"; chmod 755 "$DEV_DIR"; fi
+  if [ ! -s "$data/PG_VERSION" ]; then
+    log "initdb $data"
+    local pw="$DEV_DIR/pg/pwfile"
+    printf '%s\n' "$PG_PASSWORD" > "$pw"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pw"
+    as_pg "$PG_BIN/initdb" -D "$data" -U postgres --pwfile="$pw" -A scram-sha-256 \
+      --auth-local=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pw"
+  fi
+  if as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    log "postgres already running"
+  else
+    log "starting postgres on 127.0.0.1:$PG_PORT"
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$DEV_DIR/pg/postgres.log" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -k $sock -c fsync=off -c full_page_writes=off" >/dev/null
+  fi
+  as_pg "$PG_BIN/psql" -h "$sock" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt >/dev/null <<SQL
+SELECT 'CREATE ROLE tickd LOGIN PASSWORD ''$PG_PASSWORD'''
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tickd') \gexec
+SELECT 'CREATE DATABASE tickd OWNER tickd'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tickd') \gexec
+SQL
+  export DATABASE_URL="postgresql://tickd:$PG_PASSWORD@127.0.0.1:$PG_PORT/tickd?sslmode=disable"
+  export TICKD_PG_SOCKET_DIR="$sock"
+}
+
+stop_postgres() {
+  local data="$DEV_DIR/pg/data"
+  [ -s "$data/PG_VERSION" ] || return 0
+  as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 && log "postgres stopped" || true
+}
+
+start_redis() {
+  mkdir -p "$DEV_DIR/redis"
+  if [ -s "$DEV_DIR/redis/redis.pid" ] && kill -0 "$(cat "$DEV_DIR/redis/redis.pid")" 2>/dev/null; then
+    log "redis already running"
+  else
+    log "starting redis on 127.0.0.1:$REDIS_PORT"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
+      --dir "$DEV_DIR/redis" --pidfile "$DEV_DIR/redis/redis.pid" --logfile "$DEV_DIR/redis/redis.log" \
+      --save "" --appendonly no --requirepass "$REDIS_PASSWORD"
+    local i
+    for i in $(seq 1 50); do
+      redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning ping 2>/dev/null | grep -q PONG && break
+      sleep 0.1
+    done
+  fi
+  export REDIS_URL="redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0"
+}
+
+stop_redis() {
+  local pidfile="$DEV_DIR/redis/redis.pid"
+  [ -s "$pidfile" ] || return 0
+  local pid; pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning shutdown nosave >/dev/null 2>&1 || kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    log "redis stopped"
+  fi
+  rm -f "$pidfile"
+}
+
+start_services() { start_postgres; start_redis; }
+stop_services() { stop_redis; stop_postgres; }
