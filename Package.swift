@@ -34,9 +34,12 @@ let package = Package(
         .target(name: "TickCodecs", dependencies: ["TickModel"]),
         .target(name: "TickPipeline", dependencies: ["TickModel", "TickCodecs"]),
         .target(name: "TickSources", dependencies: ["TickModel", "TickCodecs", "Zstd", "Gzip"]),
-        .target(name: "TickSinks", dependencies: ["TickModel", "TickCodecs", "TickPipeline"]),
+        .target(name: "TickSinks", dependencies: [
+            "TickModel", "TickCodecs", "TickPipeline", "LibPQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "TickDaemon", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks",
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "LibPQ",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -49,16 +52,22 @@ let package = Package(
             "TickModel", "TickCodecs", "TickPipeline", "TickSources",
         ]),
 
+        // Helpers shared by test targets (running the built binary).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip"]),
         .testTarget(name: "TickModelTests", dependencies: ["TickModel"]),
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
         .testTarget(name: "TickPipelineTests", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
+        .testTarget(name: "TickSinksTests", dependencies: ["TickModel", "TickPipeline", "TickSinks"]),
+        // Against the real PostgreSQL (and later Redis) the test command starts.
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "LibPQ", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport"]),
         // One folder per case: input + options + expected ticks or reject reasons.
         .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickPipeline", "TickDaemon"],
                     resources: [.copy("Fixtures")]),
         // The built `tickd` binary and the sample feeds of Seeds/.
-        .testTarget(name: "TickdCLITests", dependencies: ["TickModel", "TickPipeline", "TickDaemon", "Gzip"]),
+        .testTarget(name: "TickdCLITests", dependencies: ["TickModel", "TickPipeline", "TickDaemon", "Gzip", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

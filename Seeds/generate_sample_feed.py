@@ -58,15 +58,25 @@ def generate_trades(rng, prices):
     for symbol, weight in zip(symbols, weights):
         count = TARGET_TRADES * weight // total_weight
         times = sorted(rng.randrange(0, SESSION_SECONDS * 1000) for _ in range(count))
-        price = prices[symbol]
+        reference = prices[symbol]
+        step = tick_size(reference)
+        # NSE limits a day's move to 10% either side of the previous close.
+        floor = ((reference * Decimal("0.9")) / step).to_integral_value(rounding="ROUND_CEILING") * step
+        ceiling = ((reference * Decimal("1.1")) / step).to_integral_value(rounding="ROUND_FLOOR") * step
+        price = reference
         previous_ms = None
         for ms in times:
             # About 1% of trades print at the same instant as the previous one (a sweep of the book).
             if previous_ms is not None and rng.random() < 0.01:
                 ms = previous_ms
-            step = tick_size(price)
-            move = rng.choice([-2, -1, -1, 0, 0, 0, 0, 1, 1, 2])
-            price = max(step, price + move * step)
+            # Mean-reverting walk: the further from the reference, the likelier a move back.
+            deviation = float((price - reference) / reference)
+            if rng.random() < 0.55:
+                move = 0
+            else:
+                down = 0.5 + max(-0.35, min(0.35, deviation * 6))
+                move = rng.choice([1, 1, 1, 2]) * (-1 if rng.random() < down else 1)
+            price = min(ceiling, max(floor, price + move * step))
             lots = rng.choice([1, 1, 1, 2, 2, 3, 5, 10, 20, 50])
             trades.append((ms, symbol, price, lots * 100))
             previous_ms = ms

@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, starts a private PostgreSQL and Redis on loopback
-# (under .tickd-dev/), builds tickd, replays the sample trading day from Seeds/ and prints
-# the report; stops the servers when done.
-#
-# Today (issue 2) the replay is a dry run: parse + normalise only. The database and Redis
-# steps (migrate, seed, replay into PostgreSQL, publish) join as their issues land.
+# (under .tickd-dev/), builds tickd, migrates, seeds, replays the sample trading day from
+# Seeds/ into PostgreSQL, prints the report and a few stocks rows; stops the servers when done.
+# Publishing to Redis joins with issue 4.
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
 cd "$ROOT"
@@ -15,9 +13,17 @@ log "swift build -c release --product tickd"
 swift build -c release --product tickd
 TICKD="$(swift build -c release --show-bin-path)/tickd"
 mkdir -p "$DEV_DIR"
+export TICKD_CONFIG="$ROOT/config/tickd.yaml"
 DEAD_LETTERS="$DEV_DIR/dead-letters.jsonl"
 rm -f "$DEAD_LETTERS"
-log "tickd replay (dry run) of the sample day"
-"$TICKD" replay Seeds/feeds/nse-2026-01-05.trades.csv Seeds/feeds/nse-2026-01-05.bars-1m.ndjson.zst \
-  --dry-run --report json --dead-letter "$DEAD_LETTERS"
+
+"$TICKD" migrate
+"$TICKD" seed
+log "tickd replay of the sample day (trades) into PostgreSQL"
+"$TICKD" replay Seeds/feeds/nse-2026-01-05.trades.csv --report json --dead-letter "$DEAD_LETTERS"
 log "rejected records are in $DEAD_LETTERS ($(wc -l < "$DEAD_LETTERS") lines); expected ones in Seeds/feeds/nse-2026-01-05.expected.json"
+psql "$DATABASE_URL" -P pager=off -c \
+  "SELECT symbol, latest_price, previous_close, updated_at FROM stocks ORDER BY market_cap DESC LIMIT 8"
+psql "$DATABASE_URL" -P pager=off -c \
+  "SELECT bucket AT TIME ZONE 'Africa/Nairobi' AS day, symbol, open, high, low, close, volume, ticks
+     FROM market_candles_1d WHERE symbol IN ('SCOM', 'EQTY', 'KCB') ORDER BY symbol"

@@ -9,11 +9,22 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable
     public let message: String
     /// What was being done: "connect", "exec", "copy", …
     public let operation: String
+    /// The table the server named in the error (PG_DIAG_TABLE_NAME), if any.
+    public let table: String?
+    /// The constraint the server named (PG_DIAG_CONSTRAINT_NAME), if any.
+    public let constraint: String?
 
-    public init(sqlState: String?, message: String, operation: String) {
+    public init(sqlState: String?, message: String, operation: String, table: String? = nil, constraint: String? = nil) {
         self.sqlState = sqlState
         self.message = message
         self.operation = operation
+        self.table = table
+        self.constraint = constraint
+    }
+
+    /// The same error with `operation` replaced, e.g. by "insert into market_ticks".
+    public func during(_ operation: String) -> PostgresError {
+        PostgresError(sqlState: sqlState, message: message, operation: operation, table: table, constraint: constraint)
     }
 
     /// True for failures worth retrying with backoff; false for permanent ones

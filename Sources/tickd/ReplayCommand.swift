@@ -52,9 +52,6 @@ struct ReplayCommand: ParsableCommand {
         if from != nil || to != nil || symbols != nil {
             throw UsageFailure(description: "--from/--to/--symbols: filters are not implemented yet")
         }
-        if !dryRun {
-            throw UsageFailure(description: "replay into the database is not implemented yet; use --dry-run")
-        }
         let config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
         let request = ReplayRequest(files: files, format: feedFormat, dryRun: dryRun, deadLetterPath: deadLetter)
         let result = try ReplayRunner(config: config, request: request).run()

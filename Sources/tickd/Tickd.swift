@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import TickDaemon
 
 /// The `tickd` command line: the daemon and its one-shot tools.
@@ -38,6 +39,11 @@ func fail(_ error: Error) -> Never {
 @main
 enum Main {
     static func main() {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
         let command: ParsableCommand
         do {
             command = try Tickd.parseAsRoot()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Exit codes and messages of SPEC.md: 0 success, 1 runtime failure, 2 bad usage or configuration
 /// with a one-line reason.
@@ -56,8 +57,8 @@ import Testing
         #expect(keyValue.stdout.contains("password=*** user=x"))
     }
 
-    @Test(arguments: [["run"], ["migrate"], ["seed"], ["replay", "Seeds/feeds/nse-2026-01-05.trades.csv"],
-                      ["replay", "x.csv", "--dry-run", "--speed", "60x"]])
+    @Test(arguments: [["run"], ["replay", "x.csv", "--dry-run", "--speed", "60x"],
+                      ["replay", "x.csv", "--dry-run", "--symbols", "SCOM"]])
     func unbuiltCommandsExitTwoAndSaySo(arguments: [String]) throws {
         let run = try TickdProcess.run(arguments)
         #expect(run.status == 2)

@@ -1,6 +1,7 @@
 import Foundation
 import Gzip
 import Testing
+import TestSupport
 import TickDaemon
 import TickModel
 

@@ -1,6 +1,7 @@
 import Foundation
 import TickCodecs
 import TickPipeline
+import TickSinks
 import Yams
 
 /// Builds a `TickdConfig` from a YAML file and the environment, strictly: an unknown key or a
@@ -38,7 +39,7 @@ public enum ConfigLoader {
         }
         guard let root else { return } // empty file: defaults
         let top = try Section(root, path: "")
-        try top.only(["exchange", "input", "symbols", "dead_letter"])
+        try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch"])
         if let exchange = try top.section("exchange") {
             try exchange.only(["timezone"])
             if let zone = try exchange.string("timezone") { config.timezone = zone }
@@ -75,6 +76,24 @@ public enum ConfigLoader {
             if let prefixes = try symbols.strings("strip_prefixes") { config.stripPrefixes = prefixes }
             if let suffixes = try symbols.strings("strip_suffixes") { config.stripSuffixes = suffixes }
             if let aliases = try symbols.stringMap("aliases") { config.aliases = aliases }
+        }
+        if let database = try top.section("database") {
+            try database.only(["ticks_table", "stocks_table", "retry_max_backoff_ms"])
+            if let name = try database.tableName("ticks_table") { config.ticksTable = name }
+            if let name = try database.tableName("stocks_table") { config.stocksTable = name }
+            if let ms = try database.integer("retry_max_backoff_ms", in: 10...600_000) { config.retryMaxBackoffMilliseconds = ms }
+        }
+        if let timescale = try top.section("timescale") {
+            try timescale.only(["enabled", "chunk_interval_hours", "compress_after_days", "retention_days"])
+            if let mode = try timescale.choice("enabled", SchemaOptions.TimescaleMode.self) { config.timescale = mode }
+            if let hours = try timescale.integer("chunk_interval_hours", in: 1...8760) { config.chunkIntervalHours = hours }
+            if let days = try timescale.integer("compress_after_days", in: 1...36_500) { config.compressAfterDays = days }
+            if let days = try timescale.integer("retention_days", in: 0...36_500) { config.retentionDays = days }
+        }
+        if let batch = try top.section("batch") {
+            try batch.only(["max_ticks", "max_age_ms"])
+            if let ticks = try batch.integer("max_ticks", in: 1...1_000_000) { config.batchMaxTicks = ticks }
+            if let ms = try batch.integer("max_age_ms", in: 1...600_000) { config.batchMaxAgeMilliseconds = ms }
         }
         if let deadLetter = try top.section("dead_letter") {
             try deadLetter.only(["path"])
@@ -125,6 +144,14 @@ struct Section {
         guard let node = node(name) else { return nil }
         guard case .scalar(let scalar) = node else { throw ConfigError(key: key(name), "must be a single value") }
         return scalar.string
+    }
+
+    func tableName(_ name: String) throws(ConfigError) -> TableName? {
+        guard let text = try string(name) else { return nil }
+        guard let table = TableName(text) else {
+            throw ConfigError(key: key(name), "'\(text)' is not a table name (letters, digits and _, optionally schema.table)")
+        }
+        return table
     }
 
     func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {

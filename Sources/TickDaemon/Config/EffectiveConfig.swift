@@ -16,6 +16,11 @@ extension TickdConfig {
                      "  aliases:"]
         lines += aliases.keys.sorted().map { "    \($0): \(aliases[$0]!)" }
         lines += ["dead_letter:", "  path: \(deadLetterPath)",
+                  "database:", "  ticks_table: \(ticksTable)", "  stocks_table: \(stocksTable)",
+                  "  retry_max_backoff_ms: \(retryMaxBackoffMilliseconds)",
+                  "timescale:", "  enabled: \(timescale.rawValue)", "  chunk_interval_hours: \(chunkIntervalHours)",
+                  "  compress_after_days: \(compressAfterDays)", "  retention_days: \(retentionDays)",
+                  "batch:", "  max_ticks: \(batchMaxTicks)", "  max_age_ms: \(batchMaxAgeMilliseconds)",
                   "# environment",
                   "DATABASE_URL: \(databaseURL.map(Redaction.connectionString) ?? "(unset)")",
                   "REDIS_URL: \(redisURL.map(Redaction.connectionString) ?? "(unset: publishing off)")"]

@@ -4,10 +4,11 @@ import TickPipeline
 extension TickdConfig {
     /// The symbol rules of this configuration; with the `reject` policy the instrument list is
     /// read from `instrumentsFile`.
-    public func makeSymbolRules() throws(ConfigError) -> SymbolRules {
+    /// `known` replaces the instrument file as the list of listed symbols (the database's `stocks`).
+    public func makeSymbolRules(known listed: Set<Symbol>? = nil) throws(ConfigError) -> SymbolRules {
         var known: Set<Symbol> = []
         if unknownSymbols == .reject {
-            known = Set(try InstrumentList.load(path: instrumentsFile).map(\.symbol))
+            if let listed { known = listed } else { known = Set(try InstrumentList.load(path: instrumentsFile).map(\.symbol)) }
         }
         return SymbolRules(prefixes: stripPrefixes, suffixes: stripSuffixes,
                            aliases: aliases.mapValues { Symbol($0.uppercased()) },
@@ -15,8 +16,8 @@ extension TickdConfig {
     }
 
     /// A normaliser with this configuration's zone, symbol rules and clock skew.
-    public func makeNormaliser(now: Timestamp) throws(ConfigError) -> Normaliser {
-        Normaliser(zone: try exchangeZone(), symbols: try makeSymbolRules(),
+    public func makeNormaliser(now: Timestamp, known: Set<Symbol>? = nil) throws(ConfigError) -> Normaliser {
+        Normaliser(zone: try exchangeZone(), symbols: try makeSymbolRules(known: known),
                    maxFutureSkewSeconds: maxFutureSkewSeconds, now: now)
     }
 

@@ -1,6 +1,7 @@
 import TickCodecs
 import TickModel
 import TickPipeline
+import TickSinks
 
 /// The effective configuration: defaults, then the config file, then environment variables,
 /// then command-line flags. Every key is documented in `config/tickd.yaml`.
@@ -31,6 +32,22 @@ public struct TickdConfig: Sendable {
     /// `dead_letter.path`: JSON-lines file of rejected records.
     public var deadLetterPath = "tickd-dead-letters.jsonl"
 
+    /// `database.ticks_table`, `database.stocks_table`: validated identifiers, optionally schema-qualified.
+    public var ticksTable = TableName("market_ticks")!
+    public var stocksTable = TableName("stocks")!
+    /// `database.retry_max_backoff_ms`: the longest pause between retries of a transient failure.
+    public var retryMaxBackoffMilliseconds = 5000
+
+    /// `timescale.*`: whether to use TimescaleDB, and its chunk, compression and retention settings.
+    public var timescale: SchemaOptions.TimescaleMode = .auto
+    public var chunkIntervalHours = 24
+    public var compressAfterDays = 7
+    public var retentionDays = 0
+
+    /// `batch.max_ticks`, `batch.max_age_ms`: a batch closes at this many ticks or this age.
+    public var batchMaxTicks = 5000
+    public var batchMaxAgeMilliseconds = 250
+
     /// `DATABASE_URL` (environment only): libpq URI or key=value string.
     public var databaseURL: String?
     /// `REDIS_URL` (environment only): `redis://[user:pass@]host:port/db`.
@@ -40,6 +57,19 @@ public struct TickdConfig: Sendable {
     public var source = "built-in defaults"
 
     public init() {}
+
+    /// The schema settings for `migrate` and the sink.
+    public var schemaOptions: SchemaOptions {
+        SchemaOptions(ticksTable: ticksTable, stocksTable: stocksTable, timescale: timescale,
+                      chunkIntervalHours: chunkIntervalHours, compressAfterDays: compressAfterDays,
+                      retentionDays: retentionDays, exchangeZone: timezone)
+    }
+
+    /// `DATABASE_URL`, or a configuration error saying it is needed.
+    public func requireDatabaseURL(for purpose: String) throws(ConfigError) -> String {
+        guard let databaseURL else { throw ConfigError(key: "DATABASE_URL", "is not set; \(purpose) needs a database") }
+        return databaseURL
+    }
 
     /// The exchange zone, validated.
     public func exchangeZone() throws(ConfigError) -> ExchangeZone {

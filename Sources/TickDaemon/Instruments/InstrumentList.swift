@@ -32,6 +32,7 @@ public enum InstrumentList {
             instruments.append(Instrument(
                 symbol: Symbol(symbol.uppercased()), name: name, sector: value(sectorColumn) ?? "",
                 exchange: value(column("exchange")) ?? "NSE", currency: value(column("currency")) ?? "KES",
+                lotSize: try lotSize(value(column("lot_size")), path: path, line: index + 2),
                 price: try decimal(value(column("price")), path: path, line: index + 2),
                 marketCap: try decimal(value(column("market_cap")), path: path, line: index + 2)))
         }
@@ -42,6 +43,14 @@ public enum InstrumentList {
         do { return try CSVSplitter.cells(of: line) } catch {
             throw ConfigError(key: "symbols.instruments_file", "\(path):\(number): \(error)")
         }
+    }
+
+    static func lotSize(_ text: String?, path: String, line: Int) throws(ConfigError) -> Int {
+        guard let text else { return 100 }
+        guard let value = Int(text), value > 0 else {
+            throw ConfigError(key: "symbols.instruments_file", "\(path):\(line): lot_size '\(text)' is not a positive whole number")
+        }
+        return value
     }
 
     static func decimal(_ text: String?, path: String, line: Int) throws(ConfigError) -> Price? {

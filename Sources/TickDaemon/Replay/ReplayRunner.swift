@@ -22,8 +22,8 @@ public struct ReplayRequest: Sendable {
     }
 }
 
-/// Replays recorded feeds: read (plain/gz/zst/stdin) → frame → decode → normalise; rejects go
-/// to the dead-letter file; accepted ticks go to `sink` (nothing in a dry run).
+/// Replays recorded feeds: read (plain/gz/zst/stdin) → frame → decode → normalise → batch →
+/// PostgreSQL (nothing after normalise in a dry run). Rejects go to the dead-letter file.
 public struct ReplayRunner {
     public let config: TickdConfig
     public let request: ReplayRequest
@@ -35,26 +35,48 @@ public struct ReplayRunner {
         self.request = request
     }
 
-    /// Runs the replay and returns the report. `sink` receives every accepted tick in order.
-    public func run(sink: (Tick) throws -> Void = { _ in }) throws -> IngestReport {
+    /// Runs the replay and returns the report. `onTick` sees every accepted tick in order;
+    /// `onStored` every committed batch's stored ticks (what the Redis publisher will send).
+    public func run(onTick: (Tick) throws -> Void = { _ in },
+                    onStored: ([StoredTick]) throws -> Void = { _ in }) throws -> IngestReport {
         let started = ContinuousClock.now
-        let normaliser = try config.makeNormaliser(now: clock())
+        var sink: PostgresSink?
+        var known: Set<Symbol>?
+        if !request.dryRun {
+            let url = try config.requireDatabaseURL(for: "replay without --dry-run")
+            let database = try PostgresSink(conninfo: url, options: config.schemaOptions,
+                                            maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds))
+            if config.unknownSymbols == .reject { known = try database.knownSymbols() }
+            sink = database
+        }
+        let normaliser = try config.makeNormaliser(now: clock(), known: known)
         let deadLetters = try DeadLetterFile(path: request.deadLetterPath ?? config.deadLetterPath)
         var report = IngestReport()
         report.dryRun = request.dryRun
         for path in request.files {
             var decoder = config.makeFeedDecoder(format: request.format, normaliser: normaliser)
             var framer = LineFramer(maxLineBytes: config.maxLineBytes)
+            var keys = TradeKeyAssigner()
+            var batcher = Batcher(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds))
             let file = FeedFile(path: path)
             let source = file.sourceName
+            var lastLine = 0
+            func commit(_ batch: [KeyedTick]?) throws {
+                guard let batch, let sink else { return }
+                let stored = try sink.write(batch, source: source, throughLine: lastLine)
+                report.inserted += stored.count
+                try onStored(stored)
+            }
             func handle(_ framed: FramedLine, _ number: Int) throws {
+                lastLine = number
                 switch framed {
                 case .line(let line):
                     switch decoder.decode(line) {
                     case .tick(let tick):
                         report.read += 1
                         report.accepted += 1
-                        try sink(tick)
+                        try onTick(tick)
+                        if sink != nil { try commit(batcher.append(keys.key(tick), now: .now)) }
                     case .reject(let reject):
                         report.read += 1
                         report.countReject(reject.reason)
@@ -72,8 +94,10 @@ public struct ReplayRunner {
             try file.read { chunk in
                 decoder.normaliser.now = clock()
                 try framer.feed(chunk, handle)
+                try commit(batcher.due(now: .now))
             }
             try framer.finish(handle)
+            try commit(batcher.flush())
         }
         try deadLetters.flush()
         report.seconds = (ContinuousClock.now - started).seconds

@@ -1,12 +1,13 @@
 import Foundation
 
 /// Runs the built `tickd` binary and captures what it prints.
-struct TickdProcess {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+public struct TickdProcess {
+    /// The checkout this test build came from.
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The `tickd` next to the test bundle (swift build puts every product in one folder).
-    static var binary: URL {
+    public static var binary: URL {
         let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for folder in [besideTests, besideTests.deletingLastPathComponent(), repositoryRoot.appendingPathComponent(".build/debug")] {
             let candidate = folder.appendingPathComponent("tickd")
@@ -15,14 +16,14 @@ struct TickdProcess {
         return repositoryRoot.appendingPathComponent(".build/debug/tickd")
     }
 
-    struct Output {
-        let status: Int32
-        let stdout: String
-        let stderr: String
+    public struct Output: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
     }
 
     /// Runs `tickd arguments…` in the repository root, with `environment` added, `stdin` piped in.
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> Output {
+    public static func run(_ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws -> Output {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -53,7 +54,7 @@ struct TickdProcess {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    static func temporaryPath(_ name: String) -> String {
+    public static func temporaryPath(_ name: String) -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("tickd-\(UUID().uuidString)-\(name)").path
     }
 }

@@ -1,0 +1,43 @@
+/// Collects ticks into batches that close at `maxTicks` ticks or when the oldest tick has waited
+/// `maxAge`, whichever comes first. A value type with no clock of its own: the caller passes
+/// the time, so it is tested without I/O or sleeping.
+public struct Batcher {
+    public let maxTicks: Int
+    public let maxAge: Duration
+    public private(set) var pending: [KeyedTick] = []
+    private var openedAt: ContinuousClock.Instant?
+
+    public init(maxTicks: Int, maxAge: Duration) {
+        precondition(maxTicks > 0)
+        self.maxTicks = maxTicks
+        self.maxAge = maxAge
+        pending.reserveCapacity(maxTicks)
+    }
+
+    /// Adds a tick; returns a full batch when this tick filled it.
+    public mutating func append(_ tick: KeyedTick, now: ContinuousClock.Instant) -> [KeyedTick]? {
+        if pending.isEmpty { openedAt = now }
+        pending.append(tick)
+        if pending.count >= maxTicks { return take() }
+        return due(now: now)
+    }
+
+    /// Returns the pending batch when it has waited `maxAge` or longer.
+    public mutating func due(now: ContinuousClock.Instant) -> [KeyedTick]? {
+        guard let openedAt, !pending.isEmpty, now - openedAt >= maxAge else { return nil }
+        return take()
+    }
+
+    /// When the pending batch must close at the latest, nil when empty.
+    public var deadline: ContinuousClock.Instant? { pending.isEmpty ? nil : openedAt.map { $0 + maxAge } }
+
+    /// Returns whatever is pending (end of input, shutdown).
+    public mutating func flush() -> [KeyedTick]? { pending.isEmpty ? nil : take() }
+
+    private mutating func take() -> [KeyedTick] {
+        let batch = pending
+        pending.removeAll(keepingCapacity: true)
+        openedAt = nil
+        return batch
+    }
+}

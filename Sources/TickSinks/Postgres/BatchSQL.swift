@@ -1,0 +1,75 @@
+/// The statements of one batch write. Feed values never appear in them: ticks travel as binary
+/// COPY data, the zone, source and counts as parameters; table names are validated identifiers.
+struct BatchSQL {
+    let createStaging: String
+    let copy: String
+    let deleteUnchanged: String
+    let upsert: String
+    let latest: String
+    let offsets: String
+
+    init(_ options: SchemaOptions) {
+        let ticks = options.ticksTable.sql
+        let stocks = options.stocksTable.sql
+        createStaging = """
+            CREATE TEMP TABLE IF NOT EXISTS tickd_staging (
+                time timestamptz NOT NULL, symbol text NOT NULL, trade_seq bigint NOT NULL,
+                open numeric NOT NULL, high numeric NOT NULL, low numeric NOT NULL, close numeric NOT NULL,
+                volume bigint NOT NULL) ON COMMIT DELETE ROWS
+            """
+        copy = "COPY tickd_staging (time, symbol, trade_seq, open, high, low, close, volume) FROM STDIN (FORMAT binary)"
+        // Ticks already stored with the same values are not stored again (a replay changes nothing).
+        deleteUnchanged = """
+            DELETE FROM tickd_staging s USING \(ticks) m
+            WHERE m.symbol = s.symbol AND m.time = s.time AND m.trade_seq = s.trade_seq
+              AND m.open = s.open AND m.high = s.high AND m.low = s.low AND m.close = s.close AND m.volume = s.volume
+            """
+        // Every remaining tick is new or changed: number them per symbol in time order, take that
+        // many sequence numbers from the symbol's counter, and store them.
+        upsert = """
+            WITH numbered AS (
+                SELECT s.*, row_number() OVER (PARTITION BY symbol ORDER BY time, trade_seq) AS rn,
+                       count(*) OVER (PARTITION BY symbol) AS n
+                FROM tickd_staging s
+            ), counters AS (
+                INSERT INTO tickd_symbol_seq AS c (symbol, last_seq)
+                SELECT symbol, max(n) FROM numbered GROUP BY symbol
+                ON CONFLICT (symbol) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
+                RETURNING c.symbol, c.last_seq
+            )
+            INSERT INTO \(ticks) AS m (time, symbol, trade_seq, open, high, low, close, volume, seq)
+            SELECT n.time, n.symbol, n.trade_seq, n.open, n.high, n.low, n.close, n.volume, c.last_seq - n.n + n.rn
+            FROM numbered n JOIN counters c USING (symbol)
+            ON CONFLICT (symbol, time, trade_seq) DO UPDATE SET
+                open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+                volume = EXCLUDED.volume, seq = EXCLUDED.seq
+            RETURNING m.symbol, (extract(epoch FROM m.time) * 1000000)::int8, m.trade_seq, m.seq
+            """
+        // latest_price follows the newest tick only; the first tick of a new trading day (in the
+        // exchange zone, $1) moves the previous day's last price into previous_close. A symbol's
+        // first tick ever takes previous_close from the price stocks held until then.
+        latest = """
+            WITH newest AS (
+                SELECT DISTINCT ON (symbol) symbol, time, trade_seq, close, (time AT TIME ZONE $1)::date AS day
+                FROM tickd_staging ORDER BY symbol, time DESC, trade_seq DESC
+            ), moved AS (
+                INSERT INTO tickd_latest AS l (symbol, time, trade_seq, close, trading_day, previous_close)
+                SELECT n.symbol, n.time, n.trade_seq, n.close, n.day, st.latest_price
+                FROM newest n LEFT JOIN \(stocks) st ON st.symbol = n.symbol
+                ON CONFLICT (symbol) DO UPDATE SET
+                    previous_close = CASE WHEN EXCLUDED.trading_day > l.trading_day THEN l.close ELSE l.previous_close END,
+                    trading_day = EXCLUDED.trading_day, time = EXCLUDED.time, trade_seq = EXCLUDED.trade_seq,
+                    close = EXCLUDED.close
+                WHERE (EXCLUDED.time, EXCLUDED.trade_seq) > (l.time, l.trade_seq)
+                RETURNING l.symbol, l.close, l.previous_close
+            )
+            UPDATE \(stocks) AS s SET latest_price = moved.close,
+                previous_close = COALESCE(moved.previous_close, s.previous_close), updated_at = now()
+            FROM moved WHERE s.symbol = moved.symbol
+            """
+        offsets = """
+            INSERT INTO tickd_source_offsets AS o (source, line, ticks, updated_at) VALUES ($1, $2, $3, now())
+            ON CONFLICT (source) DO UPDATE SET line = EXCLUDED.line, ticks = o.ticks + EXCLUDED.ticks, updated_at = now()
+            """
+    }
+}

@@ -1,0 +1,37 @@
+/// What `tickd migrate` creates, from the `database` and `timescale` sections of the config.
+public struct SchemaOptions: Sendable {
+    /// Whether to use TimescaleDB: `auto` uses it when the extension can be created.
+    public enum TimescaleMode: String, Sendable, CaseIterable { case auto, on, off }
+
+    public var ticksTable: TableName
+    public var stocksTable: TableName
+    public var timescale: TimescaleMode
+    /// Hypertable chunk interval, hours.
+    public var chunkIntervalHours: Int
+    /// Compress chunks older than this many days.
+    public var compressAfterDays: Int
+    /// Drop chunks older than this many days; 0 = keep forever (no retention policy).
+    public var retentionDays: Int
+    /// The exchange time zone (tz name), for daily candles and trading days.
+    public var exchangeZone: String
+
+    public init(ticksTable: TableName = TableName("market_ticks")!, stocksTable: TableName = TableName("stocks")!,
+                timescale: TimescaleMode = .auto, chunkIntervalHours: Int = 24, compressAfterDays: Int = 7,
+                retentionDays: Int = 0, exchangeZone: String = "Africa/Nairobi") {
+        self.ticksTable = ticksTable
+        self.stocksTable = stocksTable
+        self.timescale = timescale
+        self.chunkIntervalHours = chunkIntervalHours
+        self.compressAfterDays = compressAfterDays
+        self.retentionDays = retentionDays
+        self.exchangeZone = exchangeZone
+    }
+}
+
+/// How `market_ticks` is stored.
+public enum StorageMode: String, Sendable {
+    /// A TimescaleDB hypertable with compression, retention and continuous aggregates.
+    case timescale
+    /// A plain PostgreSQL table with plain views for the candles.
+    case plain
+}

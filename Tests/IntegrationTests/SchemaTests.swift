@@ -1,0 +1,108 @@
+import Foundation
+import LibPQ
+import Testing
+import TickDaemon
+import TickSinks
+
+@Suite struct SchemaTests {
+    /// Everything migrate could change, as text: columns, indexes, views, migration rows.
+    static func snapshot(_ db: TestDatabase) throws -> [[String?]] {
+        try db.rows("""
+            SELECT 'col', table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '')
+              FROM information_schema.columns WHERE table_schema = '\(db.schema)'
+            UNION ALL SELECT 'idx', indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = '\(db.schema)'
+            UNION ALL SELECT 'view', viewname || ' ' || definition FROM pg_views WHERE schemaname = '\(db.schema)'
+            UNION ALL SELECT 'step', version || ' ' || coalesce(storage_mode, '') || ' ' || applied_at FROM tickd_schema_migrations
+            ORDER BY 1, 2
+            """)
+    }
+
+    @Test func migrateTwiceChangesNothing() throws {
+        let db = try TestDatabase()
+        let first = try DatabaseCommands.migrate(config: db.config())
+        #expect(first.applied == [1, 2])
+        let before = try Self.snapshot(db)
+        let second = try DatabaseCommands.migrate(config: db.config())
+        #expect(second.applied == [])
+        #expect(second.mode == first.mode)
+        #expect(try Self.snapshot(db) == before)
+        // What SPEC.md names exists.
+        let tables = try db.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = '\(db.schema)' ORDER BY 1")
+            .compactMap { $0[0] }
+        for name in ["stocks", "market_ticks", "tickd_symbol_seq", "tickd_latest", "tickd_source_offsets", "tickd_schema_migrations",
+                     "market_candles_1m", "market_candles_1h", "market_candles_1d"] {
+            #expect(tables.contains(name), "\(name)")
+        }
+    }
+
+    @Test func plainModeWhenTimescaleIsOffOrMissing() throws {
+        let db = try TestDatabase()
+        let outcome = try DatabaseCommands.migrate(config: db.config { $0.timescale = .off })
+        #expect(outcome.mode == .plain)
+        #expect(try db.value("SELECT count(*) FROM pg_views WHERE schemaname = '\(db.schema)' AND viewname LIKE 'market_candles_%'") == "3")
+    }
+
+    @Test func migrateKeepsAnApplicationOwnedStocksTable() throws {
+        let db = try TestDatabase()
+        try db.sql.execute("""
+            CREATE TABLE stocks (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), symbol varchar(32) UNIQUE NOT NULL,
+              name varchar(255) NOT NULL, exchange varchar(16) DEFAULT 'NSE', sector varchar(64), currency varchar(3) DEFAULT 'KES',
+              lot_size integer DEFAULT 100, market_cap numeric, latest_price numeric, previous_close numeric, pe_ratio numeric,
+              dividend_yield numeric, metadata jsonb DEFAULT '{}', updated_at timestamptz DEFAULT now(), app_only text);
+            INSERT INTO stocks (symbol, name, pe_ratio, app_only) VALUES ('SCOM', 'Safaricom PLC', 12.5, 'owned by the app');
+            """)
+        _ = try DatabaseCommands.migrate(config: db.config())
+        #expect(try db.rows("SELECT symbol, pe_ratio, app_only FROM stocks") == [["SCOM", "12.5", "owned by the app"]])
+        let seeded = try DatabaseCommands.seed(config: db.config(), file: nil)
+        #expect(seeded.inserted == 19)
+        #expect(try db.value("SELECT pe_ratio || ' ' || app_only FROM stocks WHERE symbol = 'SCOM'") == "12.5 owned by the app")
+    }
+
+    @Test func seedUpsertsBySymbol() throws {
+        let db = try TestDatabase()
+        _ = try DatabaseCommands.migrate(config: db.config())
+        #expect(try DatabaseCommands.seed(config: db.config(), file: nil) == InstrumentSeeder.Outcome(inserted: 20, updated: 0, unchanged: 0))
+        #expect(try DatabaseCommands.seed(config: db.config(), file: nil) == InstrumentSeeder.Outcome(inserted: 0, updated: 0, unchanged: 20))
+        #expect(try db.value("SELECT count(*) FROM stocks") == "20")
+        #expect(try db.rows("SELECT name, sector, latest_price, market_cap FROM stocks WHERE symbol = 'SCOM'")
+                == [["Safaricom PLC", "Telecom", "23.10", "900000000000"]])
+        let renamed = FileManager.default.temporaryDirectory.appendingPathComponent("\(db.schema)-stocks.csv").path
+        try "symbol,name,sector,price\nSCOM,Safaricom,Telecoms,99.00\n".write(toFile: renamed, atomically: true, encoding: .utf8)
+        #expect(try DatabaseCommands.seed(config: db.config(), file: renamed).updated == 1)
+        // Descriptive columns follow the list; the live price does not go back to the list's.
+        #expect(try db.rows("SELECT name, sector, latest_price FROM stocks WHERE symbol = 'SCOM'") == [["Safaricom", "Telecoms", "23.10"]])
+    }
+
+    @Test(.enabled(if: TimescaleProbe.available, "SKIP: TimescaleDB is not installed on this PostgreSQL; the hypertable path was not exercised"))
+    func timescaleHypertablePoliciesAndAggregates() throws {
+        let db = try TestDatabase()
+        let outcome = try DatabaseCommands.migrate(config: db.config { $0.timescale = .on; $0.retentionDays = 3650 })
+        #expect(outcome.mode == .timescale)
+        #expect(try db.value("SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = '\(db.schema)' AND hypertable_name = 'market_ticks'") == "1")
+        #expect(try db.value("SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_schema = '\(db.schema)' AND proc_name IN ('policy_compression', 'policy_retention')") == "2")
+        #expect(try db.value("SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_schema = '\(db.schema)'") == "3")
+        try db.migrateAndSeed()
+        try db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00Z,SCOM,23.10,100", "2026-01-05T06:00:30Z,SCOM,23.20,50"])
+        try db.sql.execute("CALL refresh_continuous_aggregate('market_candles_1m', NULL, NULL)")
+        #expect(try db.rows("SELECT open, high, low, close, volume FROM market_candles_1m WHERE symbol = 'SCOM'")
+                == [["23.10", "23.20", "23.10", "23.20", "150"]])
+        // Compression can run on the chunk.
+        try db.sql.execute("SELECT compress_chunk(c) FROM show_chunks('market_ticks') c")
+        #expect(try db.value("SELECT count(*) FROM market_ticks") == "2")
+    }
+}
+
+/// Whether the test server can create the timescaledb extension. When it cannot, the TimescaleDB
+/// test is skipped and says so (Swift Testing prints the skip with this reason).
+enum TimescaleProbe {
+    static let available: Bool = {
+        guard let url = TestDatabase.baseURL, let db = try? Connection(conninfo: url) else { return false }
+        do throws(PostgresError) {
+            try db.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            return true
+        } catch {
+            print("SKIP: TimescaleDB tests: \(error.message) — CI runs plain PostgreSQL 15 from Debian, which has no timescaledb package")
+            return false
+        }
+    }()
+}

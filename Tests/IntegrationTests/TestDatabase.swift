@@ -1,0 +1,78 @@
+import Foundation
+import LibPQ
+import TickDaemon
+import TickModel
+import TickPipeline
+
+/// A private schema in the test PostgreSQL (DATABASE_URL from scripts/test.sh) for one test:
+/// tickd's tables land there through `search_path`, so tests run in parallel without sharing rows.
+final class TestDatabase {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static var baseURL: String? { ProcessInfo.processInfo.environment["DATABASE_URL"] }
+
+    let schema: String
+    /// DATABASE_URL pointing at this schema.
+    let url: String
+    /// A connection of the test's own, for checks and sabotage.
+    let sql: Connection
+
+    init() throws {
+        guard let base = Self.baseURL else { throw TestSetupError("DATABASE_URL is not set: run the tests with scripts/test.sh") }
+        schema = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try Connection(conninfo: base)
+        try admin.execute("CREATE SCHEMA \(schema)")
+        url = base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+        sql = try Connection(conninfo: url)
+    }
+
+    deinit {
+        if let base = Self.baseURL, let admin = try? Connection(conninfo: base) {
+            _ = try? admin.execute("DROP SCHEMA \(schema) CASCADE")
+        }
+    }
+
+    /// A configuration for this schema: instruments from Seeds/, dead letters in a temp file.
+    func config(_ change: (inout TickdConfig) -> Void = { _ in }) -> TickdConfig {
+        var config = TickdConfig()
+        config.databaseURL = url
+        config.instrumentsFile = Self.repositoryRoot.appendingPathComponent("Seeds/stocks.csv").path
+        config.deadLetterPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(schema)-dead.jsonl").path
+        config.batchMaxTicks = 1000
+        change(&config)
+        return config
+    }
+
+    /// Runs `tickd migrate` and `tickd seed` for this schema.
+    func migrateAndSeed(_ config: TickdConfig? = nil) throws {
+        let config = config ?? self.config()
+        _ = try DatabaseCommands.migrate(config: config)
+        _ = try DatabaseCommands.seed(config: config, file: nil)
+    }
+
+    /// Replays `lines` (a CSV or NDJSON feed) into this schema.
+    @discardableResult
+    func replay(_ lines: [String], config: TickdConfig? = nil) throws -> IngestReport {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(schema)-\(UUID().uuidString).csv").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try replay(files: [path], config: config)
+    }
+
+    @discardableResult
+    func replay(files: [String], config: TickdConfig? = nil) throws -> IngestReport {
+        let config = config ?? self.config()
+        return try ReplayRunner(config: config, request: ReplayRequest(files: files, dryRun: false)).run()
+    }
+
+    /// The rows of a query as text.
+    func rows(_ query: String) throws -> [[String?]] { try sql.execute(query).rows }
+
+    /// The first value of a query.
+    func value(_ query: String) throws -> String? { try rows(query).first?.first ?? nil }
+}
+
+struct TestSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,40 @@
+import Testing
+import TickModel
+import TickPipeline
+
+@Suite struct BatchingTests {
+    static func trade(_ ns: Int64, _ symbol: Symbol = "SCOM", seq: Int64? = nil) -> Tick {
+        .trade(time: Timestamp(nanosecondsSinceEpoch: ns), symbol: symbol, price: Price(units: 2310, scale: 2), size: 100,
+               feedSequence: seq)
+    }
+
+    @Test func batchesCloseBySizeOrAgeWhicheverFirst() {
+        var batcher = Batcher(maxTicks: 3, maxAge: .milliseconds(100))
+        let t0 = ContinuousClock.now
+        let k = KeyedTick(tick: Self.trade(1), tradeSeq: 0)
+        #expect(batcher.append(k, now: t0) == nil)
+        #expect(batcher.append(k, now: t0 + .milliseconds(10)) == nil)
+        #expect(batcher.append(k, now: t0 + .milliseconds(20))?.count == 3)   // size
+        #expect(batcher.append(k, now: t0 + .milliseconds(30)) == nil)
+        #expect(batcher.deadline == t0 + .milliseconds(130))
+        #expect(batcher.due(now: t0 + .milliseconds(129)) == nil)
+        #expect(batcher.due(now: t0 + .milliseconds(130))?.count == 1)       // age
+        #expect(batcher.flush() == nil)
+        _ = batcher.append(k, now: t0)
+        #expect(batcher.flush()?.count == 1)
+    }
+
+    @Test func sameInstantTradesGetDistinctKeysAndReplaysTheSameKeys() {
+        func keys() -> [Int64] {
+            var assigner = TradeKeyAssigner()
+            return [Self.trade(1_000), Self.trade(1_000), Self.trade(1_999, "KCB"), Self.trade(1_500), Self.trade(2_000),
+                    Self.trade(1_000, seq: 77)].map { assigner.key($0).tradeSeq }
+        }
+        // 1_000 and 1_500 ns are the same microsecond: ordinals 0, 1, 2; KCB its own 0; 2_000 ns a new µs.
+        #expect(keys() == [0, 1, 0, 2, 0, 77])
+        #expect(keys() == keys())
+        var assigner = TradeKeyAssigner()
+        #expect(assigner.key(Self.trade(1_999)).tick.time.nanosecondsSinceEpoch == 1_000)  // truncated to µs
+        #expect(assigner.key(Self.trade(-1)).tick.time.nanosecondsSinceEpoch == -1_000)
+    }
+}
