@@ -62,13 +62,14 @@ public final class PostgresSink {
     private func writeOnce(_ data: [UInt8], byKey: [StorageKey: KeyedTick], count: Int, source: String,
                            throughLine: Int) throws(PostgresError) -> [StoredTick] {
         let db = try connected()
-        try db.execute("BEGIN")
+        // The staging table is small and market_ticks large: a nested loop of index probes is
+        // the right plan whatever the statistics say (a merge join would read the whole index).
+        try db.execute("BEGIN; SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off")
         do throws(PostgresError) {
             do {
                 try db.copyIn(sql.copy, bytes: data)
             } catch { throw error.during("copy into tickd_staging") }
             do {
-                try db.execute("ANALYZE tickd_staging")
                 try db.execute(sql.deleteUnchanged)
             } catch { throw error.during("compare with \(options.ticksTable)") }
             let inserted: QueryResult
