@@ -19,6 +19,9 @@ import TestSupport
         ("exchange:\n  timezone: Africa/Atlantis\n", "exchange.timezone:"),
         ("input: [1, 2\n", "config: not valid YAML"),
         ("input:\n  csv:\n    columns: [time, colour]\n", "input.csv.columns: 'colour' is not a field"),
+        ("database:\n  ticks_table: \"ticks; DROP TABLE stocks\"\n", "database.ticks_table: 'ticks; DROP TABLE stocks' is not a table name"),
+        ("timescale:\n  enabled: maybe\n", "timescale.enabled: must be one of auto, on, off"),
+        ("batch:\n  max_ticks: 0\n", "batch.max_ticks: must be a whole number from 1"),
     ])
     func badConfigExitsTwoWithOneLineNamingTheKey(yaml: String, message: String) throws {
         let path = try Self.writeConfig(yaml)
