@@ -18,6 +18,16 @@ APT_PACKAGES=(pkg-config libpq-dev libhiredis-dev libzstd-dev zlib1g-dev tzdata
 
 log() { printf '[tickd-dev] %s\n' "$*" >&2; }
 
+# True when something listens on 127.0.0.1:$1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The first port from $1 upward that nothing listens on.
+free_port() {
+  local port=$1
+  while port_in_use "$port"; do port=$((port + 1)); done
+  echo "$port"
+}
+
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 ensure_packages() {
@@ -52,8 +62,10 @@ start_postgres() {
     rm -f "$pw"
   fi
   if as_pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    log "postgres already running"
+    PG_PORT="$(sed -n 4p "$data/postmaster.pid")"
+    log "postgres already running on 127.0.0.1:$PG_PORT"
   else
+    PG_PORT="$(free_port "$PG_PORT")"
     log "starting postgres on 127.0.0.1:$PG_PORT"
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$DEV_DIR/pg/postgres.log" -w -t 60 start \
       -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -k $sock -c fsync=off -c full_page_writes=off" >/dev/null
@@ -77,8 +89,11 @@ stop_postgres() {
 start_redis() {
   mkdir -p "$DEV_DIR/redis"
   if [ -s "$DEV_DIR/redis/redis.pid" ] && kill -0 "$(cat "$DEV_DIR/redis/redis.pid")" 2>/dev/null; then
-    log "redis already running"
+    REDIS_PORT="$(cat "$DEV_DIR/redis/port")"
+    log "redis already running on 127.0.0.1:$REDIS_PORT"
   else
+    REDIS_PORT="$(free_port "$REDIS_PORT")"
+    echo "$REDIS_PORT" > "$DEV_DIR/redis/port"
     log "starting redis on 127.0.0.1:$REDIS_PORT"
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
       --dir "$DEV_DIR/redis" --pidfile "$DEV_DIR/redis/redis.pid" --logfile "$DEV_DIR/redis/redis.log" \
