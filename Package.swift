@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; apt names the Debian package to install.
@@ -35,8 +36,9 @@ let package = Package(
         .target(name: "TickPipeline", dependencies: ["TickModel", "TickCodecs"]),
         .target(name: "TickSources", dependencies: ["TickModel", "TickCodecs", "Zstd", "Gzip"]),
         .target(name: "TickSinks", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "LibPQ",
+            "TickModel", "TickCodecs", "TickPipeline", "LibPQ", "Hiredis",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ]),
         .target(name: "TickDaemon", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "LibPQ",
@@ -53,7 +55,9 @@ let package = Package(
         ]),
 
         // Helpers shared by test targets (running the built binary).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "Hiredis", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip"]),
         .testTarget(name: "TickModelTests", dependencies: ["TickModel"]),
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
@@ -62,7 +66,8 @@ let package = Package(
         .testTarget(name: "TickSinksTests", dependencies: ["TickModel", "TickPipeline", "TickSinks"]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "LibPQ", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport"]),
+            "LibPQ", "Hiredis", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport",
+            .product(name: "Logging", package: "swift-log")]),
         // One folder per case: input + options + expected ticks or reject reasons.
         .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickPipeline", "TickDaemon"],
                     resources: [.copy("Fixtures")]),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, starts a private PostgreSQL and Redis on loopback
 # (under .tickd-dev/), builds tickd, migrates, seeds, replays the sample trading day from
-# Seeds/ into PostgreSQL, prints the report and a few stocks rows; stops the servers when done.
-# Publishing to Redis joins with issue 4.
+# Seeds/ into PostgreSQL while a Redis subscriber listens on ticks:*, prints the report, a few
+# stocks rows and what Redis got; stops the servers when done.
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
 cd "$ROOT"
@@ -19,8 +19,18 @@ rm -f "$DEAD_LETTERS"
 
 "$TICKD" migrate
 "$TICKD" seed
-log "tickd replay of the sample day (trades) into PostgreSQL"
+REDIS=(redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning)
+SUBSCRIBED="$DEV_DIR/subscriber.txt"
+"${REDIS[@]}" psubscribe 'ticks:*' > "$SUBSCRIBED" &
+SUBSCRIBER=$!
+sleep 0.3
+log "tickd replay of the sample day (trades) into PostgreSQL, published on Redis"
 "$TICKD" replay Seeds/feeds/nse-2026-01-05.trades.csv --report json --dead-letter "$DEAD_LETTERS"
+sleep 0.5
+kill "$SUBSCRIBER" 2>/dev/null || true
+log "a subscriber on ticks:* received $(grep -c '^{' "$SUBSCRIBED") messages; the first two and ticks:last:SCOM:"
+grep '^{' "$SUBSCRIBED" | head -2 || true
+"${REDIS[@]}" get ticks:last:SCOM || true
 log "rejected records are in $DEAD_LETTERS ($(wc -l < "$DEAD_LETTERS") lines); expected ones in Seeds/feeds/nse-2026-01-05.expected.json"
 psql "$DATABASE_URL" -P pager=off -c \
   "SELECT symbol, latest_price, previous_close, updated_at FROM stocks ORDER BY market_cap DESC LIMIT 8"

@@ -22,9 +22,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable
         self.constraint = constraint
     }
 
-    /// The same error with `operation` replaced, e.g. by "insert into market_ticks".
-    public func during(_ operation: String) -> PostgresError {
-        PostgresError(sqlState: sqlState, message: message, operation: operation, table: table, constraint: constraint)
+    /// The same error with `operation` replaced, e.g. by "insert into market_ticks", and `table`
+    /// filled in when the server did not name one.
+    public func during(_ operation: String, table: String? = nil) -> PostgresError {
+        PostgresError(sqlState: sqlState, message: message, operation: operation, table: self.table ?? table, constraint: constraint)
     }
 
     /// True for failures worth retrying with backoff; false for permanent ones

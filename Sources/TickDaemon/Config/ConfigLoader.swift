@@ -39,7 +39,7 @@ public enum ConfigLoader {
         }
         guard let root else { return } // empty file: defaults
         let top = try Section(root, path: "")
-        try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch"])
+        try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch", "redis"])
         if let exchange = try top.section("exchange") {
             try exchange.only(["timezone"])
             if let zone = try exchange.string("timezone") { config.timezone = zone }
@@ -89,6 +89,19 @@ public enum ConfigLoader {
             if let hours = try timescale.integer("chunk_interval_hours", in: 1...8760) { config.chunkIntervalHours = hours }
             if let days = try timescale.integer("compress_after_days", in: 1...36_500) { config.compressAfterDays = days }
             if let days = try timescale.integer("retention_days", in: 0...36_500) { config.retentionDays = days }
+        }
+        if let redis = try top.section("redis") {
+            try redis.only(["prefix", "max_backlog", "timeout_ms", "retry_max_backoff_ms", "drain_timeout_ms"])
+            if let prefix = try redis.string("prefix") {
+                guard !prefix.isEmpty, prefix.utf8.count <= 64, !prefix.contains(where: { $0.isWhitespace }) else {
+                    throw ConfigError(key: redis.key("prefix"), "must be 1-64 characters without blanks, e.g. \"ticks:\"")
+                }
+                config.redisPrefix = prefix
+            }
+            if let n = try redis.integer("max_backlog", in: 0...100_000_000) { config.redisMaxBacklog = n }
+            if let ms = try redis.integer("timeout_ms", in: 10...600_000) { config.redisTimeoutMilliseconds = ms }
+            if let ms = try redis.integer("retry_max_backoff_ms", in: 10...600_000) { config.redisRetryMaxBackoffMilliseconds = ms }
+            if let ms = try redis.integer("drain_timeout_ms", in: 0...3_600_000) { config.redisDrainTimeoutMilliseconds = ms }
         }
         if let batch = try top.section("batch") {
             try batch.only(["max_ticks", "max_age_ms"])

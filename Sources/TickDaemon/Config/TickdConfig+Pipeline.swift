@@ -1,5 +1,7 @@
+import Hiredis
 import TickModel
 import TickPipeline
+import TickSinks
 
 extension TickdConfig {
     /// The symbol rules of this configuration; with the `reject` policy the instrument list is
@@ -24,5 +26,19 @@ extension TickdConfig {
     /// A decoder for one source; `format` overrides `input.format`.
     public func makeFeedDecoder(format: FeedFormat? = nil, normaliser: Normaliser) -> FeedDecoder {
         FeedDecoder(format: format ?? self.format, csv: csv, normaliser: normaliser, maxLineBytes: maxLineBytes)
+    }
+}
+
+extension TickdConfig {
+    /// The publisher settings, or nil when `REDIS_URL` is unset (publishing off).
+    public func publisherOptions() throws(ConfigError) -> PublisherOptions? {
+        guard let redisURL else { return nil }
+        let url: RedisURL
+        do { url = try RedisURL(parsing: redisURL) } catch {
+            throw ConfigError(key: "REDIS_URL", "\(error.message) (form: redis://[user:password@]host:port/db)")
+        }
+        return PublisherOptions(url: url, prefix: redisPrefix, maxBacklog: redisMaxBacklog,
+                                timeout: .milliseconds(redisTimeoutMilliseconds),
+                                maxBackoff: .milliseconds(redisRetryMaxBackoffMilliseconds))
     }
 }

@@ -44,6 +44,14 @@ public struct TickdConfig: Sendable {
     public var compressAfterDays = 7
     public var retentionDays = 0
 
+    /// `redis.*`: channel prefix, backlog bound while Redis is away, timeouts.
+    public var redisPrefix = "ticks:"
+    public var redisMaxBacklog = 100_000
+    public var redisTimeoutMilliseconds = 2000
+    public var redisRetryMaxBackoffMilliseconds = 5000
+    /// How long a finishing replay waits for the publisher to send what is queued.
+    public var redisDrainTimeoutMilliseconds = 10_000
+
     /// `batch.max_ticks`, `batch.max_age_ms`: a batch closes at this many ticks or this age.
     public var batchMaxTicks = 5000
     public var batchMaxAgeMilliseconds = 250

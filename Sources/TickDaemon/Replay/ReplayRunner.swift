@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TickCodecs
 import TickModel
 import TickPipeline
@@ -35,20 +36,32 @@ public struct ReplayRunner {
         self.request = request
     }
 
+    /// Where publisher messages go; tests may capture them.
+    public var logger = Logger(label: "tickd.replay")
+    public var publisherLogger = Logger(label: "tickd.redis")
+
     /// Runs the replay and returns the report. `onTick` sees every accepted tick in order;
-    /// `onStored` every committed batch's stored ticks (what the Redis publisher will send).
+    /// `onStored` every committed batch (what the Redis publisher is given).
     public func run(onTick: (Tick) throws -> Void = { _ in },
-                    onStored: ([StoredTick]) throws -> Void = { _ in }) throws -> IngestReport {
+                    onStored: (BatchResult) throws -> Void = { _ in }) throws -> IngestReport {
         let started = ContinuousClock.now
         var sink: PostgresSink?
+        var publisher: RedisPublisher?
         var known: Set<Symbol>?
         if !request.dryRun {
             let url = try config.requireDatabaseURL(for: "replay without --dry-run")
+            let publishing = try config.publisherOptions()
             let database = try PostgresSink(conninfo: url, options: config.schemaOptions,
                                             maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds))
             if config.unknownSymbols == .reject { known = try database.knownSymbols() }
             sink = database
+            if let publishing {
+                publisher = RedisPublisher(options: publishing, logger: publisherLogger)
+            } else {
+                logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database")
+            }
         }
+        defer { publisher?.finish(timeout: .zero) }
         let normaliser = try config.makeNormaliser(now: clock(), known: known)
         let deadLetters = try DeadLetterFile(path: request.deadLetterPath ?? config.deadLetterPath)
         var report = IngestReport()
@@ -63,9 +76,10 @@ public struct ReplayRunner {
             var lastLine = 0
             func commit(_ batch: [KeyedTick]?) throws {
                 guard let batch, let sink else { return }
-                let stored = try sink.write(batch, source: source, throughLine: lastLine)
-                report.inserted += stored.count
-                try onStored(stored)
+                let result = try sink.write(batch, source: source, throughLine: lastLine)
+                report.inserted += result.stored.count
+                publisher?.enqueue(result)
+                try onStored(result)
             }
             func handle(_ framed: FramedLine, _ number: Int) throws {
                 lastLine = number
@@ -100,6 +114,9 @@ public struct ReplayRunner {
             try commit(batcher.flush())
         }
         try deadLetters.flush()
+        if let publisher {
+            report.published = publisher.finish(timeout: .milliseconds(config.redisDrainTimeoutMilliseconds)).published
+        }
         report.seconds = (ContinuousClock.now - started).seconds
         return report
     }

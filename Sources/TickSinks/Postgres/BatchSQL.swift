@@ -62,10 +62,12 @@ struct BatchSQL {
                     close = EXCLUDED.close
                 WHERE (EXCLUDED.time, EXCLUDED.trade_seq) > (l.time, l.trade_seq)
                 RETURNING l.symbol, l.close, l.previous_close
+            ), updated AS (
+                UPDATE \(stocks) AS s SET latest_price = moved.close,
+                    previous_close = COALESCE(moved.previous_close, s.previous_close), updated_at = now()
+                FROM moved WHERE s.symbol = moved.symbol
             )
-            UPDATE \(stocks) AS s SET latest_price = moved.close,
-                previous_close = COALESCE(moved.previous_close, s.previous_close), updated_at = now()
-            FROM moved WHERE s.symbol = moved.symbol
+            SELECT symbol FROM moved
             """
         offsets = """
             INSERT INTO tickd_source_offsets AS o (source, line, ticks, updated_at) VALUES ($1, $2, $3, now())

@@ -47,20 +47,21 @@ public final class PostgresSink {
     }
 
     /// Writes one batch (from `source`, which has now been read through line `throughLine`) and
-    /// returns the ticks stored — new or changed rows — in per-symbol seq order.
-    public func write(_ batch: [KeyedTick], source: String, throughLine: Int) throws(SinkError) -> [StoredTick] {
+    /// returns the ticks stored — new or changed rows — in per-symbol seq order, and the symbols
+    /// whose latest price moved.
+    public func write(_ batch: [KeyedTick], source: String, throughLine: Int) throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
         var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
         for keyed in ticks { Self.appendRow(keyed, to: &copy) }
         copy.finish()
         let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
-        return try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> [StoredTick] in
+        return try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             try self.writeOnce(copy.bytes, byKey: byKey, count: ticks.count, source: source, throughLine: throughLine)
         }
     }
 
     private func writeOnce(_ data: [UInt8], byKey: [StorageKey: KeyedTick], count: Int, source: String,
-                           throughLine: Int) throws(PostgresError) -> [StoredTick] {
+                           throughLine: Int) throws(PostgresError) -> BatchResult {
         let db = try connected()
         // The staging table is small and market_ticks large: a nested loop of index probes is
         // the right plan whatever the statistics say (a merge join would read the whole index).
@@ -68,16 +69,21 @@ public final class PostgresSink {
         do throws(PostgresError) {
             do {
                 try db.copyIn(sql.copy, bytes: data)
-            } catch { throw error.during("copy into tickd_staging") }
+            } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
             do {
                 try db.execute(sql.deleteUnchanged)
-            } catch { throw error.during("compare with \(options.ticksTable)") }
+            } catch { throw error.during("compare with \(options.ticksTable)", table: options.ticksTable.description) }
             let inserted: QueryResult
-            do { inserted = try db.execute(sql.upsert) } catch { throw error.during("insert into \(options.ticksTable)") }
-            do { try db.execute(sql.latest, [options.exchangeZone]) } catch { throw error.during("update \(options.stocksTable)") }
+            do { inserted = try db.execute(sql.upsert) } catch {
+                throw error.during("insert into \(options.ticksTable)", table: options.ticksTable.description)
+            }
+            let moved: QueryResult
+            do { moved = try db.execute(sql.latest, [options.exchangeZone]) } catch {
+                throw error.during("update \(options.stocksTable)", table: options.stocksTable.description)
+            }
             do {
                 try db.execute(sql.offsets, [source, String(throughLine), String(inserted.rowCount)])
-            } catch { throw error.during("update tickd_source_offsets") }
+            } catch { throw error.during("update tickd_source_offsets", table: "tickd_source_offsets") }
             do { try db.execute("COMMIT") } catch { throw error.during("commit") }
             var stored: [StoredTick] = []
             stored.reserveCapacity(inserted.rowCount)
@@ -91,7 +97,8 @@ public final class PostgresSink {
                 stored.append(StoredTick(keyed: keyed, seq: seq))
             }
             stored.sort { ($0.keyed.tick.symbol.rawValue, $0.seq) < ($1.keyed.tick.symbol.rawValue, $1.seq) }
-            return stored
+            let latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
+            return BatchResult(stored: stored, latestMoved: latestMoved)
         } catch {
             if db.isOpen && db.isInTransaction { _ = try? db.execute("ROLLBACK") }
             throw error

@@ -13,3 +13,16 @@ public struct StoredTick: Sendable, Equatable {
         self.seq = seq
     }
 }
+
+/// What one committed batch stored.
+public struct BatchResult: Sendable, Equatable {
+    /// The ticks stored (new or changed rows), in per-symbol seq order.
+    public var stored: [StoredTick]
+    /// The symbols whose newest tick (and so `latest_price`) moved with this batch.
+    public var latestMoved: Set<Symbol>
+
+    public init(stored: [StoredTick] = [], latestMoved: Set<Symbol> = []) {
+        self.stored = stored
+        self.latestMoved = latestMoved
+    }
+}

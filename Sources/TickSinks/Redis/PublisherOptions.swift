@@ -1,0 +1,46 @@
+import Hiredis
+
+/// How the Redis publisher connects and how much it holds while Redis is away.
+public struct PublisherOptions: Sendable {
+    public var url: RedisURL
+    /// Channel prefix: ticks go to `<prefix><SYMBOL>`, the newest per symbol to `<prefix>last:<SYMBOL>`.
+    public var prefix: String
+    /// Messages held while Redis is unreachable; beyond this the oldest are skipped (counted and
+    /// logged with the seq ranges to re-read from the database).
+    public var maxBacklog: Int
+    /// Connect, read and write timeout.
+    public var timeout: Duration
+    /// Reconnect backoff: from `initialBackoff`, doubling, capped at `maxBackoff`.
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+    /// Messages per pipeline round trip at most.
+    public var pipelineLimit: Int
+
+    public init(url: RedisURL, prefix: String = "ticks:", maxBacklog: Int = 100_000, timeout: Duration = .seconds(2),
+                initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5), pipelineLimit: Int = 2000) {
+        self.url = url
+        self.prefix = prefix
+        self.maxBacklog = maxBacklog
+        self.timeout = timeout
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.pipelineLimit = pipelineLimit
+    }
+}
+
+/// What the publisher has done so far.
+public struct PublisherStats: Sendable, Equatable {
+    /// PUBLISH commands Redis acknowledged.
+    public var published = 0
+    /// Messages dropped unpublished (backlog over its bound, or still held at shutdown).
+    public var skipped = 0
+    /// Failed attempts to reach Redis (connect, write or read errors).
+    public var errors = 0
+    /// Successful connections after the first.
+    public var reconnects = 0
+    /// Messages waiting now.
+    public var backlog = 0
+    public var connected = false
+
+    public init() {}
+}

@@ -1,0 +1,241 @@
+import DequeModule
+import Foundation
+import Hiredis
+import Logging
+import TickCodecs
+import TickModel
+
+/// Publishes committed ticks on Redis from a thread of its own, so that a slow or absent Redis
+/// never holds up the database.
+///
+/// `enqueue` (called after each commit) turns a batch into messages and returns at once. The
+/// publisher thread sends them as one pipeline: `PUBLISH <prefix><SYMBOL> <json>` per tick and
+/// `SET <prefix>last:<SYMBOL> <json>` for the newest tick of each symbol whose latest price moved.
+/// When Redis is unreachable it keeps the messages (up to `maxBacklog`), reconnects with capped
+/// backoff and sends them when Redis is back, oldest first. Past the bound it skips the oldest,
+/// counts them and logs the seq ranges a subscriber must re-read from the database. Delivery is
+/// at least once: after a connection breaks mid-pipeline a message may be sent twice (same seq).
+public final class RedisPublisher: @unchecked Sendable {
+    // Everything below `condition` is guarded by it; the thread and callers meet only there.
+    private let condition = NSCondition()
+    private var backlog = Deque<Message>()
+    private var inFlight = 0
+    private var stopping = false
+    private var finished = false
+    private var statsValue = PublisherStats()
+    private var skippedSinceLog = SkippedRanges()
+
+    public let options: PublisherOptions
+    private let logger: Logger
+    private var connection: RedisConnection?  // publisher thread only
+
+    /// One message: a tick's JSON, and whether it is also the symbol's newest.
+    struct Message {
+        let symbol: Symbol
+        let seq: Int64
+        let payload: [UInt8]
+        let setLast: Bool
+    }
+
+    /// Starts the publisher thread. It connects in the background; nothing here waits for Redis.
+    public init(options: PublisherOptions, logger: Logger = Logger(label: "tickd.redis")) {
+        self.options = options
+        self.logger = logger
+        let thread = Thread { [self] in self.run() }
+        thread.name = "tickd-redis-publisher"
+        thread.start()
+    }
+
+    /// The counters now.
+    public var stats: PublisherStats {
+        condition.lock()
+        defer { condition.unlock() }
+        var stats = statsValue
+        stats.backlog = backlog.count + inFlight
+        return stats
+    }
+
+    /// Queues the stored ticks of one committed batch (in per-symbol seq order). Never blocks on Redis.
+    public func enqueue(_ result: BatchResult) {
+        guard !result.stored.isEmpty else { return }
+        // The newest stored tick of each symbol whose latest moved becomes its `last` value.
+        var newest: [Symbol: Int] = [:]
+        for (index, stored) in result.stored.enumerated() where result.latestMoved.contains(stored.keyed.tick.symbol) {
+            let tick = stored.keyed.tick
+            if let current = newest[tick.symbol] {
+                let other = result.stored[current].keyed
+                if (tick.time, stored.keyed.tradeSeq) > (other.tick.time, other.tradeSeq) { newest[tick.symbol] = index }
+            } else {
+                newest[tick.symbol] = index
+            }
+        }
+        let lastIndexes = Set(newest.values)
+        let messages = result.stored.enumerated().map { index, stored in
+            Message(symbol: stored.keyed.tick.symbol, seq: stored.seq,
+                    payload: TickMessage.json(stored.keyed.tick, seq: stored.seq), setLast: lastIndexes.contains(index))
+        }
+        condition.lock()
+        backlog.append(contentsOf: messages)
+        enforceBound()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until every queued message is published or `timeout` passes; true when all went out.
+    @discardableResult
+    public func drain(timeout: Duration) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout.seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while !(backlog.isEmpty && inFlight == 0) {
+            if !condition.wait(until: deadline) { return backlog.isEmpty && inFlight == 0 }
+        }
+        return true
+    }
+
+    /// Drains for up to `timeout`, then stops the thread. Whatever is still unsent is counted as
+    /// skipped and its seq ranges logged. Returns the final counters.
+    @discardableResult
+    public func finish(timeout: Duration) -> PublisherStats {
+        drain(timeout: timeout)
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        var left = SkippedRanges()
+        for message in backlog { left.add(message.symbol, seq: message.seq) }
+        if !backlog.isEmpty {
+            statsValue.skipped += backlog.count
+            logger.error("redis: messages not published before exit; subscribers must re-read them from the database",
+                         metadata: ["skipped": "\(backlog.count)", "reread": "\(left)"])
+            backlog.removeAll()
+        }
+        let stats = statsValue
+        condition.unlock()
+        return stats
+    }
+
+    // MARK: - Publisher thread
+
+    private func run() {
+        var attempt = 0
+        while true {
+            condition.lock()
+            while backlog.isEmpty && !stopping { condition.wait() }
+            if stopping && (backlog.isEmpty || connection == nil && attempt > 0) {
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let count = min(options.pipelineLimit, backlog.count)
+            let work = Array(backlog.prefix(count))
+            backlog.removeFirst(count)
+            inFlight = count
+            condition.unlock()
+
+            let sent = send(work)
+            condition.lock()
+            inFlight = 0
+            statsValue.published += sent
+            if sent < work.count {
+                // Put back what did not go out, oldest first, then respect the bound.
+                backlog.insert(contentsOf: work[sent...], at: 0)
+                enforceBound()
+            }
+            statsValue.connected = connection != nil
+            condition.broadcast()
+            let failed = sent < work.count
+            let stop = stopping
+            condition.unlock()
+
+            if failed {
+                attempt += 1
+                if stop { continue }
+                let pause = backoff(attempt: attempt)
+                if attempt == 1 || attempt % 10 == 0 {
+                    logger.warning("redis: unreachable, holding messages", metadata: [
+                        "attempt": "\(attempt)", "backlog": "\(stats.backlog)", "retry_in_ms": "\(pause.milliseconds)"])
+                }
+                sleepInterruptibly(pause)
+            } else {
+                attempt = 0
+            }
+        }
+    }
+
+    /// Sends `work` as one pipeline; returns how many messages Redis acknowledged.
+    private func send(_ work: [Message]) -> Int {
+        do {
+            let redis = try connected()
+            for message in work {
+                let channel = Array("\(options.prefix)\(message.symbol.rawValue)".utf8)
+                try redis.append([Array("PUBLISH".utf8), channel, message.payload])
+                if message.setLast {
+                    try redis.append([Array("SET".utf8), Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), message.payload])
+                }
+            }
+            var acknowledged = 0
+            for message in work {
+                let reply = try redis.readReply()
+                if case .error(let text) = reply { logger.error("redis: PUBLISH refused", metadata: ["error": "\(text)"]) }
+                if message.setLast { _ = try redis.readReply() }
+                acknowledged += 1
+            }
+            return acknowledged
+        } catch {
+            if connection != nil {
+                logger.warning("redis: connection lost", metadata: ["error": "\(error)"])
+            }
+            connection = nil
+            condition.lock()
+            statsValue.errors += 1
+            statsValue.connected = false
+            condition.unlock()
+            return 0
+        }
+    }
+
+    private var everConnected = false
+
+    private func connected() throws -> RedisConnection {
+        if let connection { return connection }
+        let redis = try RedisConnection(url: options.url, timeout: options.timeout)
+        connection = redis
+        condition.lock()
+        if everConnected { statsValue.reconnects += 1 }
+        statsValue.connected = true
+        condition.unlock()
+        logger.info("redis: connected", metadata: ["url": "\(options.url)"])
+        everConnected = true
+        return redis
+    }
+
+    /// Drops the oldest messages beyond `maxBacklog`, counting them and logging the ranges.
+    /// Caller holds the lock.
+    private func enforceBound() {
+        let excess = backlog.count + inFlight - options.maxBacklog
+        guard excess > 0 else { return }
+        let drop = min(excess, backlog.count)
+        for message in backlog.prefix(drop) { skippedSinceLog.add(message.symbol, seq: message.seq) }
+        backlog.removeFirst(drop)
+        statsValue.skipped += drop
+        logger.error("redis: backlog over its bound, skipped the oldest messages; subscribers must re-read them from the database",
+                     metadata: ["skipped": "\(drop)", "max_backlog": "\(options.maxBacklog)", "reread": "\(skippedSinceLog)"])
+        skippedSinceLog = SkippedRanges()
+    }
+
+    private func backoff(attempt: Int) -> Duration {
+        var pause = options.initialBackoff
+        for _ in 1..<max(attempt, 1) where pause < options.maxBackoff { pause *= 2 }
+        return min(pause, options.maxBackoff)
+    }
+
+    /// Sleeps, but wakes early when `finish` is called.
+    private func sleepInterruptibly(_ pause: Duration) {
+        let deadline = Date(timeIntervalSinceNow: pause.seconds)
+        condition.lock()
+        while !stopping && condition.wait(until: deadline) {}
+        condition.unlock()
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Hiredis
+
+/// A Redis subscriber like the Stock Soko backend: PSUBSCRIBE to a pattern on a thread of its
+/// own, collecting every message, until a message arrives on `<prefix>__end__`.
+public final class TickSubscriber: @unchecked Sendable {
+    /// One received tick message, fields as the raw JSON text (decimals exactly as sent).
+    public struct Message: Sendable, Equatable {
+        public let channel: String
+        public let payload: String
+        public let fields: [String: String]
+
+        public var symbol: String { fields["symbol"] ?? "" }
+        public var seq: Int64 { Int64(fields["seq"] ?? "") ?? -1 }
+    }
+
+    private let lock = NSLock()
+    private var received: [Message] = []
+    private let done = DispatchSemaphore(value: 0)
+    public let prefix: String
+    private let url: RedisURL
+
+    /// Subscribes to `<prefix>*` and returns once Redis confirmed the subscription.
+    public init(url: String, prefix: String) throws {
+        self.prefix = prefix
+        self.url = try RedisURL(parsing: url)
+        // Handed over to the reading thread and used only there from now on.
+        nonisolated(unsafe) let connection = try RedisConnection(url: self.url, timeout: .seconds(60))
+        _ = try connection.command(["PSUBSCRIBE", "\(prefix)*"])
+        Thread { [self] in
+            while true {
+                guard case .array(let parts) = (try? connection.readReply()) ?? .null, parts.count == 4,
+                      let channel = parts[2].text, let payload = parts[3].text else { break }
+                if channel == "\(prefix)__end__" { break }
+                let message = Message(channel: channel, payload: payload, fields: Self.fields(of: payload))
+                lock.withLock { received.append(message) }
+            }
+            done.signal()
+        }.start()
+    }
+
+    /// Publishes the end marker (after everything tickd published) and returns what arrived.
+    public func finish() throws -> [Message] {
+        let connection = try RedisConnection(url: url)
+        _ = try connection.command(["PUBLISH", "\(prefix)__end__", "end"])
+        _ = done.wait(timeout: .now() + 60)
+        return lock.withLock { received }
+    }
+
+    /// The top-level fields of tickd's flat JSON message as raw text, numbers exactly as written
+    /// (JSONSerialization would turn 23.10 into a double and lose the trailing zero).
+    static func fields(of payload: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for key in ["symbol", "time", "open", "high", "low", "close", "volume", "seq"] {
+            let pattern = "\"\(key)\":"
+            guard let range = payload.range(of: pattern) else { continue }
+            var rest = payload[range.upperBound...]
+            if rest.hasPrefix("\"") {
+                rest = rest.dropFirst()
+                fields[key] = String(rest.prefix { $0 != "\"" })
+            } else {
+                fields[key] = String(rest.prefix { $0 != "," && $0 != "}" })
+            }
+        }
+        return fields
+    }
+}
