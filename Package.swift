@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; apt names the Debian package to install.
@@ -34,7 +36,12 @@ let package = Package(
         .target(name: "TickModel"),
         .target(name: "TickCodecs", dependencies: ["TickModel"]),
         .target(name: "TickPipeline", dependencies: ["TickModel", "TickCodecs"]),
-        .target(name: "TickSources", dependencies: ["TickModel", "TickCodecs", "Zstd", "Gzip"]),
+        .target(name: "TickSources", dependencies: [
+            "TickModel", "TickCodecs", "TickPipeline", "Zstd", "Gzip",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .target(name: "TickSinks", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "LibPQ", "Hiredis",
             .product(name: "Logging", package: "swift-log"),
@@ -44,9 +51,13 @@ let package = Package(
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "LibPQ",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "tickd", dependencies: [
-            "TickDaemon",
+            "TickDaemon", "TickSources", "TickCodecs", "TickModel", "TickPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -64,6 +75,8 @@ let package = Package(
         .testTarget(name: "TickPipelineTests", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
         .testTarget(name: "TickSinksTests", dependencies: ["TickModel", "TickPipeline", "TickSinks"]),
+        .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
+        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources"]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [
             "LibPQ", "Hiredis", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport",

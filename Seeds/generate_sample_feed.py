@@ -9,6 +9,9 @@ Outputs, for 2026-01-05 (a Monday; NSE trades 09:00-15:00 Africa/Nairobi = 06:00
                                          (timestamp,ticker,last,size,trade_id), RFC 3339 +03:00
   feeds/nse-2026-01-05.bars-1m.ndjson.zst  1-minute OHLCV bars built from the same trades, NDJSON
                                          ({"ts": epoch ms, "sym", "open", ... "vol"}), zstd
+  feeds/nse-2026-01-06.open.ndjson.gz    the next day's first trading hour (09:00-10:00), trade ticks
+                                         as NDJSON (gzip), continuing from day one's closing prices:
+                                         the sample a publisher streams into `tickd run` over TCP
   feeds/nse-2026-01-05.expected.json     what a replay must give: the deliberately bad lines
                                          with their reject reason, and per-symbol totals of the
                                          good ticks computed here, independently of tickd
@@ -204,6 +207,34 @@ def totals(rows):
     return {s: {k: (str(v) if isinstance(v, Decimal) else v) for k, v in t.items()} for s, t in sorted(result.items())}
 
 
+def write_next_open(last_prices):
+    """The first hour of 2026-01-06, NDJSON trade ticks, from a generator of its own (seed)."""
+    rng = random.Random(20260106)
+    next_open = datetime(2026, 1, 6, 9, 0, 0, tzinfo=EAT)
+    lines = []
+    trade_id = 2_000_000
+    for symbol, weight in ACTIVITY.items():
+        price = last_prices[symbol]
+        step = tick_size(price)
+        times = sorted(rng.randrange(0, 3600 * 1000) for _ in range(TARGET_TRADES * weight // sum(ACTIVITY.values()) // 6))
+        for ms in times:
+            move = rng.choice([-1, 0, 0, 0, 1]) if rng.random() < 0.5 else 0
+            price = max(step, price + move * step)
+            lines.append((ms, symbol, price, rng.choice([1, 1, 2, 5, 10]) * 100))
+    lines.sort(key=lambda t: (t[0], t[1]))
+    out = []
+    for ms, symbol, price, size in lines:
+        trade_id += 1
+        t = next_open + timedelta(milliseconds=ms)
+        out.append(json.dumps({"ts": t.isoformat(timespec="milliseconds"), "symbol": symbol, "px": str(price),
+                               "qty": size, "trade_id": trade_id}, separators=(",", ":")))
+    path = os.path.join(FEEDS, "nse-2026-01-06.open.ndjson")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    subprocess.run(["gzip", "-9", "-n", "-f", path], check=True)
+    return len(out)
+
+
 def main():
     os.makedirs(FEEDS, exist_ok=True)
     rng = random.Random(20260105)
@@ -224,6 +255,8 @@ def main():
                 "accepted": len(bars), "rejects": bar_rejects, "symbols": totals(bar_rows)},
         },
     }
+    day_two = write_next_open({s: Decimal(t["last_close"]) for s, t in totals(trade_rows).items()})
+    expected["files"]["nse-2026-01-06.open.ndjson.gz"] = {"format": "ndjson", "records": day_two, "accepted": day_two, "rejects": []}
     with open(os.path.join(FEEDS, f"nse-{DAY}.expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
         f.write("\n")

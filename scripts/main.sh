@@ -2,7 +2,9 @@
 # The main job: installs what is missing, starts a private PostgreSQL and Redis on loopback
 # (under .tickd-dev/), builds tickd, migrates, seeds, replays the sample trading day from
 # Seeds/ into PostgreSQL while a Redis subscriber listens on ticks:*, prints the report, a few
-# stocks rows and what Redis got; stops the servers when done.
+# stocks rows and what Redis got; then starts the daemon (`tickd run`) with a TCP listener,
+# streams the next day's opening hour into it as a feed publisher would, stops it with SIGTERM,
+# and shows the result; stops the servers when done.
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
 cd "$ROOT"
@@ -37,3 +39,23 @@ psql "$DATABASE_URL" -P pager=off -c \
 psql "$DATABASE_URL" -P pager=off -c \
   "SELECT bucket AT TIME ZONE 'Africa/Nairobi' AS day, symbol, open, high, low, close, volume, ticks
      FROM market_candles_1d WHERE symbol IN ('SCOM', 'EQTY', 'KCB') ORDER BY symbol"
+
+PORT="$(free_port 7001)"
+log "tickd run --listen 127.0.0.1:$PORT (the daemon); a publisher streams 2026-01-06 09:00-10:00 into it"
+"$TICKD" run --listen "127.0.0.1:$PORT" > "$DEV_DIR/run.log" 2>&1 &
+DAEMON=$!
+for _ in $(seq 1 100); do grep -q "listening for feed publishers" "$DEV_DIR/run.log" && break; sleep 0.1; done
+BEFORE=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM market_ticks")
+# Any publisher that writes lines to the socket will do: nc 127.0.0.1 $PORT < feed, or bash:
+zcat Seeds/feeds/nse-2026-01-06.open.ndjson.gz > "/dev/tcp/127.0.0.1/$PORT"
+EXPECTED=$((BEFORE + $(zcat Seeds/feeds/nse-2026-01-06.open.ndjson.gz | wc -l)))
+for _ in $(seq 1 100); do
+  [ "$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM market_ticks")" -ge "$EXPECTED" ] && break
+  sleep 0.2
+done
+kill -TERM "$DAEMON"
+wait "$DAEMON" && log "tickd run exited 0 after SIGTERM" || log "tickd run exited with $?"
+grep -E "publisher (connected|disconnected)|ingest stopped" "$DEV_DIR/run.log" | cut -c1-220
+psql "$DATABASE_URL" -P pager=off -c \
+  "SELECT symbol, latest_price, previous_close, (SELECT count(*) FROM market_ticks m WHERE m.symbol = s.symbol) AS ticks
+     FROM stocks s ORDER BY market_cap DESC LIMIT 5"

@@ -5,6 +5,8 @@ public struct IngestReport: Sendable, Equatable {
     /// Records seen (lines that were not blank and not a CSV header).
     public var read = 0
     public var accepted = 0
+    /// Accepted, but left out by `--from/--to/--symbols`.
+    public var filtered = 0
     public var rejected = 0
     /// Rows new or changed in `market_ticks`.
     public var inserted = 0
@@ -49,6 +51,7 @@ public struct IngestReport: Sendable, Equatable {
         }
         reasons.append(UInt8(ascii: "}"))
         number("rejected_by_reason", String(decoding: reasons, as: UTF8.self))
+        number("filtered", String(filtered))
         number("dry_run", dryRun ? "true" : "false")
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

@@ -7,7 +7,7 @@ import TickModel
 /// present; time parses; symbol cleans up and is accepted; prices parse, are finite and not
 /// negative; volume is a whole number and not negative; seq parses; low ≤ min(open, close)
 /// and high ≥ max(open, close); time not beyond `now + maxFutureSkew`.
-public struct Normaliser {
+public struct Normaliser: Sendable {
     /// The clock the future-skew rule compares against; the caller refreshes it.
     public var now: Timestamp
     public var zone: ExchangeZone

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import TickCodecs
 import TickDaemon
+import TickModel
 import TickPipeline
 
 /// `tickd replay FILE...`: one-shot replay of recorded feeds.
@@ -48,12 +50,15 @@ struct ReplayCommand: ParsableCommand {
             }
             feedFormat = parsed
         }
-        if speed != "max" { throw UsageFailure(description: "--speed \(speed): paced replay is not implemented yet (only max)") }
-        if from != nil || to != nil || symbols != nil {
-            throw UsageFailure(description: "--from/--to/--symbols: filters are not implemented yet")
+        guard let pace = ReplaySpeed(speed) else {
+            throw UsageFailure(description: "--speed must be max, realtime or Nx (e.g. 60x), got '\(speed)'")
         }
         let config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
-        let request = ReplayRequest(files: files, format: feedFormat, dryRun: dryRun, deadLetterPath: deadLetter)
+        let filter = try TickFilter(from: from.map { try ReplayCommand.time($0, flag: "--from", config: config) },
+                                    to: to.map { try ReplayCommand.time($0, flag: "--to", config: config) },
+                                    symbols: try symbols.map { try ReplayCommand.symbols($0, config: config) })
+        let request = ReplayRequest(files: files, format: feedFormat, dryRun: dryRun, deadLetterPath: deadLetter,
+                                    speed: pace, filter: filter, progress: true)
         let result = try ReplayRunner(config: config, request: request).run()
         if report == "json" {
             print(result.json)
@@ -61,5 +66,35 @@ struct ReplayCommand: ParsableCommand {
             FileHandle.standardError.write(Data(
                 "tickd: replayed \(result.read) records: \(result.accepted) accepted, \(result.rejected) rejected\n".utf8))
         }
+    }
+
+    /// A `--from`/`--to` time: any form the feeds accept; naive times are exchange time.
+    static func time(_ text: String, flag: String, config: TickdConfig) throws -> Timestamp {
+        var bytes = Array(text.utf8)
+        let parsed = bytes.withUnsafeMutableBufferPointer { TimeText.parse(UnsafeBufferPointer($0)) }
+        switch parsed {
+        case .instant(let instant): return instant
+        case .naive(let wall):
+            var zone = try config.exchangeZone()
+            return zone.instant(ofWallClock: wall)
+        case .invalid:
+            throw UsageFailure(description: "\(flag): '\(text)' is not a time (RFC 3339, a date, or epoch seconds/ms/us/ns)")
+        }
+    }
+
+    /// `--symbols SCOM,kcb,NSE:EQTY`: cleaned up like feed symbols (case, prefixes, aliases).
+    static func symbols(_ text: String, config: TickdConfig) throws -> Set<Symbol> {
+        let rules = try config.makeSymbolRules(known: [])
+        var result: Set<Symbol> = []
+        for part in text.split(separator: ",") {
+            var open = rules
+            open.unknownPolicy = .accept
+            guard case .success(let symbol) = open.normalise(String(part)) else {
+                throw UsageFailure(description: "--symbols: '\(part)' is not a symbol")
+            }
+            result.insert(symbol)
+        }
+        guard !result.isEmpty else { throw UsageFailure(description: "--symbols: give at least one symbol") }
+        return result
     }
 }

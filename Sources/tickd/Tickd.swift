@@ -4,7 +4,7 @@ import Logging
 import TickDaemon
 
 /// The `tickd` command line: the daemon and its one-shot tools.
-struct Tickd: ParsableCommand {
+struct Tickd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tickd",
         abstract: "Market-data ingestion daemon for Stock Soko (NSE): feeds → OHLCV → PostgreSQL/TimescaleDB → Redis.",
@@ -38,7 +38,7 @@ func fail(_ error: Error) -> Never {
 
 @main
 enum Main {
-    static func main() {
+    static func main() async {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
@@ -56,8 +56,12 @@ enum Main {
             exit(ExitStatus.badUsage)
         }
         do {
-            var command = command
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var command = command
+                try command.run()
+            }
         } catch {
             // Help and --version surface here as errors whose exit code is success.
             if Tickd.exitCode(for: error) == .success { Tickd.exit(withError: error) }

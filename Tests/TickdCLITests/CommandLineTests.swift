@@ -60,13 +60,25 @@ import TestSupport
         #expect(keyValue.stdout.contains("password=*** user=x"))
     }
 
-    @Test(arguments: [["run"], ["replay", "x.csv", "--dry-run", "--speed", "60x"],
-                      ["replay", "x.csv", "--dry-run", "--symbols", "SCOM"]])
-    func unbuiltCommandsExitTwoAndSaySo(arguments: [String]) throws {
-        let run = try TickdProcess.run(arguments)
+    @Test func theMetricsEndpointIsNotBuiltYetAndSaysSo() throws {
+        let run = try TickdProcess.run(["run", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:9464"])
         #expect(run.status == 2)
         #expect(run.stderr.contains("not implemented yet"), "\(run.stderr)")
-        #expect(run.stdout.isEmpty)
+    }
+
+    @Test(arguments: [
+        (["run"], "sources: nothing to read"),
+        (["run", "--listen", "localhost"], "--listen: 'localhost' is not HOST:PORT"),
+        (["run", "--connect", "127.0.0.1:0"], "--connect: '127.0.0.1:0' has no valid port"),
+        (["replay", "x.csv", "--dry-run", "--speed", "fast"], "--speed must be max, realtime or Nx"),
+        (["replay", "x.csv", "--dry-run", "--from", "yesterday"], "--from: 'yesterday' is not a time"),
+        (["replay", "x.csv", "--dry-run", "--symbols", ","], "--symbols"),
+    ])
+    func badRunAndReplayArgumentsExitTwo(arguments: [String], message: String) throws {
+        let run = try TickdProcess.run(arguments, environment: ["DATABASE_URL": "postgresql://nowhere.invalid/x"])
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").count == 1)
     }
 
     @Test func badUsageExitsTwo() throws {

@@ -18,7 +18,7 @@ import TickModel
             let count: Int; let volume: Int64; let high: String; let low: String
             let last_close: String; let last_time_ms: Int64
         }
-        struct File: Decodable { let records: Int; let accepted: Int; let rejects: [Reject]; let symbols: [String: Totals] }
+        struct File: Decodable { let records: Int; let accepted: Int; let rejects: [Reject]; let symbols: [String: Totals]? }
         let files: [String: File]
     }
 
@@ -39,7 +39,8 @@ import TickModel
                                         "--dead-letter", deadLetters])
         #expect(run.status == 0, "\(run.stderr)")
         let report = try Self.report(run.stdout)
-        let files = expected.files.values
+        let files = ["nse-2026-01-05.trades.csv", "nse-2026-01-05.bars-1m.ndjson.zst"].compactMap { expected.files[$0] }
+        #expect(files.count == 2)
         #expect(report["read"] as? Int == files.map(\.records).reduce(0, +))
         #expect(report["accepted"] as? Int == files.map(\.accepted).reduce(0, +))
         #expect(report["rejected"] as? Int == files.map(\.rejects.count).reduce(0, +))
@@ -55,7 +56,7 @@ import TickModel
         let records = try String(contentsOfFile: deadLetters, encoding: .utf8).split(separator: "\n").map {
             try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
         }
-        for (name, file) in expected.files {
+        for (name, file) in expected.files where name.hasPrefix("nse-2026-01-05") {
             let got = records.filter { ($0["source"] as? String)?.hasSuffix(name) == true }
                 .map { Expected.Reject(line: $0["line"] as! Int, reason: $0["reason"] as! String) }
             #expect(got == file.rejects, "\(name)")
@@ -81,7 +82,8 @@ import TickModel
                     low: group.map(\.low).reduce(group[0].low) { Price.min($0, $1) }.description,
                     last_close: last.close.description, last_time_ms: last.time.nanosecondsSinceEpoch / 1_000_000)
             }
-            let want = try #require(expected.files[name]).symbols
+            let entry = try #require(expected.files[name])
+            let want = try #require(entry.symbols)
             #expect(totals.count == 20)
             #expect(totals == want, "\(name)")
         }

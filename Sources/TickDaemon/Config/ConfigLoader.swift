@@ -2,6 +2,7 @@ import Foundation
 import TickCodecs
 import TickPipeline
 import TickSinks
+import TickSources
 import Yams
 
 /// Builds a `TickdConfig` from a YAML file and the environment, strictly: an unknown key or a
@@ -25,6 +26,7 @@ public enum ConfigLoader {
             try apply(yaml: text, to: &config)
             config.source = defaultPath
         }
+        try applyEnvironment(environment, to: &config)
         if let url = environment["DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
         if let url = environment["REDIS_URL"], !url.isEmpty { config.redisURL = url }
         _ = try config.exchangeZone()
@@ -39,7 +41,8 @@ public enum ConfigLoader {
         }
         guard let root else { return } // empty file: defaults
         let top = try Section(root, path: "")
-        try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch", "redis"])
+        try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch", "redis",
+                      "sources", "pipeline", "shutdown"])
         if let exchange = try top.section("exchange") {
             try exchange.only(["timezone"])
             if let zone = try exchange.string("timezone") { config.timezone = zone }
@@ -108,10 +111,141 @@ public enum ConfigLoader {
             if let ticks = try batch.integer("max_ticks", in: 1...1_000_000) { config.batchMaxTicks = ticks }
             if let ms = try batch.integer("max_age_ms", in: 1...600_000) { config.batchMaxAgeMilliseconds = ms }
         }
+        if let sources = try top.section("sources") {
+            try sources.only(["listen", "connect", "files"])
+            for section in try sources.sectionList("listen") { config.listeners.append(try listener(section, config: config)) }
+            for section in try sources.sectionList("connect") { config.upstreams.append(try upstream(section, config: config)) }
+            for section in try sources.sectionList("files") { config.files.append(try fileSource(section)) }
+        }
+        if let pipeline = try top.section("pipeline") {
+            try pipeline.only(["max_queued_ticks"])
+            if let n = try pipeline.integer("max_queued_ticks", in: 1...50_000_000) { config.maxQueuedTicks = n }
+        }
+        if let shutdown = try top.section("shutdown") {
+            try shutdown.only(["drain_timeout_ms"])
+            if let ms = try shutdown.integer("drain_timeout_ms", in: 100...3_600_000) { config.drainTimeoutMilliseconds = ms }
+        }
         if let deadLetter = try top.section("dead_letter") {
             try deadLetter.only(["path"])
             if let path = try deadLetter.string("path") { config.deadLetterPath = path }
         }
+    }
+}
+
+extension ConfigLoader {
+    /// A TCP listener from `sources.listen[]`.
+    static func listener(_ section: Section, config: TickdConfig) throws(ConfigError) -> ListenerOptions {
+        try section.only(["address", "format", "max_connections", "max_connections_per_peer", "idle_timeout_ms",
+                          "max_line_bytes", "allow"])
+        guard let address = try section.string("address") else { throw ConfigError(key: section.key("address"), "is required (HOST:PORT)") }
+        let (host, port) = try hostPort(address, key: section.key("address"), allowZero: true)
+        var options = ListenerOptions(host: host, port: port, maxLineBytes: config.maxLineBytes)
+        if let format = try section.choice("format", FeedFormat.self) { options.format = format } else { options.format = config.format }
+        if let n = try section.integer("max_connections", in: 1...100_000) { options.maxConnections = n }
+        if let n = try section.integer("max_connections_per_peer", in: 1...100_000) { options.maxConnectionsPerPeer = n }
+        if let ms = try section.integer("idle_timeout_ms", in: 0...86_400_000) { options.idleTimeout = ms == 0 ? nil : .milliseconds(ms) }
+        if let n = try section.integer("max_line_bytes", in: 64...16_777_216) { options.maxLineBytes = n }
+        if let entries = try section.strings("allow") {
+            guard let allow = AddressAllowList(entries) else {
+                throw ConfigError(key: section.key("allow"), "entries must be IP addresses or CIDR ranges (10.0.0.0/8, ::1)")
+            }
+            options.allow = allow
+        }
+        return options
+    }
+
+    /// An upstream feed from `sources.connect[]`.
+    static func upstream(_ section: Section, config: TickdConfig) throws(ConfigError) -> UpstreamOptions {
+        try section.only(["address", "format", "subscribe", "retry_max_backoff_ms", "connect_timeout_ms", "max_line_bytes"])
+        guard let address = try section.string("address") else { throw ConfigError(key: section.key("address"), "is required (HOST:PORT)") }
+        let (host, port) = try hostPort(address, key: section.key("address"), allowZero: false)
+        var options = UpstreamOptions(host: host, port: port, format: config.format, maxLineBytes: config.maxLineBytes)
+        if let format = try section.choice("format", FeedFormat.self) { options.format = format }
+        if let line = try section.string("subscribe") {
+            guard !line.contains("\n"), !line.contains("\r") else { throw ConfigError(key: section.key("subscribe"), "must be one line") }
+            options.subscribe = line
+        }
+        if let ms = try section.integer("retry_max_backoff_ms", in: 10...3_600_000) { options.maxBackoff = .milliseconds(ms) }
+        if let ms = try section.integer("connect_timeout_ms", in: 10...600_000) { options.connectTimeout = .milliseconds(ms) }
+        if let n = try section.integer("max_line_bytes", in: 64...16_777_216) { options.maxLineBytes = n }
+        return options
+    }
+
+    static func fileSource(_ section: Section) throws(ConfigError) -> FileSourceOptions {
+        try section.only(["path", "format", "speed"])
+        guard let path = try section.string("path") else { throw ConfigError(key: section.key("path"), "is required") }
+        var options = FileSourceOptions(path: path)
+        options.format = try section.choice("format", FeedFormat.self)
+        if let text = try section.string("speed") {
+            guard let speed = ReplaySpeed(text) else { throw ConfigError(key: section.key("speed"), "must be max, realtime or Nx (e.g. 60x)") }
+            options.speed = speed
+        }
+        return options
+    }
+
+    /// `HOST:PORT`, `[::1]:PORT`, `:PORT` (all interfaces).
+    public static func hostPort(_ text: String, key: String, allowZero: Bool) throws(ConfigError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":") else { throw ConfigError(key: key, "'\(text)' is not HOST:PORT") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(text[text.index(after: colon)...]), (allowZero ? 0 : 1)...65535 ~= port else {
+            throw ConfigError(key: key, "'\(text)' has no valid port (\(allowZero ? 0 : 1)-65535)")
+        }
+        return (host, port)
+    }
+
+    /// Environment variables that set single keys: `TICKD_` + the key path in upper case with
+    /// `_` for `.` (`TICKD_BATCH_MAX_TICKS=1000` sets `batch.max_ticks`). Applied after the file,
+    /// validated the same way. `TICKD_CONFIG` and the dev scripts' own variables are not keys.
+    public static let environmentKeys: [String] = [
+        "exchange.timezone", "input.format", "input.max_line_bytes", "input.max_future_skew_seconds",
+        "input.csv.delimiter", "input.csv.header", "symbols.unknown", "symbols.instruments_file", "dead_letter.path",
+        "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "timescale.enabled",
+        "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days",
+        "batch.max_ticks", "batch.max_age_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
+        "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",
+    ]
+    static let notKeys: Set<String> = ["TICKD_CONFIG", "TICKD_DEV_DIR", "TICKD_PG_PORT", "TICKD_REDIS_PORT", "TICKD_PG_SOCKET_DIR"]
+
+    static func applyEnvironment(_ environment: [String: String], to config: inout TickdConfig) throws(ConfigError) {
+        let byVariable = Dictionary(uniqueKeysWithValues: environmentKeys.map {
+            ("TICKD_" + $0.uppercased().replacingOccurrences(of: ".", with: "_"), $0)
+        })
+        var tree: [String: Any] = [:]
+        for (variable, value) in environment.sorted(by: { $0.key < $1.key })
+        where variable.hasPrefix("TICKD_") && !notKeys.contains(variable) {
+            guard let path = byVariable[variable] else {
+                throw ConfigError(key: variable, "unknown environment variable (TICKD_<SECTION>_<KEY> of a config key, e.g. TICKD_BATCH_MAX_TICKS)")
+            }
+            let parts = path.split(separator: ".").map(String.init)
+            tree = insert(value, at: parts[...], into: tree)
+        }
+        guard !tree.isEmpty else { return }
+        do { try apply(yaml: yaml(tree, indent: ""), to: &config) } catch {
+            // Name the variable, not the key path.
+            let variable = "TICKD_" + error.key.uppercased().replacingOccurrences(of: ".", with: "_")
+            throw ConfigError(key: variable, error.message)
+        }
+    }
+
+    private static func insert(_ value: String, at path: ArraySlice<String>, into tree: [String: Any]) -> [String: Any] {
+        var tree = tree
+        let head = path.first!
+        if path.count == 1 {
+            tree[head] = value
+        } else {
+            tree[head] = insert(value, at: path.dropFirst(), into: tree[head] as? [String: Any] ?? [:])
+        }
+        return tree
+    }
+
+    private static func yaml(_ tree: [String: Any], indent: String) -> String {
+        tree.keys.sorted().map { key in
+            if let child = tree[key] as? [String: Any] { return "\(indent)\(key):\n" + yaml(child, indent: indent + "  ") }
+            let text = (tree[key] as? String ?? "").replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return "\(indent)\(key): \"\(text)\"\n"
+        }.joined()
     }
 }
 
@@ -146,6 +280,14 @@ struct Section {
         if case .scalar(let scalar) = node, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty,
            scalar.style == .plain { return nil }
         return node
+    }
+
+    func sectionList(_ name: String) throws(ConfigError) -> [Section] {
+        guard let node = node(name) else { return [] }
+        guard case .sequence(let items) = node else { throw ConfigError(key: key(name), "must be a list") }
+        var sections: [Section] = []
+        for (index, item) in items.enumerated() { sections.append(try Section(item, path: "\(key(name))[\(index)]")) }
+        return sections
     }
 
     func section(_ name: String) throws(ConfigError) -> Section? {

@@ -1,4 +1,5 @@
 import TickCodecs
+import TickSources
 
 extension TickdConfig {
     /// The effective configuration as YAML, with passwords in connection strings replaced by `***`.
@@ -24,6 +25,25 @@ extension TickdConfig {
                   "redis:", "  prefix: \"\(redisPrefix)\"", "  max_backlog: \(redisMaxBacklog)",
                   "  timeout_ms: \(redisTimeoutMilliseconds)", "  retry_max_backoff_ms: \(redisRetryMaxBackoffMilliseconds)",
                   "  drain_timeout_ms: \(redisDrainTimeoutMilliseconds)",
+                  "sources:", "  listen:"]
+        for l in listeners {
+            lines += ["    - address: \"\(l.host):\(l.port)\"", "      format: \(l.format.rawValue)",
+                      "      max_connections: \(l.maxConnections)", "      max_connections_per_peer: \(l.maxConnectionsPerPeer)",
+                      "      idle_timeout_ms: \(l.idleTimeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 } ?? 0)",
+                      "      max_line_bytes: \(l.maxLineBytes)",
+                      "      allow: [\(l.allow?.entries.joined(separator: ", ") ?? "")]"]
+        }
+        lines += ["  connect:"]
+        for u in upstreams {
+            lines += ["    - address: \"\(u.host):\(u.port)\"", "      format: \(u.format.rawValue)",
+                      "      subscribe: \(u.subscribe.map { "\"\($0)\"" } ?? "~")",
+                      "      retry_max_backoff_ms: \(u.maxBackoff.components.seconds * 1000 + u.maxBackoff.components.attoseconds / 1_000_000_000_000_000)"]
+        }
+        lines += ["  files:"]
+        for f in files { lines += ["    - path: \(f.path)", "      speed: \(f.speed)"] }
+        lines += ["pipeline:", "  max_queued_ticks: \(maxQueuedTicks)",
+                  "shutdown:", "  drain_timeout_ms: \(drainTimeoutMilliseconds)",
+                  "# memory budget of tickd run with these sizes: \(memoryBudgetBytes >> 20) MiB",
                   "# environment",
                   "DATABASE_URL: \(databaseURL.map(Redaction.connectionString) ?? "(unset)")",
                   "REDIS_URL: \(redisURL.map(Redaction.connectionString) ?? "(unset: publishing off)")"]

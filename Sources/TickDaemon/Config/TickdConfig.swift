@@ -2,6 +2,7 @@ import TickCodecs
 import TickModel
 import TickPipeline
 import TickSinks
+import TickSources
 
 /// The effective configuration: defaults, then the config file, then environment variables,
 /// then command-line flags. Every key is documented in `config/tickd.yaml`.
@@ -61,6 +62,19 @@ public struct TickdConfig: Sendable {
     /// `REDIS_URL` (environment only): `redis://[user:pass@]host:port/db`.
     public var redisURL: String?
 
+    /// `sources.listen[]`: TCP listeners feed publishers connect to (plus `--listen`).
+    public var listeners: [ListenerOptions] = []
+    /// `sources.connect[]`: upstream feeds tickd connects to (plus `--connect`).
+    public var upstreams: [UpstreamOptions] = []
+    /// `sources.files[]`: recorded feeds `tickd run` replays at their pace.
+    public var files: [FileSourceOptions] = []
+    /// `pipeline.max_queued_ticks`: ticks held between the sources and the database writer;
+    /// when full, sources stop reading (TCP flow control reaches the publishers).
+    public var maxQueuedTicks = 50_000
+    /// `shutdown.drain_timeout_ms`: on SIGTERM/SIGINT, how long tickd may take to commit and
+    /// publish what it has read before it gives up and exits.
+    public var drainTimeoutMilliseconds = 15_000
+
     /// Where the file values came from, for `check-config`.
     public var source = "built-in defaults"
 
@@ -85,5 +99,33 @@ public struct TickdConfig: Sendable {
             throw ConfigError(key: "exchange.timezone", "'\(timezone)' is not a zone of the tz database (e.g. Africa/Nairobi)")
         }
         return zone
+    }
+}
+
+/// A recorded feed replayed by `tickd run` (`sources.files[]`).
+public struct FileSourceOptions: Sendable, Equatable {
+    public var path: String
+    /// Overrides `input.format`.
+    public var format: FeedFormat?
+    public var speed: ReplaySpeed
+
+    public init(path: String, format: FeedFormat? = nil, speed: ReplaySpeed = .max) {
+        self.path = path
+        self.format = format
+        self.speed = speed
+    }
+}
+
+extension TickdConfig {
+    /// The resident memory `tickd run` is built to stay under, from the configured sizes: a
+    /// 96 MiB base (runtime, code, libpq/hiredis/NIO), 512 B per queued tick and per Redis backlog
+    /// message, 2 batches of 512 B ticks, and per allowed TCP connection its read buffers and line
+    /// limit (NIO reads up to 8 × 64 KiB ahead, plus three line-sized buffers). Every one of those is
+    /// bounded by configuration; nothing grows with the feed rate.
+    public var memoryBudgetBytes: Int {
+        let mib = 1 << 20
+        let connections = listeners.reduce(0) { $0 + $1.maxConnections * (8 * 65_536 + 3 * $1.maxLineBytes) }
+            + upstreams.reduce(0) { $0 + 8 * 65_536 + 3 * $1.maxLineBytes }
+        return 96 * mib + 512 * (maxQueuedTicks + redisMaxBacklog + 2 * batchMaxTicks) + connections
     }
 }

@@ -14,34 +14,44 @@ public struct ReplayRequest: Sendable {
     public var dryRun: Bool
     /// Overrides `dead_letter.path`.
     public var deadLetterPath: String?
+    /// Pace of the replay (`--speed`).
+    public var speed: ReplaySpeed
+    /// `--from`, `--to`, `--symbols`.
+    public var filter: TickFilter
+    /// Print a progress line on stderr (only when stderr is a terminal).
+    public var progress: Bool
 
-    public init(files: [String], format: FeedFormat? = nil, dryRun: Bool, deadLetterPath: String? = nil) {
+    public init(files: [String], format: FeedFormat? = nil, dryRun: Bool, deadLetterPath: String? = nil,
+                speed: ReplaySpeed = .max, filter: TickFilter = TickFilter(), progress: Bool = false) {
         self.files = files
         self.format = format
         self.dryRun = dryRun
         self.deadLetterPath = deadLetterPath
+        self.speed = speed
+        self.filter = filter
+        self.progress = progress
     }
 }
 
-/// Replays recorded feeds: read (plain/gz/zst/stdin) → frame → decode → normalise → batch →
-/// PostgreSQL (nothing after normalise in a dry run). Rejects go to the dead-letter file.
+/// Replays recorded feeds: read (plain/gz/zst/stdin) → frame → decode → normalise → filter →
+/// pace → batch → PostgreSQL → Redis (nothing after filter in a dry run). Rejects go to the
+/// dead-letter file. Runs on the calling thread (libpq and hiredis calls block, which is fine
+/// for a one-shot command; the publisher has a thread of its own).
 public struct ReplayRunner {
     public let config: TickdConfig
     public let request: ReplayRequest
     /// The clock for the future-skew rule.
     public var clock: @Sendable () -> Timestamp = { Timestamp.now() }
+    public var logger = Logger(label: "tickd.replay")
+    public var publisherLogger = Logger(label: "tickd.redis")
 
     public init(config: TickdConfig, request: ReplayRequest) {
         self.config = config
         self.request = request
     }
 
-    /// Where publisher messages go; tests may capture them.
-    public var logger = Logger(label: "tickd.replay")
-    public var publisherLogger = Logger(label: "tickd.redis")
-
-    /// Runs the replay and returns the report. `onTick` sees every accepted tick in order;
-    /// `onStored` every committed batch (what the Redis publisher is given).
+    /// Runs the replay and returns the report. `onTick` sees every tick that is passed on, in
+    /// order and at its pace; `onStored` every committed batch (what the Redis publisher is given).
     public func run(onTick: (Tick) throws -> Void = { _ in },
                     onStored: (BatchResult) throws -> Void = { _ in }) throws -> IngestReport {
         let started = ContinuousClock.now
@@ -66,59 +76,71 @@ public struct ReplayRunner {
         let deadLetters = try DeadLetterFile(path: request.deadLetterPath ?? config.deadLetterPath)
         var report = IngestReport()
         report.dryRun = request.dryRun
+        var progress = ProgressLine(enabled: request.progress)
+
         for path in request.files {
-            var decoder = config.makeFeedDecoder(format: request.format, normaliser: normaliser)
-            var framer = LineFramer(maxLineBytes: config.maxLineBytes)
+            let reader = try FeedFileReader(path: path)
+            var source = SourceDecoder(source: reader.sourceName, decoder: config.makeFeedDecoder(format: request.format, normaliser: normaliser),
+                                       maxLineBytes: config.maxLineBytes, filter: request.filter, rejects: deadLetters)
             var keys = TradeKeyAssigner()
             var batcher = Batcher(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds))
-            let file = FeedFile(path: path)
-            let source = file.sourceName
-            var lastLine = 0
+            var pacer = Pacer(speed: request.speed)
+            var passed = 0
+
             func commit(_ batch: [KeyedTick]?) throws {
                 guard let batch, let sink else { return }
-                let result = try sink.write(batch, source: source, throughLine: lastLine)
+                let result = try sink.write(batch, source: source.source, throughLine: source.lineNumber)
                 report.inserted += result.stored.count
                 publisher?.enqueue(result)
                 try onStored(result)
             }
-            func handle(_ framed: FramedLine, _ number: Int) throws {
-                lastLine = number
-                switch framed {
-                case .line(let line):
-                    switch decoder.decode(line) {
-                    case .tick(let tick):
-                        report.read += 1
-                        report.accepted += 1
-                        try onTick(tick)
-                        if sink != nil { try commit(batcher.append(keys.key(tick), now: .now)) }
-                    case .reject(let reject):
-                        report.read += 1
-                        report.countReject(reject.reason)
-                        try deadLetters.record(source: source, line: number, reject: reject, raw: line)
-                    case .header, .blank:
-                        break
+            func pass(_ tick: Tick) throws {
+                // Wait for the tick's time at the replay's pace, closing batches that come of age meanwhile.
+                if let due = pacer.due(tick.time, now: .now) {
+                    while ContinuousClock.now < due {
+                        let wake = min(due, batcher.deadline ?? due)
+                        if wake > .now { Thread.sleep(forTimeInterval: (wake - .now).seconds) }
+                        try commit(batcher.due(now: .now))
                     }
-                case .overLong(let prefix, let length):
-                    report.read += 1
-                    report.countReject(.lineTooLong)
-                    let reject = Reject(.lineTooLong, "line of \(length) bytes is over the \(config.maxLineBytes)-byte limit")
-                    try deadLetters.record(source: source, line: number, reject: reject, raw: prefix, length: length)
                 }
+                passed += 1
+                try onTick(tick)
+                if sink != nil { try commit(batcher.append(keys.key(tick), now: .now)) }
+                progress.update(records: report.read + source.counts.read, feedTime: tick.time,
+                                bytesRead: reader.bytesRead, fileSize: reader.fileSize, label: reader.sourceName)
             }
-            try file.read { chunk in
-                decoder.normaliser.now = clock()
-                try framer.feed(chunk, handle)
+            while let chunk = try reader.next() {
+                var ticks: [Tick] = []
+                try chunk.withUnsafeBytes { try source.decode($0, now: clock()) { ticks.append($0) } }
+                for tick in ticks { try pass(tick) }
                 try commit(batcher.due(now: .now))
             }
-            try framer.finish(handle)
+            var last: [Tick] = []
+            try source.finish { last.append($0) }
+            for tick in last { try pass(tick) }
             try commit(batcher.flush())
+            report.add(source.counts)
         }
+        progress.finish()
         try deadLetters.flush()
         if let publisher {
             report.published = publisher.finish(timeout: .milliseconds(config.redisDrainTimeoutMilliseconds)).published
         }
         report.seconds = (ContinuousClock.now - started).seconds
         return report
+    }
+}
+
+extension IngestReport {
+    /// Adds one source's counts.
+    public mutating func add(_ counts: SourceCounts) {
+        read += counts.read
+        accepted += counts.accepted
+        filtered += counts.filtered
+        for (reason, count) in counts.rejectedByReason {
+            rejected += count
+            rejectedByReason[reason, default: 0] += count
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import TickCodecs
 import TickPipeline
 
@@ -9,13 +10,20 @@ import TickPipeline
 ///
 /// `raw` is the line as received; a line that is not valid UTF-8 has `raw` with U+FFFD for
 /// the bad bytes and `raw_hex` with the exact bytes; an over-long line keeps only its first
-/// bytes and says `"truncated":true,"length":N`. Writes are buffered; `flush()` or `close()`.
-public final class DeadLetterFile {
+/// bytes and says `"truncated":true,"length":N`. Writes are buffered and reach the file when
+/// 64 KiB gather, a second has passed since the last write, or on `flush()`. Safe to share
+/// between sources: a lock serialises records.
+public final class DeadLetterFile: RejectRecorder, @unchecked Sendable {
     public let path: String
     private let fd: Int32
+    private let lock = NSLock()
+    // Guarded by `lock`.
     private var buffer: [UInt8] = []
+    private var lastWrite = ContinuousClock.now
+    private var recordCount = 0
+
     /// Records written so far.
-    public private(set) var written = 0
+    public var written: Int { lock.withLock { recordCount } }
 
     /// Opens (creating, appending) the file at `path`.
     public init(path: String) throws(DeadLetterError) {
@@ -27,13 +35,15 @@ public final class DeadLetterFile {
     }
 
     deinit {
-        try? flush()
+        try? writeBuffer()
         Glibc.close(fd)
     }
 
     /// Records one reject. `raw` is the line as received (or its kept prefix when `length` is larger).
     public func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>,
                        length: Int? = nil) throws(DeadLetterError) {
+        lock.lock()
+        defer { lock.unlock() }
         buffer.append(contentsOf: Array(#"{"source":"#.utf8))
         JSONText.appendString(source, to: &buffer)
         buffer.append(contentsOf: Array(#","line":\#(line),"reason":"#.utf8))
@@ -54,12 +64,19 @@ public final class DeadLetterFile {
             buffer.append(contentsOf: Array(#","truncated":true,"length":\#(length)"#.utf8))
         }
         buffer.append(contentsOf: Array("}\n".utf8))
-        written += 1
-        if buffer.count >= 1 << 16 { try flush() }
+        recordCount += 1
+        if buffer.count >= 1 << 16 || ContinuousClock.now - lastWrite > .seconds(1) { try writeBuffer() }
     }
 
     /// Writes buffered records to the file.
     public func flush() throws(DeadLetterError) {
+        lock.lock()
+        defer { lock.unlock() }
+        try writeBuffer()
+    }
+
+    private func writeBuffer() throws(DeadLetterError) {
+        lastWrite = .now
         var offset = 0
         while offset < buffer.count {
             let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }

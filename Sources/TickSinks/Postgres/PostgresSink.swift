@@ -50,18 +50,24 @@ public final class PostgresSink {
     /// returns the ticks stored — new or changed rows — in per-symbol seq order, and the symbols
     /// whose latest price moved.
     public func write(_ batch: [KeyedTick], source: String, throughLine: Int) throws(SinkError) -> BatchResult {
+        try write(batch, offsets: [source: throughLine])
+    }
+
+    /// Writes one batch whose ticks came from several sources; `offsets` gives, per source, the
+    /// last line read into it.
+    public func write(_ batch: [KeyedTick], offsets: [String: Int]) throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
         var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
         for keyed in ticks { Self.appendRow(keyed, to: &copy) }
         copy.finish()
         let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
         return try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
-            try self.writeOnce(copy.bytes, byKey: byKey, count: ticks.count, source: source, throughLine: throughLine)
+            try self.writeOnce(copy.bytes, byKey: byKey, offsets: offsets)
         }
     }
 
-    private func writeOnce(_ data: [UInt8], byKey: [StorageKey: KeyedTick], count: Int, source: String,
-                           throughLine: Int) throws(PostgresError) -> BatchResult {
+    private func writeOnce(_ data: [UInt8], byKey: [StorageKey: KeyedTick],
+                           offsets: [String: Int]) throws(PostgresError) -> BatchResult {
         let db = try connected()
         // The staging table is small and market_ticks large: a nested loop of index probes is
         // the right plan whatever the statistics say (a merge join would read the whole index).
@@ -82,7 +88,10 @@ public final class PostgresSink {
                 throw error.during("update \(options.stocksTable)", table: options.stocksTable.description)
             }
             do {
-                try db.execute(sql.offsets, [source, String(throughLine), String(inserted.rowCount)])
+                // Stored rows are credited to the first source; the others advance their line only.
+                for (index, source) in offsets.keys.sorted().enumerated() {
+                    try db.execute(sql.offsets, [source, String(offsets[source]!), String(index == 0 ? inserted.rowCount : 0)])
+                }
             } catch { throw error.during("update tickd_source_offsets", table: "tickd_source_offsets") }
             do { try db.execute("COMMIT") } catch { throw error.during("commit") }
             var stored: [StoredTick] = []

@@ -1,0 +1,109 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TickModel
+import TickPipeline
+import TickSinks
+import TickSources
+
+/// `tickd run`: assembles the services from the configuration and runs them until SIGTERM or
+/// SIGINT. The ingest service comes first in the group, the sources after it; on a signal the
+/// group shuts them down in reverse — sources stop accepting and reading first, then ingest
+/// commits and publishes what was read — within `shutdown.drain_timeout_ms`.
+public struct Daemon {
+    public let config: TickdConfig
+    public var logger = Logger(label: "tickd")
+    /// Extra services (tests, and later the metrics endpoint).
+    public var extraServices: [any Service] = []
+
+    public init(config: TickdConfig) { self.config = config }
+
+    /// The running parts, for whoever needs to look inside (tests, metrics).
+    public struct Parts: Sendable {
+        public let queue: TickQueue
+        public let stats: DaemonStats
+        public let listeners: [TCPFeedServer]
+        public let upstreams: [TCPFeedClient]
+        public let publisher: RedisPublisher?
+    }
+
+    public func run(onStart: @Sendable (Parts) -> Void = { _ in }) async throws {
+        guard !(config.listeners.isEmpty && config.upstreams.isEmpty && config.files.isEmpty) else {
+            throw ConfigError(key: "sources", "nothing to read: configure sources.listen, sources.connect or sources.files, or pass --listen/--connect")
+        }
+        let url = try config.requireDatabaseURL(for: "tickd run")
+        let publishing = try config.publisherOptions()
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        do {
+            try await runServices(url: url, publishing: publishing, pool: pool, onStart: onStart)
+        } catch {
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+        try await pool.shutdownGracefully()
+    }
+
+    private func runServices(url: String, publishing: PublisherOptions?, pool: NIOThreadPool,
+                             onStart: @Sendable (Parts) -> Void) async throws {
+        let config = self.config
+        let logger = self.logger
+        // Connect on the sink's thread (retrying transient failures) and read the instrument list.
+        let (sinkThread, known) = try await pool.runIfActive { () -> (SinkThread, Set<Symbol>?) in
+            let sink = try PostgresSink(conninfo: url, options: config.schemaOptions,
+                                        maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
+                                        logger: Logger(label: "tickd.postgres"))
+            let known = config.unknownSymbols == .reject ? try sink.knownSymbols() : nil
+            return (SinkThread(sink: sink, pool: pool), known)
+        }
+        let normaliser = try config.makeNormaliser(now: .now(), known: known)
+        let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
+        let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
+        if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
+        let queue = TickQueue(capacity: config.maxQueuedTicks)
+        let stats = DaemonStats()
+        let clock: @Sendable () -> Timestamp = { .now() }
+        let csv = config.csv
+        let makeDecoder: DecoderFactory = { source, format, maxLineBytes in
+            SourceDecoder(source: source,
+                          decoder: FeedDecoder(format: format, csv: csv, normaliser: normaliser, maxLineBytes: maxLineBytes),
+                          maxLineBytes: maxLineBytes, rejects: deadLetters)
+        }
+        let wiring = SourceWiring(makeDecoder: makeDecoder, deliver: { chunk in await queue.send(chunk) },
+                                  report: { name, counts in stats.recordSource(name, counts) }, clock: clock,
+                                  logger: Logger(label: "tickd.source"))
+        let group = MultiThreadedEventLoopGroup.singleton
+
+        let listeners = config.listeners.map {
+            TCPFeedServer(options: $0, group: group, wiring: wiring.logging(as: "tickd.tcp"))
+        }
+        let upstreams = config.upstreams.map {
+            TCPFeedClient(options: $0, group: group, wiring: wiring.logging(as: "tickd.upstream"))
+        }
+        let files = config.files.map {
+            FileSourceService(path: $0.path, format: $0.format, speed: $0.speed, defaultFormat: config.format,
+                              maxLineBytes: config.maxLineBytes, wiring: wiring.logging(as: "tickd.file"), pool: pool)
+        }
+        let ingest = IngestService(queue: queue, sink: sinkThread, publisher: publisher, maxTicks: config.batchMaxTicks,
+                                   maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
+                                   publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds),
+                                   deadLetters: deadLetters, stats: stats, logger: Logger(label: "tickd.ingest"))
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "ingest")]
+        services += listeners.map { .init(service: ListenerService(server: $0), serviceName: $0.options.name) }
+        services += upstreams.map { .init(service: UpstreamService(client: $0), serviceName: $0.options.name) }
+        services += files.map { .init(service: $0, successTerminationBehavior: .ignore, serviceName: "file \($0.path)") }
+        services += extraServices.map { .init(service: $0, successTerminationBehavior: .ignore) }
+        var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                    logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeoutMilliseconds)
+        onStart(Parts(queue: queue, stats: stats, listeners: listeners, upstreams: upstreams, publisher: publisher))
+        logger.notice("tickd running", metadata: ["listeners": "\(listeners.count)", "upstreams": "\(upstreams.count)",
+                                                  "files": "\(files.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
+        try await ServiceGroup(configuration: groupConfig).run()
+        try deadLetters.flush()
+        logger.notice("tickd stopped", metadata: ["inserted": "\(stats.snapshot.inserted)"])
+    }
+}

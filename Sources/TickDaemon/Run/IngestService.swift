@@ -1,0 +1,134 @@
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+import TickModel
+import TickPipeline
+import TickSinks
+
+/// The consumer end of the pipeline: takes chunks from the queue, closes batches by size or
+/// age, commits them through the PostgreSQL sink on a thread of its own (libpq blocks; it never
+/// runs on Swift's cooperative pool), then hands them to the Redis publisher.
+///
+/// It is the first service of the group, so on SIGTERM it is shut down last: by then every
+/// source has stopped, and it drains the queue, commits the rest, publishes, and returns.
+final class IngestService: Service {
+    private let queue: TickQueue
+    private let sink: SinkThread
+    private let publisher: RedisPublisher?
+    private let maxTicks: Int
+    private let maxAge: Duration
+    private let publishDrain: Duration
+    private let deadLetters: DeadLetterFile
+    private let logger: Logger
+    let stats: DaemonStats
+
+    init(queue: TickQueue, sink: SinkThread, publisher: RedisPublisher?, maxTicks: Int, maxAge: Duration,
+         publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, logger: Logger) {
+        self.deadLetters = deadLetters
+        self.queue = queue
+        self.sink = sink
+        self.publisher = publisher
+        self.maxTicks = maxTicks
+        self.maxAge = maxAge
+        self.publishDrain = publishDrain
+        self.stats = stats
+        self.logger = logger
+    }
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await consume()
+        } onGracefulShutdown: { [queue] in
+            queue.finish()
+        }
+        let published = publisher?.finish(timeout: publishDrain)
+        logger.notice("ingest stopped", metadata: ["inserted": "\(stats.snapshot.inserted)",
+                                                   "published": "\(published?.published ?? 0)"])
+    }
+
+    private func consume() async throws {
+        var batcher = Batcher(maxTicks: maxTicks, maxAge: maxAge)
+        var offsets: [String: Int] = [:]
+        func commit(_ batch: [KeyedTick]?) async throws {
+            guard let batch else { return }
+            let written = offsets
+            offsets.removeAll(keepingCapacity: true)
+            let started = ContinuousClock.now
+            let result = try await sink.write(batch, offsets: written)
+            stats.recordBatch(ticks: batch.count, stored: result.stored.count, seconds: (ContinuousClock.now - started).seconds)
+            publisher?.enqueue(result)
+        }
+        while true {
+            // Wake at least once a second, so that dead letters reach the disk promptly.
+            let tick = ContinuousClock.now + .seconds(1)
+            let chunk = await queue.receive(until: min(batcher.deadline ?? tick, tick))
+            if let chunk {
+                offsets[chunk.source] = chunk.throughLine
+                for tick in chunk.ticks {
+                    try await commit(batcher.append(tick, now: .now))
+                }
+            } else if queue.isDrained {
+                break
+            }
+            try await commit(batcher.due(now: .now))
+            try deadLetters.flush()
+        }
+        try await commit(batcher.flush())
+        try deadLetters.flush()
+    }
+}
+
+/// The PostgreSQL sink on a dedicated thread: every call to libpq happens there, one at a time.
+final class SinkThread: Sendable {
+    private let pool: NIOThreadPool
+    // Used only from the pool's single thread, one call at a time.
+    private nonisolated(unsafe) let sink: PostgresSink
+
+    init(sink: PostgresSink, pool: NIOThreadPool) {
+        self.sink = sink
+        self.pool = pool
+    }
+
+    func write(_ batch: [KeyedTick], offsets: [String: Int]) async throws -> BatchResult {
+        let batch = batch
+        return try await pool.runIfActive { try self.sink.write(batch, offsets: offsets) }
+    }
+}
+
+/// Counters of the running daemon (metrics arrive with issue 6; tests and logs read them now).
+public final class DaemonStats: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        public var sources: [String: SourceCounts] = [:]
+        public var batches = 0
+        public var ticksWritten = 0
+        public var inserted = 0
+        public var lastBatchSeconds = 0.0
+    }
+    private let state = Mutex(Snapshot())
+
+    public init() {}
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func recordBatch(ticks: Int, stored: Int, seconds: Double) {
+        state.withLock { s in
+            s.batches += 1
+            s.ticksWritten += ticks
+            s.inserted += stored
+            s.lastBatchSeconds = seconds
+        }
+    }
+
+    /// Adds what a finished connection or file counted.
+    func recordSource(_ name: String, _ counts: SourceCounts) {
+        state.withLock { s in
+            var total = s.sources[name, default: SourceCounts()]
+            total.read += counts.read
+            total.accepted += counts.accepted
+            total.filtered += counts.filtered
+            for (reason, n) in counts.rejectedByReason { total.rejectedByReason[reason, default: 0] += n }
+            s.sources[name] = total
+        }
+    }
+}

@@ -1,0 +1,198 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TickModel
+import TickPipeline
+
+/// One TCP listener's settings (`sources.listen[]` or `--listen HOST:PORT`).
+public struct ListenerOptions: Sendable {
+    public var host: String
+    public var port: Int
+    public var format: FeedFormat
+    /// Connections at once, in all.
+    public var maxConnections: Int
+    /// Connections at once from one peer address.
+    public var maxConnectionsPerPeer: Int
+    /// A connection that sends nothing this long is closed; nil never.
+    public var idleTimeout: Duration?
+    public var maxLineBytes: Int
+    /// Only these peers may connect; nil lets any.
+    public var allow: AddressAllowList?
+
+    public init(host: String, port: Int, format: FeedFormat = .auto, maxConnections: Int = 256,
+                maxConnectionsPerPeer: Int = 32, idleTimeout: Duration? = .seconds(300), maxLineBytes: Int = 65_536,
+                allow: AddressAllowList? = nil) {
+        self.host = host
+        self.port = port
+        self.format = format
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerPeer = maxConnectionsPerPeer
+        self.idleTimeout = idleTimeout
+        self.maxLineBytes = maxLineBytes
+        self.allow = allow
+    }
+
+    /// `tcp://host:port`, the listener's name in logs and offsets.
+    public var name: String { "tcp://\(host):\(port)" }
+}
+
+/// What a listener has seen.
+public struct ListenerCounters: Sendable, Equatable {
+    public var accepted = 0
+    public var refused: [ConnectionLimiter.Refusal: Int] = [:]
+    public var idleClosed = 0
+    public var open = 0
+    public init() {}
+}
+
+/// A TCP server that feed publishers connect to (SwiftNIO). Each connection is read in a task
+/// of its own; when the pipeline is full the task stops pulling, NIO stops reading the socket
+/// and TCP flow control slows the publisher. Limits refuse or close connections, never tickd.
+public final class TCPFeedServer: Sendable {
+    public let options: ListenerOptions
+    private let group: any EventLoopGroup
+    private let wiring: SourceWiring
+    private var logger: Logger { wiring.logger }
+    private let limiter: ConnectionLimiter
+
+    private struct State {
+        var server: (any Channel)?
+        var connections: [ObjectIdentifier: any Channel] = [:]
+        var stopping = false
+        var counters = ListenerCounters()
+        var boundPort: Int?
+    }
+    private let state = Mutex(State())
+
+    /// The accepted connection, or a refused one (already being closed).
+    enum Admission: Sendable {
+        case accepted(NIOAsyncChannel<ByteBuffer, Never>, peer: String)
+        case refused
+    }
+
+    public init(options: ListenerOptions, group: any EventLoopGroup, wiring: SourceWiring) {
+        self.options = options
+        self.group = group
+        self.wiring = wiring
+        limiter = ConnectionLimiter(maxTotal: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer,
+                                    allow: options.allow)
+    }
+
+    public var counters: ListenerCounters {
+        state.withLock { s in
+            var counters = s.counters
+            counters.open = limiter.open
+            return counters
+        }
+    }
+
+    /// The port actually bound (differs from the configured one when that is 0).
+    public var boundPort: Int? { state.withLock { $0.boundPort } }
+
+    /// Binds, then accepts and reads connections until `shutdown()`; returns when every
+    /// connection has finished.
+    public func run() async throws {
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .bind(host: options.host, port: options.port) { [self] channel in
+                channel.eventLoop.makeCompletedFuture { () -> Admission in try self.admit(channel) }
+            }
+        let port = server.channel.localAddress?.port
+        let stopNow = state.withLock { s -> Bool in
+            s.server = server.channel
+            s.boundPort = port
+            return s.stopping
+        }
+        if stopNow { server.channel.close(promise: nil) }
+        logger.notice("listening for feed publishers", metadata: ["listener": "\(options.name)", "port": "\(port ?? 0)",
+                                                                   "format": "\(options.format.rawValue)"])
+        try await withThrowingDiscardingTaskGroup { tasks in
+            try await server.executeThenClose { inbound in
+                for try await admission in inbound {
+                    guard case .accepted(let connection, let peer) = admission else { continue }
+                    tasks.addTask { await self.serve(connection, peer: peer) }
+                }
+            }
+        }
+        logger.notice("listener closed", metadata: ["listener": "\(options.name)"])
+    }
+
+    /// Stops accepting, closes every connection (what was already read still goes in), and lets
+    /// `run()` return.
+    public func shutdown() {
+        let channels = state.withLock { s -> [any Channel] in
+            s.stopping = true
+            return (s.server.map { [$0] } ?? []) + Array(s.connections.values)
+        }
+        channels.forEach { $0.close(promise: nil) }
+    }
+
+    /// Runs on the event loop for each accepted socket.
+    private func admit(_ channel: any Channel) throws -> Admission {
+        let peer = channel.remoteAddress?.ipAddress ?? "unknown"
+        if let refusal = limiter.admit(peer: peer) {
+            state.withLock { $0.counters.refused[refusal, default: 0] += 1 }
+            logger.warning("connection refused", metadata: ["listener": "\(options.name)", "peer": "\(peer)",
+                                                            "reason": "\(refusal.rawValue)"])
+            channel.close(promise: nil)
+            return .refused
+        }
+        if let idle = options.idleTimeout {
+            let name = options.name
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount(idle)))
+            try channel.pipeline.syncOperations.addHandler(IdleCloser { [self] in
+                state.withLock { $0.counters.idleClosed += 1 }
+                logger.notice("connection idle, closed", metadata: ["listener": "\(name)", "peer": "\(peer)"])
+            })
+        }
+        let connection = try NIOAsyncChannel<ByteBuffer, Never>(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
+        state.withLock { s in
+            s.counters.accepted += 1
+            s.connections[ObjectIdentifier(channel)] = channel
+        }
+        return .accepted(connection, peer: peer)
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String) async {
+        let id = ObjectIdentifier(connection.channel)
+        let remote = connection.channel.remoteAddress.map { "\($0.ipAddress ?? peer):\($0.port ?? 0)" } ?? peer
+        defer {
+            state.withLock { _ = $0.connections.removeValue(forKey: id) }
+            limiter.release(peer: peer)
+        }
+        if state.withLock({ $0.stopping }) { connection.channel.close(promise: nil) }
+        logger.info("publisher connected", metadata: ["listener": "\(options.name)", "peer": "\(remote)"])
+        var reader = FeedConnectionReader(decoder: wiring.makeDecoder(options.name, options.format, options.maxLineBytes),
+                                          deliver: wiring.deliver, clock: wiring.clock)
+        var outcome = "closed by peer"
+        do {
+            try await connection.executeThenClose { inbound in
+                let peerClosed = try await reader.read(inbound)
+                if peerClosed && !state.withLock({ $0.stopping }) {
+                    try await reader.finish()
+                } else {
+                    outcome = "closed by tickd"
+                }
+            }
+        } catch {
+            outcome = "error: \(error)"
+        }
+        let counts = reader.decoder.counts
+        wiring.report(options.name, counts)
+        logger.info("publisher disconnected", metadata: [
+            "listener": "\(options.name)", "peer": "\(remote)", "outcome": "\(outcome)",
+            "records": "\(counts.read)", "accepted": "\(counts.accepted)", "rejected": "\(counts.rejected)"])
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import TickDaemon
+import TickSources
+
+/// `tickd run`: the daemon — every source of the config and the flags, until SIGTERM/SIGINT.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run the daemon: every configured source until SIGTERM/SIGINT, then flush, commit, publish, exit 0.")
+
+    @Option(name: .customLong("config"), help: "Config file (default: $TICKD_CONFIG, else config/tickd.yaml if present).")
+    var configPath: String?
+
+    @Option(help: "Also listen for feed publishers on HOST:PORT (repeatable; listener defaults of the config).")
+    var listen: [String] = []
+
+    @Option(help: "Also connect to an upstream feed at HOST:PORT (repeatable).")
+    var connect: [String] = []
+
+    @Option(help: "Serve /metrics, /healthz and /readyz on HOST:PORT.")
+    var metrics: String?
+
+    func run() async throws {
+        if metrics != nil { throw UsageFailure(description: "--metrics: the metrics endpoint is not implemented yet") }
+        var config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
+        for address in listen {
+            let (host, port) = try ConfigLoader.hostPort(address, key: "--listen", allowZero: true)
+            config.listeners.append(ListenerOptions(host: host, port: port, format: config.format, maxLineBytes: config.maxLineBytes))
+        }
+        for address in connect {
+            let (host, port) = try ConfigLoader.hostPort(address, key: "--connect", allowZero: false)
+            config.upstreams.append(UpstreamOptions(host: host, port: port, format: config.format, maxLineBytes: config.maxLineBytes))
+        }
+        try await Daemon(config: config).run()
+    }
+}

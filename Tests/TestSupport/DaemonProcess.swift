@@ -1,0 +1,83 @@
+import Foundation
+
+/// `tickd` running in the background for a test: logs to a file, signals, exit, memory.
+public final class DaemonProcess: @unchecked Sendable {
+    public let process = Process()
+    public let logPath: String
+    private let log: FileHandle
+
+    public init(_ arguments: [String], environment: [String: String]) throws {
+        logPath = TickdProcess.temporaryPath("daemon.log")
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.executableURL = TickdProcess.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = TickdProcess.repositoryRoot
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "TICKD_CONFIG")
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? log.close()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Everything logged so far.
+    public var output: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Waits until a log line contains `needle`; returns that line.
+    public func waitForLine(containing needle: String, timeout: Duration = .seconds(30)) -> String? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = output.split(separator: "\n").first(where: { $0.contains(needle) }) { return String(line) }
+            if !process.isRunning { return nil }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    /// The port a `--listen HOST:0` listener got, from its log line.
+    public func listeningPort(timeout: Duration = .seconds(60)) -> Int? {
+        guard let line = waitForLine(containing: "listening for feed publishers", timeout: timeout),
+              let range = line.range(of: "port=") else { return nil }
+        return Int(line[range.upperBound...].prefix { $0.isNumber })
+    }
+
+    public func signal(_ signal: Int32) { kill(pid, signal) }
+
+    /// Waits for exit; nil on timeout.
+    public func waitForExit(timeout: Duration) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Resident memory (VmRSS) in bytes.
+    public var residentBytes: Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
+        return kb * 1024
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+public func eventually(timeout: Duration = .seconds(30), _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return try condition()
+}

@@ -1,0 +1,65 @@
+import Testing
+import TickDaemon
+import TickPipeline
+import TickSources
+
+@Suite struct ConfigOverrideTests {
+    @Test func environmentOverridesTheFile() throws {
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: "batch:\n  max_ticks: 100\n", to: &config)
+        #expect(config.batchMaxTicks == 100)
+        let loaded = try ConfigLoader.load(explicitPath: nil, environment: [
+            "TICKD_BATCH_MAX_TICKS": "777", "TICKD_REDIS_PREFIX": "md:", "TICKD_INPUT_CSV_DELIMITER": ";",
+            "TICKD_PG_SOCKET_DIR": "/tmp/ignored"])
+        #expect(loaded.batchMaxTicks == 777)
+        #expect(loaded.redisPrefix == "md:")
+        #expect(loaded.csv.delimiter == UInt8(ascii: ";"))
+    }
+
+    @Test func anUnknownOrBadEnvironmentVariableNamesItself() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(explicitPath: nil, environment: ["TICKD_BATCH_MAX_TICK": "1"]) }
+        do {
+            _ = try ConfigLoader.load(explicitPath: nil, environment: ["TICKD_BATCH_MAX_TICKS": "many"])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.key == "TICKD_BATCH_MAX_TICKS")
+            #expect(error.message.contains("whole number"))
+        }
+    }
+
+    @Test func sourcesAreRead() throws {
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: """
+            sources:
+              listen:
+                - address: "127.0.0.1:7001"
+                  format: csv
+                  max_connections: 8
+                  max_connections_per_peer: 2
+                  idle_timeout_ms: 0
+                  allow: [127.0.0.1, 10.0.0.0/8]
+              connect:
+                - address: "[::1]:9000"
+                  subscribe: "SUBSCRIBE *"
+                  retry_max_backoff_ms: 2000
+              files:
+                - path: Seeds/feeds/nse-2026-01-05.trades.csv
+                  speed: 60x
+            pipeline:
+              max_queued_ticks: 1000
+            """, to: &config)
+        let listener = try #require(config.listeners.first)
+        #expect(listener.port == 7001 && listener.format == .csv && listener.maxConnections == 8)
+        #expect(listener.idleTimeout == nil)
+        #expect(listener.allow?.allows("10.9.9.9") == true)
+        #expect(config.upstreams.first?.host == "::1")
+        #expect(config.upstreams.first?.subscribe == "SUBSCRIBE *")
+        #expect(config.files.first?.speed == .times(60))
+        #expect(config.maxQueuedTicks == 1000)
+        for bad in ["sources:\n  listen:\n    - address: nowhere\n", "sources:\n  listen:\n    - port: 1\n",
+                    "sources:\n  files:\n    - path: x\n      speed: fast\n", "sources:\n  listen:\n    - address: ':1'\n      allow: [bogus]\n"] {
+            var scratch = TickdConfig()
+            #expect(throws: ConfigError.self) { try ConfigLoader.apply(yaml: bad, to: &scratch) }
+        }
+    }
+}
