@@ -140,7 +140,7 @@ import TickPipeline
                   format: csv
                   max_connections: 6
                   max_connections_per_peer: 2
-                  idle_timeout_ms: 400
+                  idle_timeout_ms: 1500
                   max_line_bytes: 200
             """)
         let daemon = try DaemonProcess(["run", "--config", config], environment: ["DATABASE_URL": db.url, "REDIS_URL": ""])
