@@ -18,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; apt names the Debian package to install.
@@ -41,11 +43,14 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .target(name: "TickSinks", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "LibPQ", "Hiredis",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .target(name: "TickDaemon", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "LibPQ",
@@ -55,11 +60,16 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "tickd", dependencies: [
             "TickDaemon", "TickSources", "TickCodecs", "TickModel", "TickPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "tickd-bench", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources",
@@ -85,7 +95,8 @@ let package = Package(
         .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickPipeline", "TickDaemon"],
                     resources: [.copy("Fixtures")]),
         // The built `tickd` binary and the sample feeds of Seeds/.
-        .testTarget(name: "TickdCLITests", dependencies: ["TickModel", "TickPipeline", "TickDaemon", "Gzip", "TestSupport"]),
+        .testTarget(name: "TickdCLITests", dependencies: ["TickModel", "TickPipeline", "TickDaemon", "Gzip", "TestSupport",
+                                                         .product(name: "Yams", package: "Yams")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -11,7 +11,7 @@ struct CheckConfigCommand: ParsableCommand {
     var configPath: String?
 
     func run() throws {
-        let config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
+        let config = try loadConfig(configPath)
         print(config.effectiveYAML)
     }
 }

@@ -11,7 +11,7 @@ struct MigrateCommand: ParsableCommand {
     var configPath: String?
 
     func run() throws {
-        let config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
+        let config = try loadConfig(configPath)
         let outcome = try DatabaseCommands.migrate(config: config)
         let steps = outcome.applied.isEmpty ? "none (up to date)" : outcome.applied.map(String.init).joined(separator: ", ")
         print("migrate: storage mode \(outcome.mode.rawValue); steps applied: \(steps)")
@@ -30,7 +30,7 @@ struct SeedCommand: ParsableCommand {
     var configPath: String?
 
     func run() throws {
-        let config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
+        let config = try loadConfig(configPath)
         let outcome = try DatabaseCommands.seed(config: config, file: file)
         print("seed: \(outcome.inserted) inserted, \(outcome.updated) updated, \(outcome.unchanged) unchanged")
     }

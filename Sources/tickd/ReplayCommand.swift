@@ -53,7 +53,7 @@ struct ReplayCommand: ParsableCommand {
         guard let pace = ReplaySpeed(speed) else {
             throw UsageFailure(description: "--speed must be max, realtime or Nx (e.g. 60x), got '\(speed)'")
         }
-        let config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
+        let config = try loadConfig(configPath)
         let filter = try TickFilter(from: from.map { try ReplayCommand.time($0, flag: "--from", config: config) },
                                     to: to.map { try ReplayCommand.time($0, flag: "--to", config: config) },
                                     symbols: try symbols.map { try ReplayCommand.symbols($0, config: config) })

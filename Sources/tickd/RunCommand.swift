@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Metrics
+import Prometheus
 import TickDaemon
 import TickSources
 
@@ -21,8 +23,11 @@ struct RunCommand: AsyncParsableCommand {
     var metrics: String?
 
     func run() async throws {
-        if metrics != nil { throw UsageFailure(description: "--metrics: the metrics endpoint is not implemented yet") }
-        var config = try ConfigLoader.load(explicitPath: configPath, environment: ProcessInfo.processInfo.environment)
+        var config = try loadConfig(configPath)
+        if let metrics {
+            _ = try ConfigLoader.hostPort(metrics, key: "--metrics", allowZero: true)
+            config.metricsAddress = metrics
+        }
         for address in listen {
             let (host, port) = try ConfigLoader.hostPort(address, key: "--listen", allowZero: true)
             config.listeners.append(ListenerOptions(host: host, port: port, format: config.format, maxLineBytes: config.maxLineBytes))
@@ -31,6 +36,12 @@ struct RunCommand: AsyncParsableCommand {
             let (host, port) = try ConfigLoader.hostPort(address, key: "--connect", allowZero: false)
             config.upstreams.append(UpstreamOptions(host: host, port: port, format: config.format, maxLineBytes: config.maxLineBytes))
         }
-        try await Daemon(config: config).run()
+        var daemon = Daemon(config: config)
+        if config.metricsAddress != nil {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            daemon.metricsRegistry = registry
+        }
+        try await daemon.run()
     }
 }

@@ -39,11 +39,6 @@ func fail(_ error: Error) -> Never {
 @main
 enum Main {
     static func main() async {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
         let command: ParsableCommand
         do {
             command = try Tickd.parseAsRoot()
@@ -75,4 +70,11 @@ extension Tickd {
         let full = fullMessage(for: error)
         return full.split(separator: "\n").dropFirst().joined(separator: "\n")
     }
+}
+
+/// Loads the configuration (file, environment) and sets up logging from it.
+func loadConfig(_ path: String?) throws -> TickdConfig {
+    let config = try ConfigLoader.load(explicitPath: path, environment: ProcessInfo.processInfo.environment)
+    LogSetup.bootstrap(format: config.logFormat, level: config.logLevel)
+    return config
 }

@@ -49,9 +49,16 @@ public final class DaemonProcess: @unchecked Sendable {
 
     /// The port a `--listen HOST:0` listener got, from its log line.
     public func listeningPort(timeout: Duration = .seconds(60)) -> Int? {
-        guard let line = waitForLine(containing: "listening for feed publishers", timeout: timeout),
-              let range = line.range(of: "port=") else { return nil }
-        return Int(line[range.upperBound...].prefix { $0.isNumber })
+        port(loggedWith: "listening for feed publishers", timeout: timeout)
+    }
+
+    /// The `port` field of the first log line containing `message` (logfmt or JSON).
+    public func port(loggedWith message: String, timeout: Duration = .seconds(60)) -> Int? {
+        guard let line = waitForLine(containing: message, timeout: timeout) else { return nil }
+        for marker in ["port=", "\"port\":\""] {
+            if let range = line.range(of: marker) { return Int(line[range.upperBound...].prefix { $0.isNumber }) }
+        }
+        return nil
     }
 
     public func signal(_ signal: Int32) { kill(pid, signal) }

@@ -37,6 +37,11 @@ public struct TickdProcess {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        // A one-shot command that hangs must fail its test, not stall the whole suite.
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
+        defer { watchdog.cancel() }
         // Read both pipes while the process runs, so a full pipe never blocks it.
         nonisolated(unsafe) var errData = Data()
         let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }

@@ -14,7 +14,7 @@ REDIS_PASSWORD="tickd-dev-redis-secret"
 
 # Debian packages tickd needs to build, test and run.
 APT_PACKAGES=(pkg-config libpq-dev libhiredis-dev libzstd-dev zlib1g-dev tzdata
-              postgresql-15 postgresql-client-15 redis-server zstd gzip procps)
+              postgresql-15 postgresql-client-15 redis-server zstd gzip procps systemd)
 
 log() { printf '[tickd-dev] %s\n' "$*" >&2; }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TickCodecs
 import TickPipeline
 import TickSinks
@@ -29,6 +30,16 @@ public enum ConfigLoader {
         try applyEnvironment(environment, to: &config)
         if let url = environment["DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
         if let url = environment["REDIS_URL"], !url.isEmpty { config.redisURL = url }
+        // systemd credentials (LoadCredential=database_url:…, redis_url:…) when the variables are unset.
+        if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+            func credential(_ name: String) -> String? {
+                guard let text = try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8) else { return nil }
+                let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return value.isEmpty ? nil : value
+            }
+            if config.databaseURL == nil { config.databaseURL = credential("database_url") }
+            if config.redisURL == nil { config.redisURL = credential("redis_url") }
+        }
         _ = try config.exchangeZone()
         return config
     }
@@ -42,7 +53,7 @@ public enum ConfigLoader {
         guard let root else { return } // empty file: defaults
         let top = try Section(root, path: "")
         try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch", "redis",
-                      "sources", "pipeline", "shutdown"])
+                      "sources", "pipeline", "shutdown", "log", "metrics"])
         if let exchange = try top.section("exchange") {
             try exchange.only(["timezone"])
             if let zone = try exchange.string("timezone") { config.timezone = zone }
@@ -125,6 +136,29 @@ public enum ConfigLoader {
             try shutdown.only(["drain_timeout_ms"])
             if let ms = try shutdown.integer("drain_timeout_ms", in: 100...3_600_000) { config.drainTimeoutMilliseconds = ms }
         }
+        if let log = try top.section("log") {
+            try log.only(["format", "level"])
+            if let format = try log.choice("format", LogFormat.self) { config.logFormat = format }
+            if let level = try log.string("level") {
+                guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                    throw ConfigError(key: log.key("level"), "must be one of trace, debug, info, notice, warning, error, critical")
+                }
+                config.logLevel = parsed
+            }
+        }
+        if let metrics = try top.section("metrics") {
+            try metrics.only(["address", "allow_public"])
+            if let address = try metrics.string("address") {
+                if address.isEmpty { config.metricsAddress = nil } else {
+                    _ = try hostPort(address, key: metrics.key("address"), allowZero: true)
+                    config.metricsAddress = address
+                }
+            }
+            if let allow = try metrics.string("allow_public") {
+                guard let flag = Bool(allow.lowercased()) else { throw ConfigError(key: metrics.key("allow_public"), "must be true or false") }
+                config.metricsAllowPublic = flag
+            }
+        }
         if let deadLetter = try top.section("dead_letter") {
             try deadLetter.only(["path"])
             if let path = try deadLetter.string("path") { config.deadLetterPath = path }
@@ -205,8 +239,9 @@ extension ConfigLoader {
         "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days",
         "batch.max_ticks", "batch.max_age_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
         "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",
+        "log.format", "log.level", "metrics.address", "metrics.allow_public",
     ]
-    static let notKeys: Set<String> = ["TICKD_CONFIG", "TICKD_DEV_DIR", "TICKD_PG_PORT", "TICKD_REDIS_PORT", "TICKD_PG_SOCKET_DIR"]
+    static let notKeys: Set<String> = ["TICKD_CONFIG", "TICKD_DB_PASSWORD", "TICKD_DEV_DIR", "TICKD_PG_PORT", "TICKD_REDIS_PORT", "TICKD_PG_SOCKET_DIR"]
 
     static func applyEnvironment(_ environment: [String: String], to config: inout TickdConfig) throws(ConfigError) {
         let byVariable = Dictionary(uniqueKeysWithValues: environmentKeys.map {

@@ -43,6 +43,8 @@ extension TickdConfig {
         for f in files { lines += ["    - path: \(f.path)", "      speed: \(f.speed)"] }
         lines += ["pipeline:", "  max_queued_ticks: \(maxQueuedTicks)",
                   "shutdown:", "  drain_timeout_ms: \(drainTimeoutMilliseconds)",
+                  "log:", "  format: \(logFormat.rawValue)", "  level: \(logLevel.rawValue)",
+                  "metrics:", "  address: \"\(metricsAddress ?? "")\"", "  allow_public: \(metricsAllowPublic)",
                   "# memory budget of tickd run with these sizes: \(memoryBudgetBytes >> 20) MiB",
                   "# environment",
                   "DATABASE_URL: \(databaseURL.map(Redaction.connectionString) ?? "(unset)")",

@@ -1,3 +1,4 @@
+import Logging
 import TickCodecs
 import TickModel
 import TickPipeline
@@ -74,6 +75,14 @@ public struct TickdConfig: Sendable {
     /// `shutdown.drain_timeout_ms`: on SIGTERM/SIGINT, how long tickd may take to commit and
     /// publish what it has read before it gives up and exits.
     public var drainTimeoutMilliseconds = 15_000
+
+    /// `log.format`, `log.level`: how and how much tickd logs (stderr).
+    public var logFormat: LogFormat = .logfmt
+    public var logLevel: Logger.Level = .info
+    /// `metrics.address`: HOST:PORT of /metrics, /healthz and /readyz; nil = off.
+    public var metricsAddress: String?
+    /// `metrics.allow_public`: binding the endpoint to a non-loopback address needs this.
+    public var metricsAllowPublic = false
 
     /// Where the file values came from, for `check-config`.
     public var source = "built-in defaults"

@@ -1,5 +1,7 @@
+import Foundation
 import Logging
 import NIOCore
+import Prometheus
 import NIOPosix
 import ServiceLifecycle
 import TickModel
@@ -14,8 +16,12 @@ import TickSources
 public struct Daemon {
     public let config: TickdConfig
     public var logger = Logger(label: "tickd")
-    /// Extra services (tests, and later the metrics endpoint).
+    /// Extra services (tests).
     public var extraServices: [any Service] = []
+    /// Where metrics are collected, for the HTTP endpoint (the caller bootstraps swift-metrics with it).
+    public var metricsRegistry: PrometheusCollectorRegistry?
+    /// The environment (for NOTIFY_SOCKET / WATCHDOG_USEC).
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
 
     public init(config: TickdConfig) { self.config = config }
 
@@ -26,6 +32,11 @@ public struct Daemon {
         public let listeners: [TCPFeedServer]
         public let upstreams: [TCPFeedClient]
         public let publisher: RedisPublisher?
+        public let readiness: Readiness
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host.hasPrefix("127.") || host == "::1"
     }
 
     public func run(onStart: @Sendable (Parts) -> Void = { _ in }) async throws {
@@ -33,6 +44,12 @@ public struct Daemon {
             throw ConfigError(key: "sources", "nothing to read: configure sources.listen, sources.connect or sources.files, or pass --listen/--connect")
         }
         let url = try config.requireDatabaseURL(for: "tickd run")
+        if let address = config.metricsAddress {
+            let (host, _) = try ConfigLoader.hostPort(address, key: "metrics.address", allowZero: true)
+            if !Self.isLoopback(host) && !config.metricsAllowPublic {
+                throw ConfigError(key: "metrics.address", "'\(address)' is not a loopback address; set metrics.allow_public: true to serve metrics on it")
+            }
+        }
         let publishing = try config.publisherOptions()
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
@@ -90,16 +107,33 @@ public struct Daemon {
                                    publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds),
                                    deadLetters: deadLetters, stats: stats, logger: Logger(label: "tickd.ingest"))
 
+        let readiness = Readiness(listeners: listeners, upstreams: upstreams)
+        let probe = DatabaseProbe(url: url, readiness: readiness, logger: Logger(label: "tickd.health"))
+        probe.start()
+        defer { probe.stop() }
+
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "ingest")]
         services += listeners.map { .init(service: ListenerService(server: $0), serviceName: $0.options.name) }
         services += upstreams.map { .init(service: UpstreamService(client: $0), serviceName: $0.options.name) }
         services += files.map { .init(service: $0, successTerminationBehavior: .ignore, serviceName: "file \($0.path)") }
         services += extraServices.map { .init(service: $0, successTerminationBehavior: .ignore) }
+        if let address = config.metricsAddress, let registry = metricsRegistry {
+            let (host, port) = try ConfigLoader.hostPort(address, key: "metrics.address", allowZero: true)
+            services.append(.init(service: MetricsServer(host: host, port: port, registry: registry, readiness: readiness,
+                                                         logger: Logger(label: "tickd.metrics")), serviceName: "metrics"))
+        }
+        if let notifier = SystemdNotifier(environment: environment) {
+            // Last, so that it is the first to hear of a shutdown (STOPPING=1 at once).
+            services.append(.init(service: NotifyService(notifier: notifier, readiness: readiness, stats: stats,
+                                                         logger: Logger(label: "tickd.systemd")),
+                                  successTerminationBehavior: .ignore, serviceName: "systemd-notify"))
+        }
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                     logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeoutMilliseconds)
-        onStart(Parts(queue: queue, stats: stats, listeners: listeners, upstreams: upstreams, publisher: publisher))
+        onStart(Parts(queue: queue, stats: stats, listeners: listeners, upstreams: upstreams, publisher: publisher,
+                      readiness: readiness))
         logger.notice("tickd running", metadata: ["listeners": "\(listeners.count)", "upstreams": "\(upstreams.count)",
                                                   "files": "\(files.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
         try await ServiceGroup(configuration: groupConfig).run()

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOPosix
 import ServiceLifecycle
@@ -22,6 +23,7 @@ final class IngestService: Service {
     private let deadLetters: DeadLetterFile
     private let logger: Logger
     let stats: DaemonStats
+    private let metrics = IngestMetrics()
 
     init(queue: TickQueue, sink: SinkThread, publisher: RedisPublisher?, maxTicks: Int, maxAge: Duration,
          publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, logger: Logger) {
@@ -56,13 +58,18 @@ final class IngestService: Service {
             offsets.removeAll(keepingCapacity: true)
             let started = ContinuousClock.now
             let result = try await sink.write(batch, offsets: written)
-            stats.recordBatch(ticks: batch.count, stored: result.stored.count, seconds: (ContinuousClock.now - started).seconds)
+            let took = ContinuousClock.now - started
+            stats.recordBatch(ticks: batch.count, stored: result.stored.count, seconds: took.seconds)
+            metrics.batches.increment()
+            metrics.inserted.increment(by: Int64(result.stored.count))
+            metrics.batchDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
             publisher?.enqueue(result)
         }
         while true {
             // Wake at least once a second, so that dead letters reach the disk promptly.
             let tick = ContinuousClock.now + .seconds(1)
             let chunk = await queue.receive(until: min(batcher.deadline ?? tick, tick))
+            stats.heartbeat()
             if let chunk {
                 offsets[chunk.source] = chunk.throughLine
                 for tick in chunk.ticks {
@@ -73,6 +80,7 @@ final class IngestService: Service {
             }
             try await commit(batcher.due(now: .now))
             try deadLetters.flush()
+            metrics.queueDepth.record(queue.depth + batcher.pending.count)
         }
         try await commit(batcher.flush())
         try deadLetters.flush()
@@ -99,6 +107,8 @@ final class SinkThread: Sendable {
 /// Counters of the running daemon (metrics arrive with issue 6; tests and logs read them now).
 public final class DaemonStats: Sendable {
     public struct Snapshot: Sendable, Equatable {
+        /// When the ingest loop last went round (it does at least once a second while healthy).
+        public var heartbeat = ContinuousClock.now
         public var sources: [String: SourceCounts] = [:]
         public var batches = 0
         public var ticksWritten = 0
@@ -110,6 +120,8 @@ public final class DaemonStats: Sendable {
     public init() {}
 
     public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func heartbeat() { state.withLock { $0.heartbeat = .now } }
 
     func recordBatch(ticks: Int, stored: Int, seconds: Double) {
         state.withLock { s in
@@ -131,4 +143,13 @@ public final class DaemonStats: Sendable {
             s.sources[name] = total
         }
     }
+}
+
+/// `tickd_batches_total`, `tickd_rows_inserted_total`, `tickd_batch_duration_seconds` (histogram),
+/// `tickd_queue_ticks` (ticks waiting between the sources and the database, the open batch included).
+struct IngestMetrics: Sendable {
+    let batches = Counter(label: "tickd_batches_total")
+    let inserted = Counter(label: "tickd_rows_inserted_total")
+    let batchDuration = Timer(label: "tickd_batch_duration_seconds")
+    let queueDepth = Gauge(label: "tickd_queue_ticks")
 }

@@ -52,6 +52,7 @@ struct FileSourceService: Service, CustomStringConvertible {
         var decoder = wiring.makeDecoder(reader.sourceName, format ?? defaultFormat, maxLineBytes)
         var keys = TradeKeyAssigner()
         var pacer = Pacer(speed: speed)
+        var observer = SourceObserver(source: reader.sourceName)
         logger.notice("replaying file", metadata: ["file": "\(path)", "speed": "\(speed)"])
         func pass(_ ticks: [Tick]) async throws -> Bool {
             var keyed: [KeyedTick] = []
@@ -70,6 +71,7 @@ struct FileSourceService: Service, CustomStringConvertible {
         while !Task.isShuttingDownGracefully, let chunk = try await pool.runIfActive({ try reader.next() }) {
             var ticks: [Tick] = []
             try chunk.withUnsafeBytes { try decoder.decode($0, now: wiring.clock()) { ticks.append($0) } }
+            observer.observe(decoder.counts, logger: logger)
             guard try await pass(ticks) else { break }
         }
         if !Task.isShuttingDownGracefully {
@@ -77,6 +79,8 @@ struct FileSourceService: Service, CustomStringConvertible {
             try decoder.finish { last.append($0) }
             _ = try await pass(last)
         }
+        observer.observe(decoder.counts, logger: logger)
+        observer.flushWarning(logger: logger)
         wiring.report(decoder.source, decoder.counts)
         logger.notice("file done", metadata: ["file": "\(path)", "records": "\(decoder.counts.read)",
                                               "accepted": "\(decoder.counts.accepted)", "rejected": "\(decoder.counts.rejected)"])

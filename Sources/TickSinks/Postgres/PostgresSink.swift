@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import LibPQ
 import Logging
@@ -125,6 +126,7 @@ public final class PostgresSink {
                 guard error.isTransient else { throw SinkError(table: table, underlying: error) }
                 attempt += 1
                 retries += 1
+                Counter(label: "tickd_database_retries_total").increment()
                 if connection?.isOpen != true { connection = nil }
                 let pause = backoff(attempt: attempt)
                 logger.warning("database error, retrying", metadata: [

@@ -1,3 +1,4 @@
+import CoreMetrics
 import DequeModule
 import Foundation
 import Hiredis
@@ -28,6 +29,8 @@ public final class RedisPublisher: @unchecked Sendable {
     public let options: PublisherOptions
     private let logger: Logger
     private var connection: RedisConnection?  // publisher thread only
+    private var lastError = ""                 // publisher thread only
+    private let metrics = PublisherMetrics()
 
     /// One message: a tick's JSON, and whether it is also the symbol's newest.
     struct Message {
@@ -138,6 +141,8 @@ public final class RedisPublisher: @unchecked Sendable {
             condition.lock()
             inFlight = 0
             statsValue.published += sent
+            metrics.published.increment(by: Int64(sent))
+            metrics.backlog.record(backlog.count + (sent < work.count ? work.count - sent : 0))
             if sent < work.count {
                 // Put back what did not go out, oldest first, then respect the bound.
                 backlog.insert(contentsOf: work[sent...], at: 0)
@@ -155,7 +160,8 @@ public final class RedisPublisher: @unchecked Sendable {
                 let pause = backoff(attempt: attempt)
                 if attempt == 1 || attempt % 10 == 0 {
                     logger.warning("redis: unreachable, holding messages", metadata: [
-                        "attempt": "\(attempt)", "backlog": "\(stats.backlog)", "retry_in_ms": "\(pause.milliseconds)"])
+                        "attempt": "\(attempt)", "backlog": "\(stats.backlog)", "retry_in_ms": "\(pause.milliseconds)",
+                        "error": "\(lastError)"])
                 }
                 sleepInterruptibly(pause)
             } else {
@@ -184,6 +190,7 @@ public final class RedisPublisher: @unchecked Sendable {
             }
             return acknowledged
         } catch {
+            lastError = "\(error)"
             if connection != nil {
                 logger.warning("redis: connection lost", metadata: ["error": "\(error)"])
             }
@@ -192,6 +199,8 @@ public final class RedisPublisher: @unchecked Sendable {
             statsValue.errors += 1
             statsValue.connected = false
             condition.unlock()
+            metrics.errors.increment()
+            metrics.up.record(0)
             return 0
         }
     }
@@ -206,6 +215,8 @@ public final class RedisPublisher: @unchecked Sendable {
         if everConnected { statsValue.reconnects += 1 }
         statsValue.connected = true
         condition.unlock()
+        metrics.up.record(1)
+        if everConnected { metrics.reconnects.increment() }
         logger.info("redis: connected", metadata: ["url": "\(options.url)"])
         everConnected = true
         return redis
@@ -220,6 +231,7 @@ public final class RedisPublisher: @unchecked Sendable {
         for message in backlog.prefix(drop) { skippedSinceLog.add(message.symbol, seq: message.seq) }
         backlog.removeFirst(drop)
         statsValue.skipped += drop
+        metrics.skipped.increment(by: Int64(drop))
         logger.error("redis: backlog over its bound, skipped the oldest messages; subscribers must re-read them from the database",
                      metadata: ["skipped": "\(drop)", "max_backlog": "\(options.maxBacklog)", "reread": "\(skippedSinceLog)"])
         skippedSinceLog = SkippedRanges()
@@ -238,4 +250,15 @@ public final class RedisPublisher: @unchecked Sendable {
         while !stopping && condition.wait(until: deadline) {}
         condition.unlock()
     }
+}
+
+/// `tickd_redis_published_total`, `tickd_redis_publish_errors_total`, `tickd_redis_skipped_total`,
+/// `tickd_redis_reconnects_total`, `tickd_redis_backlog`, `tickd_redis_up`.
+struct PublisherMetrics: Sendable {
+    let published = Counter(label: "tickd_redis_published_total")
+    let errors = Counter(label: "tickd_redis_publish_errors_total")
+    let skipped = Counter(label: "tickd_redis_skipped_total")
+    let reconnects = Counter(label: "tickd_redis_reconnects_total")
+    let backlog = Gauge(label: "tickd_redis_backlog")
+    let up = Gauge(label: "tickd_redis_up")
 }

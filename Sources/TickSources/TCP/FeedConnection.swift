@@ -42,8 +42,14 @@ public struct SourceWiring: Sendable {
 struct FeedConnectionReader {
     var decoder: SourceDecoder
     var keys = TradeKeyAssigner()
-    let deliver: ChunkSink
-    let clock: @Sendable () -> Timestamp
+    var observer: SourceObserver
+    let wiring: SourceWiring
+
+    init(decoder: SourceDecoder, wiring: SourceWiring) {
+        self.decoder = decoder
+        self.wiring = wiring
+        observer = SourceObserver(source: decoder.source)
+    }
 
     /// Reads until the peer closes or delivery is refused. Returns true when the peer closed
     /// (end of stream), false when tickd stopped taking input.
@@ -51,10 +57,11 @@ struct FeedConnectionReader {
         for try await buffer in inbound {
             var ticks: [KeyedTick] = []
             try buffer.withUnsafeReadableBytes { bytes in
-                try decoder.decode(bytes, now: clock()) { ticks.append(keys.key($0)) }
+                try decoder.decode(bytes, now: wiring.clock()) { ticks.append(keys.key($0)) }
             }
+            observer.observe(decoder.counts, logger: wiring.logger)
             if !ticks.isEmpty {
-                guard await deliver(TickChunk(source: decoder.source, throughLine: decoder.lineNumber, ticks: ticks)) else {
+                guard await wiring.deliver(TickChunk(source: decoder.source, throughLine: decoder.lineNumber, ticks: ticks)) else {
                     return false
                 }
             }
@@ -66,7 +73,14 @@ struct FeedConnectionReader {
     mutating func finish() async throws {
         var ticks: [KeyedTick] = []
         try decoder.finish { ticks.append(keys.key($0)) }
-        if !ticks.isEmpty { _ = await deliver(TickChunk(source: decoder.source, throughLine: decoder.lineNumber, ticks: ticks)) }
+        observer.observe(decoder.counts, logger: wiring.logger)
+        if !ticks.isEmpty { _ = await wiring.deliver(TickChunk(source: decoder.source, throughLine: decoder.lineNumber, ticks: ticks)) }
+    }
+
+    /// The connection ended: report the counts and any rejects not yet warned about.
+    mutating func close() {
+        observer.flushWarning(logger: wiring.logger)
+        wiring.report(decoder.source, decoder.counts)
     }
 }
 

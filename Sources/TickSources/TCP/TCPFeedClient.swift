@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -59,11 +60,15 @@ public final class TCPFeedClient: Sendable {
         var stopping = false
     }
     private let status = Mutex(Status())
+    private let connectedGauge: Gauge
+    private let reconnects: Counter
 
     public init(options: UpstreamOptions, group: any EventLoopGroup, wiring: SourceWiring) {
         self.options = options
         self.group = group
         self.wiring = wiring
+        connectedGauge = Gauge(label: "tickd_upstream_connected", dimensions: [("upstream", options.name)])
+        reconnects = Counter(label: "tickd_upstream_reconnects_total", dimensions: [("upstream", options.name)])
     }
 
     public var state: UpstreamState { status.withLock { $0.state } }
@@ -93,16 +98,19 @@ public final class TCPFeedClient: Sendable {
                 }
                 if stopNow { channel.channel.close(promise: nil) }
                 backoff.reset()
+                connectedGauge.record(1)
+                if connections > 1 { reconnects.increment() }
                 logger.notice("connected to upstream feed", metadata: ["upstream": "\(options.name)"])
                 var reader = FeedConnectionReader(decoder: wiring.makeDecoder(options.name, options.format, options.maxLineBytes),
-                                                  deliver: wiring.deliver, clock: wiring.clock)
+                                                  wiring: wiring)
                 try await channel.executeThenClose { inbound, outbound in
                     if let subscribe = options.subscribe {
                         try await outbound.write(ByteBuffer(string: subscribe + "\n"))
                     }
                     if try await reader.read(inbound), !status.withLock({ $0.stopping }) { try await reader.finish() }
                 }
-                wiring.report(options.name, reader.decoder.counts)
+                reader.close()
+                connectedGauge.record(0)
                 status.withLock { $0.channel = nil }
                 logger.warning("upstream feed closed the connection", metadata: ["upstream": "\(options.name)"])
             } catch {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import NIOCore
 import NIOPosix
@@ -55,6 +56,7 @@ public final class TCPFeedServer: Sendable {
     private let wiring: SourceWiring
     private var logger: Logger { wiring.logger }
     private let limiter: ConnectionLimiter
+    private let metrics: ListenerMetrics
 
     private struct State {
         var server: (any Channel)?
@@ -77,6 +79,7 @@ public final class TCPFeedServer: Sendable {
         self.wiring = wiring
         limiter = ConnectionLimiter(maxTotal: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer,
                                     allow: options.allow)
+        metrics = ListenerMetrics(listener: options.name)
     }
 
     public var counters: ListenerCounters {
@@ -135,6 +138,7 @@ public final class TCPFeedServer: Sendable {
         let peer = channel.remoteAddress?.ipAddress ?? "unknown"
         if let refusal = limiter.admit(peer: peer) {
             state.withLock { $0.counters.refused[refusal, default: 0] += 1 }
+            metrics.refused(refusal)
             logger.warning("connection refused", metadata: ["listener": "\(options.name)", "peer": "\(peer)",
                                                             "reason": "\(refusal.rawValue)"])
             channel.close(promise: nil)
@@ -145,6 +149,7 @@ public final class TCPFeedServer: Sendable {
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount(idle)))
             try channel.pipeline.syncOperations.addHandler(IdleCloser { [self] in
                 state.withLock { $0.counters.idleClosed += 1 }
+                metrics.idleClosed.increment()
                 logger.notice("connection idle, closed", metadata: ["listener": "\(name)", "peer": "\(peer)"])
             })
         }
@@ -155,6 +160,8 @@ public final class TCPFeedServer: Sendable {
             s.counters.accepted += 1
             s.connections[ObjectIdentifier(channel)] = channel
         }
+        metrics.accepted.increment()
+        metrics.open.record(limiter.open)
         return .accepted(connection, peer: peer)
     }
 
@@ -168,7 +175,7 @@ public final class TCPFeedServer: Sendable {
         if state.withLock({ $0.stopping }) { connection.channel.close(promise: nil) }
         logger.info("publisher connected", metadata: ["listener": "\(options.name)", "peer": "\(remote)"])
         var reader = FeedConnectionReader(decoder: wiring.makeDecoder(options.name, options.format, options.maxLineBytes),
-                                          deliver: wiring.deliver, clock: wiring.clock)
+                                          wiring: wiring)
         var outcome = "closed by peer"
         do {
             try await connection.executeThenClose { inbound in
@@ -183,7 +190,8 @@ public final class TCPFeedServer: Sendable {
             outcome = "error: \(error)"
         }
         let counts = reader.decoder.counts
-        wiring.report(options.name, counts)
+        reader.close()
+        metrics.open.record(limiter.open - 1)
         logger.info("publisher disconnected", metadata: [
             "listener": "\(options.name)", "peer": "\(remote)", "outcome": "\(outcome)",
             "records": "\(counts.read)", "accepted": "\(counts.accepted)", "rejected": "\(counts.rejected)"])
@@ -195,4 +203,26 @@ extension TimeAmount {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
+}
+
+/// The metrics of one listener: `tickd_connections_accepted_total`, `…_refused_total{reason}`,
+/// `…_idle_closed_total`, `tickd_connections_open`, all labelled with the listener.
+struct ListenerMetrics: Sendable {
+    let listener: String
+    let accepted: Counter
+    let idleClosed: Counter
+    let open: Gauge
+    private let refusedCounters: [ConnectionLimiter.Refusal: Counter]
+
+    init(listener: String) {
+        self.listener = listener
+        accepted = Counter(label: "tickd_connections_accepted_total", dimensions: [("listener", listener)])
+        idleClosed = Counter(label: "tickd_connections_idle_closed_total", dimensions: [("listener", listener)])
+        open = Gauge(label: "tickd_connections_open", dimensions: [("listener", listener)])
+        refusedCounters = Dictionary(uniqueKeysWithValues: ConnectionLimiter.Refusal.allCases.map {
+            ($0, Counter(label: "tickd_connections_refused_total", dimensions: [("listener", listener), ("reason", $0.rawValue)]))
+        })
+    }
+
+    func refused(_ reason: ConnectionLimiter.Refusal) { refusedCounters[reason]?.increment() }
 }

@@ -1,0 +1,93 @@
+import CoreMetrics
+import Foundation
+import LibPQ
+import Logging
+import Synchronization
+import TickSources
+
+/// Whether tickd is ready to take ticks: the database answers, and its sources are open
+/// (every listener bound, every upstream connected). `/readyz` and systemd's READY=1 use it.
+public final class Readiness: Sendable {
+    private let database = Mutex(false)
+    private let listeners: [TCPFeedServer]
+    private let upstreams: [TCPFeedClient]
+    private let databaseGauge = Gauge(label: "tickd_database_up")
+
+    init(listeners: [TCPFeedServer], upstreams: [TCPFeedClient]) {
+        self.listeners = listeners
+        self.upstreams = upstreams
+    }
+
+    var databaseUp: Bool {
+        get { database.withLock { $0 } }
+    }
+
+    func setDatabase(_ up: Bool) {
+        database.withLock { $0 = up }
+        databaseGauge.record(up ? 1 : 0)
+    }
+
+    /// What is not ready, empty when all is.
+    public var problems: [String] {
+        var problems: [String] = []
+        if !databaseUp { problems.append("database unreachable") }
+        for listener in listeners where listener.boundPort == nil { problems.append("\(listener.options.name) not listening") }
+        for upstream in upstreams where upstream.state != .connected { problems.append("\(upstream.options.name) not connected") }
+        return problems
+    }
+
+    public var isReady: Bool { problems.isEmpty }
+}
+
+/// Checks the database once a second with a connection of its own (`SELECT 1`, 2 s timeouts) on
+/// a thread of its own, so a hung server turns tickd unready even while a batch is stuck.
+final class DatabaseProbe: @unchecked Sendable {
+    private let url: String
+    private let readiness: Readiness
+    private let interval: Duration
+    private let logger: Logger
+    private let stopped = Mutex(false)
+    /// Used by `start()` before the thread exists, then only by the thread.
+    private var connection: Connection?
+
+    init(url: String, readiness: Readiness, interval: Duration = .seconds(1), logger: Logger) {
+        self.url = url
+        self.readiness = readiness
+        self.interval = interval
+        self.logger = logger
+    }
+
+    /// Checks once now (on the calling thread), then keeps checking on a thread until `stop()`.
+    func start() {
+        connection = check(nil)
+        let thread = Thread { [self] in
+            while !stopped.withLock({ $0 }) {
+                Thread.sleep(forTimeInterval: interval.seconds)
+                connection = check(connection)
+            }
+        }
+        thread.name = "tickd-database-probe"
+        thread.start()
+    }
+
+    func stop() { stopped.withLock { $0 = true } }
+
+    private func check(_ existing: Connection?) -> Connection? {
+        let was = readiness.databaseUp
+        var connection = existing
+        do {
+            if connection == nil || connection?.isOpen == false {
+                connection = try Connection(conninfo: url, defaults: ["fallback_application_name": "tickd-probe", "connect_timeout": "2"])
+                try connection?.execute("SET statement_timeout = 2000")
+            }
+            try connection?.execute("SELECT 1")
+            readiness.setDatabase(true)
+            if !was { logger.notice("database reachable") }
+        } catch {
+            connection = nil
+            readiness.setDatabase(false)
+            if was { logger.error("database unreachable", metadata: ["sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)"]) }
+        }
+        return connection
+    }
+}
