@@ -8,25 +8,14 @@ public final class LineSocket: @unchecked Sendable {
     public init(port: Int, host: String = "127.0.0.1", from source: String? = nil, sendTimeout: Duration? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if let source {
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_addr.s_addr = inet_addr(source)
-            _ = withUnsafePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            _ = withIPv4Address(source, port: 0) { bind(fd, $0, $1) }
         }
         if let sendTimeout {
             var tv = timeval(tv_sec: Int(sendTimeout.components.seconds),
                              tv_usec: Int(sendTimeout.components.attoseconds / 1_000_000_000_000))
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr(host)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let rc = withIPv4Address(host, port: port) { connect(fd, $0, $1) }
         guard rc == 0 else {
             close(fd)
             throw NSError(domain: "LineSocket", code: Int(errno), userInfo: [NSLocalizedDescriptionKey: "connect: \(String(cString: strerror(errno)))"])
@@ -89,13 +78,7 @@ public final class FeedServerStub: @unchecked Sendable {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let rc = withIPv4Address("127.0.0.1", port: port) { bind(fd, $0, $1) }
         guard rc == 0, listen(fd, 8) == 0 else { close(fd); throw NSError(domain: "FeedServerStub", code: Int(errno)) }
         listener = fd
         let thread = Thread { [self] in

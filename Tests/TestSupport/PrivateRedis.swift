@@ -52,14 +52,7 @@ public final class PrivateRedis: @unchecked Sendable {
     static func answers(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return false }
+        guard withIPv4Address("127.0.0.1", port: port, { connect(fd, $0, $1) }) == 0 else { return false }
         let ping = Array("PING\r\n".utf8)
         _ = ping.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var buffer = [UInt8](repeating: 0, count: 16)
@@ -84,5 +77,16 @@ public final class PrivateRedis: @unchecked Sendable {
         }
         guard bound == 0 else { throw NSError(domain: "PrivateRedis", code: 2) }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Calls `body` with an IPv4 socket address (`host`, `port`) as a `sockaddr` pointer and its length.
+func withIPv4Address<R>(_ host: String, port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr(host)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
 }
