@@ -19,6 +19,14 @@ public struct SourceCounts: Sendable, Equatable {
     public var rejected: Int { rejectedByReason.values.reduce(0, +) }
 
     public init() {}
+
+    /// Adds another source's (or connection's) counts to these.
+    public mutating func add(_ other: SourceCounts) {
+        read += other.read
+        accepted += other.accepted
+        filtered += other.filtered
+        for (reason, count) in other.rejectedByReason { rejectedByReason[reason, default: 0] += count }
+    }
 }
 
 /// The per-source front of the pipeline: bytes → lines (with the length limit) → records →

@@ -1,4 +1,5 @@
 import TickCodecs
+import TickModel
 import TickSources
 
 extension TickdConfig {
@@ -29,7 +30,7 @@ extension TickdConfig {
         for l in listeners {
             lines += ["    - address: \"\(l.host):\(l.port)\"", "      format: \(l.format.rawValue)",
                       "      max_connections: \(l.maxConnections)", "      max_connections_per_peer: \(l.maxConnectionsPerPeer)",
-                      "      idle_timeout_ms: \(l.idleTimeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 } ?? 0)",
+                      "      idle_timeout_ms: \(l.idleTimeout?.milliseconds ?? 0)",
                       "      max_line_bytes: \(l.maxLineBytes)",
                       "      allow: [\(l.allow?.entries.joined(separator: ", ") ?? "")]"]
         }
@@ -37,7 +38,7 @@ extension TickdConfig {
         for u in upstreams {
             lines += ["    - address: \"\(u.host):\(u.port)\"", "      format: \(u.format.rawValue)",
                       "      subscribe: \(u.subscribe.map { "\"\($0)\"" } ?? "~")",
-                      "      retry_max_backoff_ms: \(u.maxBackoff.components.seconds * 1000 + u.maxBackoff.components.attoseconds / 1_000_000_000_000_000)"]
+                      "      retry_max_backoff_ms: \(u.maxBackoff.milliseconds)"]
         }
         lines += ["  files:"]
         for f in files { lines += ["    - path: \(f.path)", "      speed: \(f.speed)"] }

@@ -152,11 +152,3 @@ extension Timestamp {
         return Timestamp(secondsSinceEpoch: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
     }
 }
-
-extension Duration {
-    /// The duration in seconds as a Double, for reports.
-    public var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
-    }
-}

@@ -25,21 +25,11 @@ public struct Daemon {
 
     public init(config: TickdConfig) { self.config = config }
 
-    /// The running parts, for whoever needs to look inside (tests, metrics).
-    public struct Parts: Sendable {
-        public let queue: TickQueue
-        public let stats: DaemonStats
-        public let listeners: [TCPFeedServer]
-        public let upstreams: [TCPFeedClient]
-        public let publisher: RedisPublisher?
-        public let readiness: Readiness
-    }
-
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host.hasPrefix("127.") || host == "::1"
     }
 
-    public func run(onStart: @Sendable (Parts) -> Void = { _ in }) async throws {
+    public func run() async throws {
         guard !(config.listeners.isEmpty && config.upstreams.isEmpty && config.files.isEmpty) else {
             throw ConfigError(key: "sources", "nothing to read: configure sources.listen, sources.connect or sources.files, or pass --listen/--connect")
         }
@@ -54,7 +44,7 @@ public struct Daemon {
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         do {
-            try await runServices(url: url, publishing: publishing, pool: pool, onStart: onStart)
+            try await runServices(url: url, publishing: publishing, pool: pool)
         } catch {
             try? await pool.shutdownGracefully()
             throw error
@@ -62,8 +52,7 @@ public struct Daemon {
         try await pool.shutdownGracefully()
     }
 
-    private func runServices(url: String, publishing: PublisherOptions?, pool: NIOThreadPool,
-                             onStart: @Sendable (Parts) -> Void) async throws {
+    private func runServices(url: String, publishing: PublisherOptions?, pool: NIOThreadPool) async throws {
         let config = self.config
         let logger = self.logger
         // Connect on the sink's thread (retrying transient failures) and read the instrument list.
@@ -132,8 +121,6 @@ public struct Daemon {
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                     logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeoutMilliseconds)
-        onStart(Parts(queue: queue, stats: stats, listeners: listeners, upstreams: upstreams, publisher: publisher,
-                      readiness: readiness))
         logger.notice("tickd running", metadata: ["listeners": "\(listeners.count)", "upstreams": "\(upstreams.count)",
                                                   "files": "\(files.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
         try await ServiceGroup(configuration: groupConfig).run()

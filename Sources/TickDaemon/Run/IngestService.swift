@@ -59,7 +59,7 @@ final class IngestService: Service {
             let started = ContinuousClock.now
             let result = try await sink.write(batch, offsets: written)
             let took = ContinuousClock.now - started
-            stats.recordBatch(ticks: batch.count, stored: result.stored.count, seconds: took.seconds)
+            stats.recordBatch(stored: result.stored.count)
             metrics.batches.increment()
             metrics.inserted.increment(by: Int64(result.stored.count))
             metrics.batchDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
@@ -111,9 +111,7 @@ public final class DaemonStats: Sendable {
         public var heartbeat = ContinuousClock.now
         public var sources: [String: SourceCounts] = [:]
         public var batches = 0
-        public var ticksWritten = 0
         public var inserted = 0
-        public var lastBatchSeconds = 0.0
     }
     private let state = Mutex(Snapshot())
 
@@ -123,25 +121,16 @@ public final class DaemonStats: Sendable {
 
     func heartbeat() { state.withLock { $0.heartbeat = .now } }
 
-    func recordBatch(ticks: Int, stored: Int, seconds: Double) {
+    func recordBatch(stored: Int) {
         state.withLock { s in
             s.batches += 1
-            s.ticksWritten += ticks
             s.inserted += stored
-            s.lastBatchSeconds = seconds
         }
     }
 
     /// Adds what a finished connection or file counted.
     func recordSource(_ name: String, _ counts: SourceCounts) {
-        state.withLock { s in
-            var total = s.sources[name, default: SourceCounts()]
-            total.read += counts.read
-            total.accepted += counts.accepted
-            total.filtered += counts.filtered
-            for (reason, n) in counts.rejectedByReason { total.rejectedByReason[reason, default: 0] += n }
-            s.sources[name] = total
-        }
+        state.withLock { $0.sources[name, default: SourceCounts()].add(counts) }
     }
 }
 

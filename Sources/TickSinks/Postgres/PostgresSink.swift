@@ -197,8 +197,3 @@ struct StorageKey: Hashable {
         self.init(symbol: keyed.tick.symbol, micros: keyed.tick.time.nanosecondsSinceEpoch / 1000, tradeSeq: keyed.tradeSeq)
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

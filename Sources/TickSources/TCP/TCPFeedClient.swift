@@ -123,7 +123,7 @@ public final class TCPFeedClient: Sendable {
             let delay = backoff.nextDelay(unit: Double.random(in: 0..<1))
             setState(.backingOff(attempt: backoff.failures, delay: delay))
             logger.info("reconnecting to upstream feed", metadata: [
-                "upstream": "\(options.name)", "attempt": "\(backoff.failures)", "in_ms": "\(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)"])
+                "upstream": "\(options.name)", "attempt": "\(backoff.failures)", "in_ms": "\(delay.milliseconds)"])
             let wakeAt = ContinuousClock.now + delay
             while ContinuousClock.now < wakeAt && !status.withLock({ $0.stopping }) {
                 try? await Task.sleep(for: min(.milliseconds(50), wakeAt - .now))

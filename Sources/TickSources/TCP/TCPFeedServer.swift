@@ -38,15 +38,6 @@ public struct ListenerOptions: Sendable {
     public var name: String { "tcp://\(host):\(port)" }
 }
 
-/// What a listener has seen.
-public struct ListenerCounters: Sendable, Equatable {
-    public var accepted = 0
-    public var refused: [ConnectionLimiter.Refusal: Int] = [:]
-    public var idleClosed = 0
-    public var open = 0
-    public init() {}
-}
-
 /// A TCP server that feed publishers connect to (SwiftNIO). Each connection is read in a task
 /// of its own; when the pipeline is full the task stops pulling, NIO stops reading the socket
 /// and TCP flow control slows the publisher. Limits refuse or close connections, never tickd.
@@ -62,7 +53,6 @@ public final class TCPFeedServer: Sendable {
         var server: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
         var stopping = false
-        var counters = ListenerCounters()
         var boundPort: Int?
     }
     private let state = Mutex(State())
@@ -80,14 +70,6 @@ public final class TCPFeedServer: Sendable {
         limiter = ConnectionLimiter(maxTotal: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer,
                                     allow: options.allow)
         metrics = ListenerMetrics(listener: options.name)
-    }
-
-    public var counters: ListenerCounters {
-        state.withLock { s in
-            var counters = s.counters
-            counters.open = limiter.open
-            return counters
-        }
     }
 
     /// The port actually bound (differs from the configured one when that is 0).
@@ -137,7 +119,6 @@ public final class TCPFeedServer: Sendable {
     private func admit(_ channel: any Channel) throws -> Admission {
         let peer = channel.remoteAddress?.ipAddress ?? "unknown"
         if let refusal = limiter.admit(peer: peer) {
-            state.withLock { $0.counters.refused[refusal, default: 0] += 1 }
             metrics.refused(refusal)
             logger.warning("connection refused", metadata: ["listener": "\(options.name)", "peer": "\(peer)",
                                                             "reason": "\(refusal.rawValue)"])
@@ -148,7 +129,6 @@ public final class TCPFeedServer: Sendable {
             let name = options.name
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount(idle)))
             try channel.pipeline.syncOperations.addHandler(IdleCloser { [self] in
-                state.withLock { $0.counters.idleClosed += 1 }
                 metrics.idleClosed.increment()
                 logger.notice("connection idle, closed", metadata: ["listener": "\(name)", "peer": "\(peer)"])
             })
@@ -157,7 +137,6 @@ public final class TCPFeedServer: Sendable {
             wrappingChannelSynchronously: channel,
             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
         state.withLock { s in
-            s.counters.accepted += 1
             s.connections[ObjectIdentifier(channel)] = channel
         }
         metrics.accepted.increment()
