@@ -56,6 +56,32 @@ import TickSinks
         #expect(try db.rows("SELECT source LIKE '%trades.csv', line FROM tickd_source_offsets") == [["t", "104004"]])
     }
 
+    @Test func resumingAfterACrashLeavesTheTablesAsOneCleanIngestWould() throws {
+        let trades = TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds/nse-2026-01-05.trades.csv").path
+        // The "crash": only the first 40,000 lines made it in before tickd died. (Bytes, not a
+        // String: the file holds a deliberately invalid UTF-8 line.)
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: trades)))
+        let cut = try #require(bytes.indices.filter { bytes[$0] == 0x0A }.dropFirst(39_999).first)
+        let partial = FileManager.default.temporaryDirectory.appendingPathComponent("partial-\(UUID().uuidString).csv").path
+        try Data(bytes[...cut]).write(to: URL(fileURLWithPath: partial))
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        let resumed = try TestDatabase(), clean = try TestDatabase()
+        try resumed.migrateAndSeed()
+        try clean.migrateAndSeed()
+        try resumed.replay(files: [partial])
+        try resumed.replay(files: [trades])          // the restart replays the whole file
+        try clean.replay(files: [trades])
+        let state = """
+            SELECT md5(string_agg(symbol || time || trade_seq || open || high || low || close || volume || seq, ',' ORDER BY symbol, time, trade_seq))
+            FROM market_ticks
+            """
+        let stocks = "SELECT symbol, latest_price, previous_close FROM stocks ORDER BY 1"
+        #expect(try resumed.value("SELECT count(*) FROM market_ticks") == clean.value("SELECT count(*) FROM market_ticks"))
+        #expect(try resumed.value(state) == clean.value(state))
+        #expect(try resumed.rows(stocks) == clean.rows(stocks))
+        #expect(try resumed.rows("SELECT * FROM tickd_symbol_seq ORDER BY 1") == clean.rows("SELECT * FROM tickd_symbol_seq ORDER BY 1"))
+    }
+
     @Test func decimalsAreStoredExactlyWithTheirScale() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
