@@ -45,15 +45,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // The local journal of live feeds (segments, checksums, recovery).
+        .target(name: "TickJournal", dependencies: [
+            "TickModel", "TickPipeline", "Zstd", "CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TickSinks", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "LibPQ", "Hiredis",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
-            .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .target(name: "TickDaemon", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "LibPQ",
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "TickJournal", "LibPQ",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "DequeModule", package: "swift-collections"),
@@ -86,6 +88,7 @@ let package = Package(
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
         .testTarget(name: "TickSinksTests", dependencies: ["TickModel", "TickPipeline", "TickSinks"]),
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
+        .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickPipeline"]),
         .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources"]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [

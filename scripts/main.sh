@@ -42,7 +42,7 @@ psql "$DATABASE_URL" -P pager=off -c \
 
 PORT="$(free_port 7001)"
 log "tickd run --listen 127.0.0.1:$PORT (the daemon); a publisher streams 2026-01-06 09:00-10:00 into it"
-"$TICKD" run --listen "127.0.0.1:$PORT" > "$DEV_DIR/run.log" 2>&1 &
+TICKD_JOURNAL_DIRECTORY="$DEV_DIR/journal" "$TICKD" run --listen "127.0.0.1:$PORT" > "$DEV_DIR/run.log" 2>&1 &
 DAEMON=$!
 for _ in $(seq 1 100); do grep -q "listening for feed publishers" "$DEV_DIR/run.log" && break; sleep 0.1; done
 BEFORE=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM market_ticks")

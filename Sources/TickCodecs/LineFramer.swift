@@ -23,6 +23,12 @@ public struct LineFramer {
     public let overLongPrefixBytes: Int
     /// Number of the line most recently handed out.
     public private(set) var lineNumber = 0
+    /// Stream offset just past the line most recently handed out (past its `\n`, if it had one):
+    /// where a reader resumes to read the lines after it.
+    public private(set) var lineEnd: Int64 = 0
+
+    /// Bytes fed before the current chunk.
+    private var fedBefore: Int64 = 0
 
     private var carry: [UInt8] = []
     private var discarding = false
@@ -38,9 +44,22 @@ public struct LineFramer {
     /// Feeds the next chunk; `body` receives each complete line with its line number.
     public mutating func feed(_ chunk: UnsafeRawBufferPointer,
                               _ body: (FramedLine, Int) throws -> Void) rethrows {
+        try feed(chunk, withEnds: { line, number, _ in try body(line, number) })
+    }
+
+    /// Hands out the last line when the stream did not end with a newline.
+    public mutating func finish(_ body: (FramedLine, Int) throws -> Void) rethrows {
+        try finish(withEnds: { line, number, _ in try body(line, number) })
+    }
+
+    /// Feeds the next chunk; `body` receives each complete line with its line number and the
+    /// stream offset just past it (`lineEnd`).
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer,
+                              withEnds body: (FramedLine, Int, Int64) throws -> Void) rethrows {
         guard let raw = chunk.baseAddress, chunk.count > 0 else { return }
         let base = raw.assumingMemoryBound(to: UInt8.self)
         let count = chunk.count
+        defer { fedBefore += Int64(count) }
         var start = 0
         while start < count {
             guard let hit = memchr(base + start, 0x0A, count - start) else {
@@ -48,13 +67,14 @@ public struct LineFramer {
                 return
             }
             let end = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+            lineEnd = fedBefore + Int64(end + 1)
             if carry.isEmpty && !discarding {
                 let length = end - start
                 if length > maxLineBytes + 1 || (length == maxLineBytes + 1 && base[end - 1] != 0x0D) {
                     lineNumber += 1
                     atStreamStart = false
                     try body(.overLong(prefix: UnsafeBufferPointer(start: base + start, count: overLongPrefixBytes),
-                                       length: length), lineNumber)
+                                       length: length), lineNumber, lineEnd)
                 } else {
                     try emit(UnsafeBufferPointer(start: base + start, count: length), body)
                 }
@@ -66,19 +86,20 @@ public struct LineFramer {
         }
     }
 
-    /// Hands out the last line when the stream did not end with a newline.
-    public mutating func finish(_ body: (FramedLine, Int) throws -> Void) rethrows {
+    /// `finish` with the end offset of the last line.
+    public mutating func finish(withEnds body: (FramedLine, Int, Int64) throws -> Void) rethrows {
+        lineEnd = fedBefore
         if !carry.isEmpty || discarding { try flushCarried(body) }
     }
 
-    private mutating func flushCarried(_ body: (FramedLine, Int) throws -> Void) rethrows {
+    private mutating func flushCarried(_ body: (FramedLine, Int, Int64) throws -> Void) rethrows {
         if discarding {
             lineNumber += 1
             atStreamStart = false
             let length = discardedLength
             discarding = false
             discardedLength = 0
-            try carry.withUnsafeBufferPointer { try body(.overLong(prefix: $0, length: length), lineNumber) }
+            try carry.withUnsafeBufferPointer { try body(.overLong(prefix: $0, length: length), lineNumber, lineEnd) }
         } else {
             let content = carry.last == 0x0D ? carry.count - 1 : carry.count
             if content > maxLineBytes {
@@ -86,7 +107,7 @@ public struct LineFramer {
                 atStreamStart = false
                 let keep = overLongPrefixBytes
                 try carry.withUnsafeBufferPointer {
-                    try body(.overLong(prefix: UnsafeBufferPointer(rebasing: $0.prefix(keep)), length: content), lineNumber)
+                    try body(.overLong(prefix: UnsafeBufferPointer(rebasing: $0.prefix(keep)), length: content), lineNumber, lineEnd)
                 }
             } else {
                 try carry.withUnsafeBufferPointer { try emit($0, body) }
@@ -96,7 +117,7 @@ public struct LineFramer {
     }
 
     private mutating func emit(_ line: UnsafeBufferPointer<UInt8>,
-                               _ body: (FramedLine, Int) throws -> Void) rethrows {
+                               _ body: (FramedLine, Int, Int64) throws -> Void) rethrows {
         var line = line
         if line.count > 0 && line[line.count - 1] == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
         if atStreamStart {
@@ -106,7 +127,7 @@ public struct LineFramer {
             }
         }
         lineNumber += 1
-        try body(.line(line), lineNumber)
+        try body(.line(line), lineNumber, lineEnd)
     }
 
     private mutating func appendPartial(_ piece: UnsafeBufferPointer<UInt8>) {

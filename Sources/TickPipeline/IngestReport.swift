@@ -7,6 +7,8 @@ public struct IngestReport: Sendable, Equatable {
     public var accepted = 0
     /// Accepted, but left out by `--from/--to/--symbols`.
     public var filtered = 0
+    /// Lines skipped because an earlier run of the same file committed them (resumed).
+    public var resumed = 0
     public var rejected = 0
     /// Rows new or changed in `market_ticks`.
     public var inserted = 0
@@ -52,6 +54,7 @@ public struct IngestReport: Sendable, Equatable {
         reasons.append(UInt8(ascii: "}"))
         number("rejected_by_reason", String(decoding: reasons, as: UTF8.self))
         number("filtered", String(filtered))
+        number("resumed", String(resumed))
         number("dry_run", dryRun ? "true" : "false")
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

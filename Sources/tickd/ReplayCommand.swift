@@ -32,6 +32,10 @@ struct ReplayCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Parse and normalise only: no database, no Redis.")
     var dryRun = false
 
+    @Flag(name: .customLong("no-resume"),
+          help: "Read each file from its start, even when an earlier replay of it committed part of it.")
+    var noResume = false
+
     @Option(help: "Print a report when done: json.")
     var report: String?
 
@@ -58,7 +62,7 @@ struct ReplayCommand: ParsableCommand {
                                     to: to.map { try ReplayCommand.time($0, flag: "--to", config: config) },
                                     symbols: try symbols.map { try ReplayCommand.symbols($0, config: config) })
         let request = ReplayRequest(files: files, format: feedFormat, dryRun: dryRun, deadLetterPath: deadLetter,
-                                    speed: pace, filter: filter, progress: true)
+                                    speed: pace, filter: filter, progress: true, resume: !noResume)
         let result = try ReplayRunner(config: config, request: request).run()
         if report == "json" {
             print(result.json)

@@ -15,6 +15,8 @@ public final class DaemonProcess: @unchecked Sendable {
         process.currentDirectoryURL = TickdProcess.repositoryRoot
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "TICKD_CONFIG")
+        // Each daemon its own journal, unless the test shares one between runs on purpose.
+        env["TICKD_JOURNAL_DIRECTORY"] = TickdProcess.temporaryPath("journal")
         env.merge(environment) { _, new in new }
         process.environment = env
         process.standardOutput = log

@@ -35,7 +35,7 @@ import TickPipeline
         report.accepted = 2
         report.countReject(.badTime)
         report.seconds = 0.5
-        #expect(report.json == #"{"read":3,"accepted":2,"rejected":1,"inserted":0,"published":0,"seconds":0.500,"ticks_per_second":4.0,"rejected_by_reason":{"bad_time":1},"filtered":0,"dry_run":false}"#)
+        #expect(report.json == #"{"read":3,"accepted":2,"rejected":1,"inserted":0,"published":0,"seconds":0.500,"ticks_per_second":4.0,"rejected_by_reason":{"bad_time":1},"filtered":0,"resumed":0,"dry_run":false}"#)
     }
 
     @Test func everyReasonCodeIsSnakeCaseAndUnique() {

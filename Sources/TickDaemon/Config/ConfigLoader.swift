@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TickJournal
 import TickCodecs
 import TickPipeline
 import TickSinks
@@ -53,7 +54,7 @@ public enum ConfigLoader {
         guard let root else { return } // empty file: defaults
         let top = try Section(root, path: "")
         try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch", "redis",
-                      "sources", "pipeline", "shutdown", "log", "metrics"])
+                      "sources", "pipeline", "journal", "shutdown", "log", "metrics"])
         if let exchange = try top.section("exchange") {
             try exchange.only(["timezone"])
             if let zone = try exchange.string("timezone") { config.timezone = zone }
@@ -131,6 +132,24 @@ public enum ConfigLoader {
         if let pipeline = try top.section("pipeline") {
             try pipeline.only(["max_queued_ticks"])
             if let n = try pipeline.integer("max_queued_ticks", in: 1...50_000_000) { config.maxQueuedTicks = n }
+        }
+        if let journal = try top.section("journal") {
+            try journal.only(["enabled", "directory", "segment_bytes", "max_bytes", "fsync", "fsync_interval_ms"])
+            if let enabled = try journal.string("enabled") {
+                guard let flag = Bool(enabled.lowercased()) else { throw ConfigError(key: journal.key("enabled"), "must be true or false") }
+                config.journalEnabled = flag
+            }
+            if let directory = try journal.string("directory") {
+                guard !directory.isEmpty else { throw ConfigError(key: journal.key("directory"), "must not be empty") }
+                config.journalDirectory = directory
+            }
+            if let n = try journal.integer("segment_bytes", in: 65_536...(1 << 30)) { config.journalSegmentBytes = n }
+            if let n = try journal.integer("max_bytes", in: (1 << 20)...(1 << 40)) { config.journalMaxBytes = n }
+            if config.journalMaxBytes < 2 * config.journalSegmentBytes {
+                throw ConfigError(key: journal.key("max_bytes"), "must be at least twice journal.segment_bytes (\(2 * config.journalSegmentBytes)), got \(config.journalMaxBytes)")
+            }
+            if let policy = try journal.choice("fsync", FsyncPolicy.self) { config.journalFsync = policy }
+            if let ms = try journal.integer("fsync_interval_ms", in: 1...60_000) { config.journalFsyncIntervalMilliseconds = ms }
         }
         if let shutdown = try top.section("shutdown") {
             try shutdown.only(["drain_timeout_ms"])
@@ -239,6 +258,8 @@ extension ConfigLoader {
         "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days",
         "batch.max_ticks", "batch.max_age_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
         "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",
+        "journal.enabled", "journal.directory", "journal.segment_bytes", "journal.max_bytes", "journal.fsync",
+        "journal.fsync_interval_ms",
         "log.format", "log.level", "metrics.address", "metrics.allow_public",
     ]
     static let notKeys: Set<String> = ["TICKD_CONFIG", "TICKD_DB_PASSWORD", "TICKD_DEV_DIR", "TICKD_PG_PORT", "TICKD_REDIS_PORT", "TICKD_PG_SOCKET_DIR"]

@@ -43,6 +43,9 @@ extension TickdConfig {
         lines += ["  files:"]
         for f in files { lines += ["    - path: \(f.path)", "      speed: \(f.speed)"] }
         lines += ["pipeline:", "  max_queued_ticks: \(maxQueuedTicks)",
+                  "journal:", "  enabled: \(journalEnabled)", "  directory: \(journalDirectory)",
+                  "  segment_bytes: \(journalSegmentBytes)", "  max_bytes: \(journalMaxBytes)",
+                  "  fsync: \(journalFsync.rawValue)", "  fsync_interval_ms: \(journalFsyncIntervalMilliseconds)",
                   "shutdown:", "  drain_timeout_ms: \(drainTimeoutMilliseconds)",
                   "log:", "  format: \(logFormat.rawValue)", "  level: \(logLevel.rawValue)",
                   "metrics:", "  address: \"\(metricsAddress ?? "")\"", "  allow_public: \(metricsAllowPublic)",

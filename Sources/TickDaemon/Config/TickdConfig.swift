@@ -1,5 +1,6 @@
 import Logging
 import TickCodecs
+import TickJournal
 import TickModel
 import TickPipeline
 import TickSinks
@@ -75,6 +76,20 @@ public struct TickdConfig: Sendable {
     /// `shutdown.drain_timeout_ms`: on SIGTERM/SIGINT, how long tickd may take to commit and
     /// publish what it has read before it gives up and exits.
     public var drainTimeoutMilliseconds = 15_000
+
+    /// `journal.*`: the local journal of TCP feeds (see `Journal`).
+    public var journalEnabled = true
+    public var journalDirectory = "tickd-journal"
+    public var journalSegmentBytes = 16 << 20
+    public var journalMaxBytes = 1 << 30
+    public var journalFsync: FsyncPolicy = .interval
+    public var journalFsyncIntervalMilliseconds = 200
+
+    /// The journal's options.
+    public var journalOptions: JournalOptions {
+        JournalOptions(directory: journalDirectory, segmentBytes: journalSegmentBytes, maxBytes: journalMaxBytes,
+                       fsync: journalFsync, fsyncInterval: .milliseconds(journalFsyncIntervalMilliseconds))
+    }
 
     /// `log.format`, `log.level`: how and how much tickd logs (stderr).
     public var logFormat: LogFormat = .logfmt

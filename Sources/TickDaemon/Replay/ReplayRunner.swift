@@ -20,9 +20,13 @@ public struct ReplayRequest: Sendable {
     public var filter: TickFilter
     /// Print a progress line on stderr (only when stderr is a terminal).
     public var progress: Bool
+    /// Resume each file from the position an earlier replay of it committed (`--no-resume` turns
+    /// it off). Only replays without filters record and use positions.
+    public var resume: Bool
 
     public init(files: [String], format: FeedFormat? = nil, dryRun: Bool, deadLetterPath: String? = nil,
-                speed: ReplaySpeed = .max, filter: TickFilter = TickFilter(), progress: Bool = false) {
+                speed: ReplaySpeed = .max, filter: TickFilter = TickFilter(), progress: Bool = false, resume: Bool = true) {
+        self.resume = resume
         self.files = files
         self.format = format
         self.dryRun = dryRun
@@ -70,6 +74,7 @@ public struct ReplayRunner {
             } else {
                 logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database")
             }
+            try Outbox.recover(sink: database, publisher: publisher, logger: publisherLogger)
         }
         defer { publisher?.finish(timeout: .zero) }
         let normaliser = try config.makeNormaliser(now: clock(), known: known)
@@ -82,52 +87,82 @@ public struct ReplayRunner {
             let reader = try FeedFileReader(path: path)
             var source = SourceDecoder(source: reader.sourceName, decoder: config.makeFeedDecoder(format: request.format, normaliser: normaliser),
                                        maxLineBytes: config.maxLineBytes, filter: request.filter, rejects: deadLetters)
-            var keys = TradeKeyAssigner()
+            let stream = try resumePoint(of: reader, path: path, sink: sink)
+            source.resumeAfter = stream?.offset ?? 0
             var batcher = Batcher(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds))
             var pacer = Pacer(speed: request.speed)
             var passed = 0
+            /// Just past the line of the last tick handed to the batcher: the position a commit reaches.
+            var batchedThrough = source.resumeAfter
+            var committedThrough = source.resumeAfter
 
-            func commit(_ batch: [KeyedTick]?) throws {
+            func commit(_ batch: [KeyedTick]?, through end: Int64) throws {
                 guard let batch, let sink else { return }
-                let result = try sink.write(batch, source: source.source, throughLine: source.lineNumber)
+                var progress = BatchProgress(lines: [source.source: source.lineNumber])
+                if var position = stream {
+                    position.offset = end
+                    progress.positions[position.stream] = position
+                }
+                if let publisher { progress.published = publisher.retirement.seqs }
+                let result = try sink.write(batch, progress: progress)
+                committedThrough = end
                 report.inserted += result.stored.count
                 publisher?.enqueue(result)
                 try onStored(result)
             }
-            func pass(_ tick: Tick) throws {
+            func pass(_ next: SourceTick) throws {
                 // Wait for the tick's time at the replay's pace, closing batches that come of age meanwhile.
-                if let due = pacer.due(tick.time, now: .now) {
+                if let due = pacer.due(next.keyed.tick.time, now: .now) {
                     while ContinuousClock.now < due {
                         let wake = min(due, batcher.deadline ?? due)
                         if wake > .now { Thread.sleep(forTimeInterval: (wake - .now).seconds) }
-                        try commit(batcher.due(now: .now))
+                        try commit(batcher.due(now: .now), through: batchedThrough)
                     }
                 }
                 passed += 1
-                try onTick(tick)
-                if sink != nil { try commit(batcher.append(keys.key(tick), now: .now)) }
-                progress.update(records: report.read + source.counts.read, feedTime: tick.time,
+                try onTick(next.keyed.tick)
+                batchedThrough = next.end
+                if sink != nil { try commit(batcher.append(next.keyed, now: .now), through: batchedThrough) }
+                progress.update(records: report.read + source.counts.read, feedTime: next.keyed.tick.time,
                                 bytesRead: reader.bytesRead, fileSize: reader.fileSize, label: reader.sourceName)
             }
             while let chunk = try reader.next() {
-                var ticks: [Tick] = []
+                var ticks: [SourceTick] = []
                 try chunk.withUnsafeBytes { try source.decode($0, now: clock()) { ticks.append($0) } }
                 for tick in ticks { try pass(tick) }
-                try commit(batcher.due(now: .now))
+                try commit(batcher.due(now: .now), through: batchedThrough)
             }
-            var last: [Tick] = []
+            var last: [SourceTick] = []
             try source.finish { last.append($0) }
             for tick in last { try pass(tick) }
-            try commit(batcher.flush())
+            try commit(batcher.flush(), through: source.lineEnd)
+            // Lines after the last tick (rejects, blanks) are done too: record the end of the file.
+            if stream != nil && committedThrough < source.lineEnd { try commit([], through: source.lineEnd) }
             report.add(source.counts)
         }
         progress.finish()
         try deadLetters.flush()
-        if let publisher {
+        if let publisher, let sink {
             report.published = publisher.finish(timeout: .milliseconds(config.redisDrainTimeoutMilliseconds)).published
+            try sink.recordPublished(publisher.retirement.seqs)
         }
         report.seconds = (ContinuousClock.now - started).seconds
         return report
+    }
+}
+
+extension ReplayRunner {
+    /// The stream position a file resumes from, when positions apply: a database replay without
+    /// filters of a regular file, `resume` on. The offset is where the last replay of the same
+    /// file (same device, inode and head) committed to, 0 for a new file.
+    func resumePoint(of reader: FeedFileReader, path: String, sink: PostgresSink?) throws -> StreamPosition? {
+        guard let sink, request.resume, request.filter.isEmpty, let identity = reader.identity else { return nil }
+        let name = FileStream.name(path)
+        let applied = try sink.appliedPosition(stream: name, identity: identity) ?? 0
+        if applied > 0 {
+            logger.notice("resuming file after what an earlier run committed", metadata: ["file": "\(path)", "offset": "\(applied)"])
+        }
+        return StreamPosition(stream: name, identity: identity, offset: applied)
     }
 }
 
@@ -135,6 +170,7 @@ extension IngestReport {
     /// Adds one source's counts.
     public mutating func add(_ counts: SourceCounts) {
         read += counts.read
+        resumed += counts.resumed
         accepted += counts.accepted
         filtered += counts.filtered
         for (reason, count) in counts.rejectedByReason {

@@ -4,6 +4,7 @@ import NIOCore
 import Prometheus
 import NIOPosix
 import ServiceLifecycle
+import TickJournal
 import TickModel
 import TickPipeline
 import TickSinks
@@ -67,6 +68,8 @@ public struct Daemon {
         let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
         let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
         if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
+        try await sinkThread.recoverOutbox(publisher: publisher, logger: Logger(label: "tickd.redis"))
+        let journal = config.journalEnabled ? try Journal(options: config.journalOptions, logger: Logger(label: "tickd.journal")) : nil
         let queue = TickQueue(capacity: config.maxQueuedTicks)
         let stats = DaemonStats()
         let clock: @Sendable () -> Timestamp = { .now() }
@@ -81,17 +84,24 @@ public struct Daemon {
                                   logger: Logger(label: "tickd.source"))
         let group = MultiThreadedEventLoopGroup.singleton
 
+        // Live feeds cannot be read again: what they deliver is journaled before it is queued.
+        var live = wiring
+        if let journal {
+            let gate = JournalGate(journal: journal, queue: queue, logger: Logger(label: "tickd.journal"))
+            live.deliver = { chunk in await gate.deliver(chunk) }
+        }
         let listeners = config.listeners.map {
-            TCPFeedServer(options: $0, group: group, wiring: wiring.logging(as: "tickd.tcp"))
+            TCPFeedServer(options: $0, group: group, wiring: live.logging(as: "tickd.tcp"))
         }
         let upstreams = config.upstreams.map {
-            TCPFeedClient(options: $0, group: group, wiring: wiring.logging(as: "tickd.upstream"))
+            TCPFeedClient(options: $0, group: group, wiring: live.logging(as: "tickd.upstream"))
         }
         let files = config.files.map {
             FileSourceService(path: $0.path, format: $0.format, speed: $0.speed, defaultFormat: config.format,
-                              maxLineBytes: config.maxLineBytes, wiring: wiring.logging(as: "tickd.file"), pool: pool)
+                              maxLineBytes: config.maxLineBytes, wiring: wiring.logging(as: "tickd.file"), pool: pool,
+                              sink: sinkThread)
         }
-        let ingest = IngestService(queue: queue, sink: sinkThread, publisher: publisher, maxTicks: config.batchMaxTicks,
+        let ingest = IngestService(queue: queue, sink: sinkThread, publisher: publisher, journal: journal, maxTicks: config.batchMaxTicks,
                                    maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
                                    publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds),
                                    deadLetters: deadLetters, stats: stats, logger: Logger(label: "tickd.ingest"))

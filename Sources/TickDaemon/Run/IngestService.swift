@@ -4,6 +4,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TickModel
+import TickJournal
 import TickPipeline
 import TickSinks
 
@@ -11,12 +12,17 @@ import TickSinks
 /// age, commits them through the PostgreSQL sink on a thread of its own (libpq blocks; it never
 /// runs on Swift's cooperative pool), then hands them to the Redis publisher.
 ///
+/// Each batch's transaction also records how far every stream is applied (`Progress`): the
+/// journal's last contiguous record, file positions, the Redis outbox watermark. At start it
+/// first applies the journal records the database has not seen.
+///
 /// It is the first service of the group, so on SIGTERM it is shut down last: by then every
 /// source has stopped, and it drains the queue, commits the rest, publishes, and returns.
 final class IngestService: Service {
     private let queue: TickQueue
     private let sink: SinkThread
     private let publisher: RedisPublisher?
+    private let journal: Journal?
     private let maxTicks: Int
     private let maxAge: Duration
     private let publishDrain: Duration
@@ -25,12 +31,13 @@ final class IngestService: Service {
     let stats: DaemonStats
     private let metrics = IngestMetrics()
 
-    init(queue: TickQueue, sink: SinkThread, publisher: RedisPublisher?, maxTicks: Int, maxAge: Duration,
+    init(queue: TickQueue, sink: SinkThread, publisher: RedisPublisher?, journal: Journal?, maxTicks: Int, maxAge: Duration,
          publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, logger: Logger) {
         self.deadLetters = deadLetters
         self.queue = queue
         self.sink = sink
         self.publisher = publisher
+        self.journal = journal
         self.maxTicks = maxTicks
         self.maxAge = maxAge
         self.publishDrain = publishDrain
@@ -39,51 +46,154 @@ final class IngestService: Service {
     }
 
     func run() async throws {
+        var progress = try await ProgressTracker(journal: journal, sink: sink)
         try await withGracefulShutdownHandler {
-            try await consume()
+            try await consume(&progress)
         } onGracefulShutdown: { [queue] in
             queue.finish()
         }
         let published = publisher?.finish(timeout: publishDrain)
+        if let publisher { try await sink.recordPublished(publisher.retirement.seqs) }
+        progress.releaseJournal(retired: publisher?.retirement.retired)
+        try journal?.sync()
         logger.notice("ingest stopped", metadata: ["inserted": "\(stats.snapshot.inserted)",
                                                    "published": "\(published?.published ?? 0)"])
     }
 
-    private func consume() async throws {
+    private func consume(_ progress: inout ProgressTracker) async throws {
         var batcher = Batcher(maxTicks: maxTicks, maxAge: maxAge)
-        var offsets: [String: Int] = [:]
         func commit(_ batch: [KeyedTick]?) async throws {
             guard let batch else { return }
-            let written = offsets
-            offsets.removeAll(keepingCapacity: true)
+            var written = progress.closeBatch()
+            if let publisher { written.published = publisher.retirement.seqs }
             let started = ContinuousClock.now
-            let result = try await sink.write(batch, offsets: written)
+            let result = try await sink.write(batch, progress: written)
             let took = ContinuousClock.now - started
+            progress.committed()
             stats.recordBatch(stored: result.stored.count)
             metrics.batches.increment()
             metrics.inserted.increment(by: Int64(result.stored.count))
             metrics.batchDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
-            publisher?.enqueue(result)
+            progress.published(ticket: publisher?.enqueue(result))
+        }
+        func take(_ chunk: TickChunk) async throws {
+            if chunk.ticks.isEmpty { progress.completed(chunk) }
+            for (index, tick) in chunk.ticks.enumerated() {
+                // A chunk is applied once its last tick is: say so before that tick may close the batch.
+                if index == chunk.ticks.count - 1 { progress.completed(chunk) }
+                try await commit(batcher.append(tick, now: .now))
+            }
+            // Bookkeeping with no tick left to carry it (a chunk of rejects, the end of a file).
+            if batcher.pending.isEmpty && progress.hasOpenBookkeeping { try await commit([]) }
+        }
+        // First what the journal holds beyond the database's position (a crash or an outage).
+        if let journal, var cursor = progress.journalBacklog(journal) {
+            var replayed = 0
+            while let (lsn, chunk) = try cursor.next() {
+                var chunk = chunk
+                chunk.journalRecord = lsn
+                replayed += chunk.ticks.count
+                try await take(chunk)
+            }
+            try await commit(batcher.flush())
+            logger.notice("journal: applied the records the database had not seen", metadata: ["ticks": "\(replayed)"])
         }
         while true {
-            // Wake at least once a second, so that dead letters reach the disk promptly.
+            // Wake at least once a second, so that dead letters and the journal reach the disk promptly.
             let tick = ContinuousClock.now + .seconds(1)
             let chunk = await queue.receive(until: min(batcher.deadline ?? tick, tick))
             stats.heartbeat()
             if let chunk {
-                offsets[chunk.source] = chunk.throughLine
-                for tick in chunk.ticks {
-                    try await commit(batcher.append(tick, now: .now))
-                }
+                try await take(chunk)
             } else if queue.isDrained {
                 break
             }
             try await commit(batcher.due(now: .now))
             try deadLetters.flush()
+            try journal?.sync()
+            progress.releaseJournal(retired: publisher?.retirement.retired)
             metrics.queueDepth.record(queue.depth + batcher.pending.count)
         }
         try await commit(batcher.flush())
         try deadLetters.flush()
+    }
+}
+
+/// What the next batch's transaction records besides its ticks, and how far the journal is
+/// applied: a record counts once its last tick is committed, and the position written is the
+/// last record before which every one is applied (records from several connections may arrive
+/// out of order).
+struct ProgressTracker {
+    private let journalIdentity: String?
+    private(set) var journalApplied: UInt64 = 0
+    private var doneAhead = Set<UInt64>()
+    private var open = BatchProgress()
+    private var openRecords: [UInt64] = []
+    private var closed: (records: [UInt64], applied: UInt64)?
+    /// Journal positions waiting for the publisher: once it has retired `ticket`, `through` can go.
+    private var releases: [(ticket: Int?, through: UInt64)] = []
+    private let journal: Journal?
+
+    init(journal: Journal?, sink: SinkThread) async throws {
+        self.journal = journal
+        journalIdentity = journal?.identity
+        if let journal {
+            journalApplied = try await sink.appliedPosition(stream: "journal", identity: journal.identity).map { UInt64($0) } ?? 0
+        }
+    }
+
+    /// The records to apply first, if the journal holds any the database has not seen.
+    func journalBacklog(_ journal: Journal) -> JournalCursor? {
+        journal.recoveredThrough > journalApplied ? journal.cursor(after: journalApplied, through: journal.recoveredThrough) : nil
+    }
+
+    var hasOpenBookkeeping: Bool { !open.positions.isEmpty || !openRecords.isEmpty }
+
+    /// `chunk`'s last tick is in the open batch.
+    mutating func completed(_ chunk: TickChunk) {
+        open.lines[chunk.source] = chunk.throughLine
+        if let position = chunk.position { open.positions[position.stream] = position }
+        if let record = chunk.journalRecord { openRecords.append(record) }
+    }
+
+    /// The bookkeeping of the batch about to be written.
+    mutating func closeBatch() -> BatchProgress {
+        var progress = open
+        open = BatchProgress()
+        var applied = journalApplied
+        var ahead = doneAhead.union(openRecords)
+        while ahead.remove(applied + 1) != nil { applied += 1 }
+        if let journalIdentity, applied > journalApplied {
+            progress.positions["journal"] = StreamPosition(stream: "journal", identity: journalIdentity, offset: Int64(applied))
+        }
+        closed = (openRecords, applied)
+        openRecords.removeAll()
+        return progress
+    }
+
+    /// The batch written by `closeBatch` is committed.
+    mutating func committed() {
+        guard let closed else { return }
+        doneAhead.formUnion(closed.records)
+        doneAhead = doneAhead.filter { $0 > closed.applied }
+        journalApplied = closed.applied
+        self.closed = nil
+    }
+
+    /// The committed batch went to the publisher as `ticket` (nil: no publisher).
+    mutating func published(ticket: Int?) {
+        if journal != nil { releases.append((ticket, journalApplied)) }
+    }
+
+    /// Deletes journal segments whose records are applied and published (`retired` messages out).
+    mutating func releaseJournal(retired: Int?) {
+        guard let journal else { return }
+        var through: UInt64?
+        while let first = releases.first, first.ticket == nil || first.ticket! <= (retired ?? Int.max) {
+            through = first.through
+            releases.removeFirst()
+        }
+        if let through { journal.release(through: through) }
     }
 }
 
@@ -98,9 +208,22 @@ final class SinkThread: Sendable {
         self.pool = pool
     }
 
-    func write(_ batch: [KeyedTick], offsets: [String: Int]) async throws -> BatchResult {
+    func write(_ batch: [KeyedTick], progress: BatchProgress) async throws -> BatchResult {
         let batch = batch
-        return try await pool.runIfActive { try self.sink.write(batch, offsets: offsets) }
+        return try await pool.runIfActive { try self.sink.write(batch, progress: progress) }
+    }
+
+    func appliedPosition(stream: String, identity: String) async throws -> Int64? {
+        try await pool.runIfActive { try self.sink.appliedPosition(stream: stream, identity: identity) }
+    }
+
+    func recordPublished(_ published: [Symbol: Int64]) async throws {
+        try await pool.runIfActive { try self.sink.recordPublished(published) }
+    }
+
+    /// Publishes what the database owes Redis from before this start (see `Outbox`).
+    func recoverOutbox(publisher: RedisPublisher?, logger: Logger) async throws {
+        try await pool.runIfActive { _ = try Outbox.recover(sink: self.sink, publisher: publisher, logger: logger) }
     }
 }
 

@@ -34,6 +34,9 @@ public final class TickQueue: Sendable {
     /// Ticks waiting now.
     public var depth: Int { state.withLock { $0.ticks } }
 
+    /// True once `finish` was called (tickd takes no more input).
+    public var isFinished: Bool { state.withLock { $0.finished } }
+
     /// True once `finish` was called and everything was taken.
     public var isDrained: Bool { state.withLock { $0.finished && $0.chunks.isEmpty } }
 
@@ -41,7 +44,8 @@ public final class TickQueue: Sendable {
     /// (the chunk is then dropped: tickd is shutting down and no longer takes input).
     @discardableResult
     public func send(_ chunk: TickChunk) async -> Bool {
-        guard !chunk.ticks.isEmpty else { return true }
+        // A chunk without ticks matters only when it moves a file's position.
+        guard !chunk.ticks.isEmpty || chunk.position != nil else { return true }
         let count = chunk.ticks.count
         while true {
             enum Step { case accepted(CheckedContinuation<TickChunk?, Never>?), refused, full }

@@ -7,6 +7,13 @@ struct BatchSQL {
     let upsert: String
     let latest: String
     let offsets: String
+    let position: String
+    let readPosition: String
+    let published: String
+    let markAllPublished: String
+    let unpublished: String
+    static let transactionID = "SELECT txid_current()"
+    static let transactionStatus = "SELECT txid_status($1)"
 
     init(_ options: SchemaOptions) {
         let ticks = options.ticksTable.sql
@@ -72,6 +79,25 @@ struct BatchSQL {
         offsets = """
             INSERT INTO tickd_source_offsets AS o (source, line, ticks, updated_at) VALUES ($1, $2, $3, now())
             ON CONFLICT (source) DO UPDATE SET line = EXCLUDED.line, ticks = o.ticks + EXCLUDED.ticks, updated_at = now()
+            """
+            // Where a stream (file or journal) is applied to; written with the ticks, read to resume.
+        position = """
+            INSERT INTO tickd_positions AS p (stream, identity, applied, updated_at) VALUES ($1, $2, $3, now())
+            ON CONFLICT (stream) DO UPDATE SET identity = EXCLUDED.identity, applied = EXCLUDED.applied, updated_at = now()
+            """
+        readPosition = "SELECT identity, applied FROM tickd_positions WHERE stream = $1"
+        // The Redis outbox: per symbol, every seq up to published_seq went out (or was logged as a gap).
+        published = """
+            UPDATE tickd_symbol_seq AS c SET published_seq = GREATEST(c.published_seq, v.seq)
+            FROM unnest($1::text[], $2::int8[]) AS v(symbol, seq) WHERE c.symbol = v.symbol AND v.seq > c.published_seq
+            """
+        markAllPublished = "UPDATE tickd_symbol_seq SET published_seq = last_seq WHERE published_seq < last_seq"
+        unpublished = """
+            SELECT m.symbol, (extract(epoch FROM m.time) * 1000000)::int8, m.trade_seq, m.open, m.high, m.low, m.close,
+                   m.volume, m.seq, (l.time = m.time AND l.trade_seq = m.trade_seq)
+            FROM tickd_symbol_seq c JOIN \(ticks) m ON m.symbol = c.symbol AND m.seq > c.published_seq
+            LEFT JOIN tickd_latest l ON l.symbol = m.symbol
+            ORDER BY m.symbol, m.seq LIMIT $1
             """
     }
 }

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import LibPQ
 import Logging
+import TickCodecs
 import TickModel
 import TickPipeline
 
@@ -23,6 +24,12 @@ public final class PostgresSink {
     public var sleep: (Duration) -> Void = { Thread.sleep(forTimeInterval: $0.seconds) }
     /// Transient failures retried so far.
     public private(set) var retries = 0
+    /// True when nothing publishes on Redis: every stored seq then counts as published at once,
+    /// so that turning publishing on later does not send history.
+    public var publishingOff = false
+    /// Fault injection for tests: runs right after a successful COMMIT; throwing from it stands
+    /// for a connection lost before the acknowledgement arrived.
+    public var afterCommit: ((Connection) throws(PostgresError) -> Void)?
 
     private let conninfo: String
     private let sql: BatchSQL
@@ -51,28 +58,60 @@ public final class PostgresSink {
     /// returns the ticks stored — new or changed rows — in per-symbol seq order, and the symbols
     /// whose latest price moved.
     public func write(_ batch: [KeyedTick], source: String, throughLine: Int) throws(SinkError) -> BatchResult {
-        try write(batch, offsets: [source: throughLine])
+        try write(batch, progress: BatchProgress(lines: [source: throughLine]))
     }
 
     /// Writes one batch whose ticks came from several sources; `offsets` gives, per source, the
     /// last line read into it.
     public func write(_ batch: [KeyedTick], offsets: [String: Int]) throws(SinkError) -> BatchResult {
+        try write(batch, progress: BatchProgress(lines: offsets))
+    }
+
+    /// Writes one batch and, in the same transaction, the bookkeeping of `progress`: source lines,
+    /// stream positions, the Redis outbox watermark.
+    ///
+    /// When the connection is lost during COMMIT, the outcome is unknown: the sink then asks the
+    /// server for the fate of that transaction (`txid_status`) on a new connection, and either
+    /// returns the batch as committed or writes it again — never both, never neither.
+    public func write(_ batch: [KeyedTick], progress: BatchProgress) throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
         var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
         for keyed in ticks { Self.appendRow(keyed, to: &copy) }
         copy.finish()
         let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
+        var uncertain: (transaction: String, result: BatchResult)?
         return try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
-            try self.writeOnce(copy.bytes, byKey: byKey, offsets: offsets)
+            if let pending = uncertain {
+                let status = try self.connected().execute(BatchSQL.transactionStatus, [pending.transaction]).value(row: 0, column: 0)
+                switch status {
+                case "committed":
+                    uncertain = nil
+                    self.logger.warning("database: the commit's acknowledgement was lost, but the batch was committed",
+                                        metadata: ["transaction": "\(pending.transaction)", "stored": "\(pending.result.stored.count)"])
+                    return pending.result
+                case "in progress":
+                    throw PostgresError(sqlState: "40001", message: "transaction \(pending.transaction) still in progress",
+                                        operation: "commit status")
+                default:
+                    uncertain = nil
+                    self.logger.warning("database: the batch was not committed, writing it again",
+                                        metadata: ["transaction": "\(pending.transaction)", "status": "\(status ?? "unknown")"])
+                }
+            }
+            return try self.writeOnce(copy.bytes, byKey: byKey, progress: progress) { uncertain = ($0, $1) }
         }
     }
 
-    private func writeOnce(_ data: [UInt8], byKey: [StorageKey: KeyedTick],
-                           offsets: [String: Int]) throws(PostgresError) -> BatchResult {
+    private func writeOnce(_ data: [UInt8], byKey: [StorageKey: KeyedTick], progress: BatchProgress,
+                           committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult {
         let db = try connected()
         // The staging table is small and market_ticks large: a nested loop of index probes is
         // the right plan whatever the statistics say (a merge join would read the whole index).
-        try db.execute("BEGIN; SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off")
+        let transaction: String
+        do {
+            transaction = try db.execute("BEGIN; SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off; \(BatchSQL.transactionID)")
+                .value(row: 0, column: 0) ?? ""
+        }
         do throws(PostgresError) {
             do {
                 try db.copyIn(sql.copy, bytes: data)
@@ -88,31 +127,121 @@ public final class PostgresSink {
             do { moved = try db.execute(sql.latest, [options.exchangeZone]) } catch {
                 throw error.during("update \(options.stocksTable)", table: options.stocksTable.description)
             }
-            do {
-                // Stored rows are credited to the first source; the others advance their line only.
-                for (index, source) in offsets.keys.sorted().enumerated() {
-                    try db.execute(sql.offsets, [source, String(offsets[source]!), String(index == 0 ? inserted.rowCount : 0)])
-                }
-            } catch { throw error.during("update tickd_source_offsets", table: "tickd_source_offsets") }
+            try record(progress, stored: inserted.rowCount, on: db)
+            let result = Self.result(inserted: inserted, moved: moved, byKey: byKey)
+            committing(transaction, result)
             do { try db.execute("COMMIT") } catch { throw error.during("commit") }
-            var stored: [StoredTick] = []
-            stored.reserveCapacity(inserted.rowCount)
-            for row in 0..<inserted.rowCount {
-                guard let symbol = inserted.value(row: row, column: 0),
-                      let micros = inserted.value(row: row, column: 1).flatMap({ Int64($0) }),
-                      let tradeSeq = inserted.value(row: row, column: 2).flatMap({ Int64($0) }),
-                      let seq = inserted.value(row: row, column: 3).flatMap({ Int64($0) }),
-                      let keyed = byKey[StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)]
-                else { continue }
-                stored.append(StoredTick(keyed: keyed, seq: seq))
-            }
-            stored.sort { ($0.keyed.tick.symbol.rawValue, $0.seq) < ($1.keyed.tick.symbol.rawValue, $1.seq) }
-            let latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
-            return BatchResult(stored: stored, latestMoved: latestMoved)
+            try afterCommit?(db)
+            return result
         } catch {
             if db.isOpen && db.isInTransaction { _ = try? db.execute("ROLLBACK") }
             throw error
         }
+    }
+
+    /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.
+    private func record(_ progress: BatchProgress, stored: Int, on db: Connection) throws(PostgresError) {
+        do {
+            // Stored rows are credited to the first source; the others advance their line only.
+            for (index, source) in progress.lines.keys.sorted().enumerated() {
+                try db.execute(sql.offsets, [source, String(progress.lines[source]!), String(index == 0 ? stored : 0)])
+            }
+        } catch { throw error.during("update tickd_source_offsets", table: "tickd_source_offsets") }
+        do {
+            for position in progress.positions.values.sorted(by: { $0.stream < $1.stream }) {
+                try db.execute(sql.position, [position.stream, position.identity, String(position.offset)])
+            }
+        } catch { throw error.during("update tickd_positions", table: "tickd_positions") }
+        do {
+            if publishingOff {
+                try db.execute(sql.markAllPublished)
+            } else if !progress.published.isEmpty {
+                let pairs = progress.published.sorted { $0.key.rawValue < $1.key.rawValue }
+                try db.execute(sql.published, [Self.textArray(pairs.map(\.key.rawValue)), "{" + pairs.map { String($0.value) }.joined(separator: ",") + "}"])
+            }
+        } catch { throw error.during("update tickd_symbol_seq", table: "tickd_symbol_seq") }
+    }
+
+    private static func result(inserted: QueryResult, moved: QueryResult, byKey: [StorageKey: KeyedTick]) -> BatchResult {
+        var stored: [StoredTick] = []
+        stored.reserveCapacity(inserted.rowCount)
+        for row in 0..<inserted.rowCount {
+            guard let symbol = inserted.value(row: row, column: 0),
+                  let micros = inserted.value(row: row, column: 1).flatMap({ Int64($0) }),
+                  let tradeSeq = inserted.value(row: row, column: 2).flatMap({ Int64($0) }),
+                  let seq = inserted.value(row: row, column: 3).flatMap({ Int64($0) }),
+                  let keyed = byKey[StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)]
+            else { continue }
+            stored.append(StoredTick(keyed: keyed, seq: seq))
+        }
+        stored.sort { ($0.keyed.tick.symbol.rawValue, $0.seq) < ($1.keyed.tick.symbol.rawValue, $1.seq) }
+        let latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
+        return BatchResult(stored: stored, latestMoved: latestMoved)
+    }
+
+    /// Records the Redis outbox watermark alone (when no batch is due to carry it: at exit).
+    public func recordPublished(_ published: [Symbol: Int64]) throws(SinkError) {
+        guard !published.isEmpty, !publishingOff else { return }
+        _ = try write([], progress: BatchProgress(published: published))
+    }
+
+    /// Where `stream` was applied to, if it was and it is still the same stream (`identity`).
+    public func appliedPosition(stream: String, identity: String) throws(SinkError) -> Int64? {
+        try withRetries(table: "tickd_positions") { () throws(PostgresError) -> Int64? in
+            let row = try self.connected().execute(self.sql.readPosition, [stream]).rows.first
+            guard let row, row[0] == identity, let applied = row[1].flatMap({ Int64($0) }) else { return nil }
+            return applied
+        }
+    }
+
+    /// Stored ticks that were never published on Redis (tickd stopped before they went out),
+    /// oldest first per symbol, at most `limit`; `latestMoved` names the symbols whose newest
+    /// tick is among them. Publish them before anything new.
+    public func unpublished(limit: Int) throws(SinkError) -> BatchResult {
+        try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
+            let rows = try self.connected().execute(self.sql.unpublished, [String(limit)])
+            var result = BatchResult()
+            for row in 0..<rows.rowCount {
+                let text = { (column: Int) in rows.value(row: row, column: column) ?? "" }
+                guard let micros = Int64(text(1)), let tradeSeq = Int64(text(2)), let volume = Int64(text(7)),
+                      let seq = Int64(text(8)), let open = Self.price(text(3)), let high = Self.price(text(4)),
+                      let low = Self.price(text(5)), let close = Self.price(text(6)) else { continue }
+                let symbol = Symbol(text(0))
+                let tick = Tick(time: Timestamp(nanosecondsSinceEpoch: micros * 1000), symbol: symbol,
+                                open: open, high: high, low: low, close: close, volume: volume)
+                result.stored.append(StoredTick(keyed: KeyedTick(tick: tick, tradeSeq: tradeSeq), seq: seq))
+                if text(9) == "t" { result.latestMoved.insert(symbol) }
+            }
+            return result
+        }
+    }
+
+    /// Gives up on publishing what is owed (more than a backlog holds): marks every stored seq
+    /// as published and returns, per symbol, the seq range that was skipped.
+    public func skipUnpublished() throws(SinkError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] {
+        try withRetries(table: "tickd_symbol_seq") { () throws(PostgresError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] in
+            let rows = try self.connected().execute("""
+                WITH owed AS (SELECT symbol, published_seq FROM tickd_symbol_seq WHERE published_seq < last_seq FOR UPDATE)
+                UPDATE tickd_symbol_seq c SET published_seq = c.last_seq FROM owed WHERE c.symbol = owed.symbol
+                RETURNING c.symbol, owed.published_seq + 1, c.last_seq
+                """).rows
+            return rows.compactMap { row in
+                guard let symbol = row[0], let low = row[1].flatMap({ Int64($0) }), let high = row[2].flatMap({ Int64($0) }) else { return nil }
+                return (Symbol(symbol), low...high)
+            }.sorted { $0.symbol.rawValue < $1.symbol.rawValue }
+        }
+    }
+
+    /// A numeric as PostgreSQL prints it, read back exactly.
+    static func price(_ text: String) -> Price? {
+        var text = text
+        return text.withUTF8 { if case .value(let price) = DecimalText.parse($0) { price } else { nil } }
+    }
+
+    /// A PostgreSQL text[] literal, every element quoted.
+    static func textArray(_ values: [String]) -> String {
+        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
     }
 
     /// Runs `body`, retrying transient failures with capped exponential backoff (reconnecting

@@ -15,7 +15,8 @@ public struct SchemaMigrator {
     }
 
     static let steps = [Step(version: 1, description: "tables: stocks (if absent), market_ticks, tickd bookkeeping"),
-                        Step(version: 2, description: "storage: hypertable + policies + continuous aggregates, or plain views")]
+                        Step(version: 2, description: "storage: hypertable + policies + continuous aggregates, or plain views"),
+                        Step(version: 3, description: "reliability: stream positions (tickd_positions), Redis outbox (published_seq)")]
 
     /// A lock key only tickd's migrations take, so two `tickd migrate` never interleave.
     static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -57,6 +58,8 @@ public struct SchemaMigrator {
                     try db.execute(chosen == .timescale ? SchemaSQL.timescale(options) : SchemaSQL.plain(options))
                     stepMode = chosen
                     mode = chosen
+                case 3:
+                    try db.execute(SchemaSQL.reliability)
                 default:
                     break
                 }

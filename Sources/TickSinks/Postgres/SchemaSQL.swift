@@ -54,6 +54,20 @@ enum SchemaSQL {
         """
     }
 
+    /// Reliability bookkeeping: resumable stream positions and the Redis outbox watermark.
+    static let reliability = """
+        CREATE TABLE IF NOT EXISTS tickd_positions (
+            stream text PRIMARY KEY,
+            identity text NOT NULL,
+            applied bigint NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        ALTER TABLE tickd_symbol_seq ADD COLUMN IF NOT EXISTS published_seq bigint;
+        UPDATE tickd_symbol_seq SET published_seq = last_seq WHERE published_seq IS NULL;
+        ALTER TABLE tickd_symbol_seq ALTER COLUMN published_seq SET DEFAULT 0,
+                                     ALTER COLUMN published_seq SET NOT NULL;
+        """
+
     /// TimescaleDB: hypertable, compression and retention policies, continuous aggregates.
     static func timescale(_ o: SchemaOptions) -> String {
         let ticks = o.ticksTable.sql

@@ -26,3 +26,19 @@ public struct BatchResult: Sendable, Equatable {
         self.latestMoved = latestMoved
     }
 }
+
+/// The bookkeeping written in a batch's transaction, next to its ticks.
+public struct BatchProgress: Sendable, Equatable {
+    /// Per source, the last line read (`tickd_source_offsets`, informational).
+    public var lines: [String: Int]
+    /// Per stream, the position the batch applies it to (`tickd_positions`).
+    public var positions: [String: StreamPosition]
+    /// Per symbol, the highest seq Redis acknowledged (or that was logged as a gap).
+    public var published: [Symbol: Int64]
+
+    public init(lines: [String: Int] = [:], positions: [String: StreamPosition] = [:], published: [Symbol: Int64] = [:]) {
+        self.lines = lines
+        self.positions = positions
+        self.published = published
+    }
+}

@@ -25,6 +25,11 @@ public final class RedisPublisher: @unchecked Sendable {
     private var finished = false
     private var statsValue = PublisherStats()
     private var skippedSinceLog = SkippedRanges()
+    /// Messages enqueued so far, and those retired (acknowledged by Redis, or skipped and logged).
+    private var enqueuedCount = 0
+    private var retiredCount = 0
+    /// Per symbol, the highest seq retired: every earlier one of the symbol is retired too.
+    private var retiredSeq: [Symbol: Int64] = [:]
 
     public let options: PublisherOptions
     private let logger: Logger
@@ -58,9 +63,24 @@ public final class RedisPublisher: @unchecked Sendable {
         return stats
     }
 
-    /// Queues the stored ticks of one committed batch (in per-symbol seq order). Never blocks on Redis.
-    public func enqueue(_ result: BatchResult) {
-        guard !result.stored.isEmpty else { return }
+    /// Where publishing has got to: `retired` messages of those enqueued are out (acknowledged by
+    /// Redis, or skipped with their ranges logged); `seqs` gives per symbol the highest seq retired.
+    public var retirement: (retired: Int, seqs: [Symbol: Int64]) {
+        condition.lock()
+        defer { condition.unlock() }
+        return (retiredCount, retiredSeq)
+    }
+
+    /// Queues the stored ticks of one committed batch (in per-symbol seq order). Never blocks on
+    /// Redis. Returns a ticket: once `retirement.retired` reaches it, every message of this batch
+    /// (and of the earlier ones) is out.
+    @discardableResult
+    public func enqueue(_ result: BatchResult) -> Int {
+        guard !result.stored.isEmpty else {
+            condition.lock()
+            defer { condition.unlock() }
+            return enqueuedCount
+        }
         // The newest stored tick of each symbol whose latest moved becomes its `last` value.
         var newest: [Symbol: Int] = [:]
         for (index, stored) in result.stored.enumerated() where result.latestMoved.contains(stored.keyed.tick.symbol) {
@@ -79,9 +99,20 @@ public final class RedisPublisher: @unchecked Sendable {
         }
         condition.lock()
         backlog.append(contentsOf: messages)
+        enqueuedCount += messages.count
+        let ticket = enqueuedCount
         enforceBound()
         condition.broadcast()
         condition.unlock()
+        return ticket
+    }
+
+    /// Caller holds the lock.
+    private func retire<S: Sequence<Message>>(_ messages: S) {
+        for message in messages {
+            retiredCount += 1
+            if message.seq > retiredSeq[message.symbol] ?? 0 { retiredSeq[message.symbol] = message.seq }
+        }
     }
 
     /// Waits until every queued message is published or `timeout` passes; true when all went out.
@@ -97,7 +128,8 @@ public final class RedisPublisher: @unchecked Sendable {
     }
 
     /// Drains for up to `timeout`, then stops the thread. Whatever is still unsent is counted as
-    /// skipped and its seq ranges logged. Returns the final counters.
+    /// skipped and its seq ranges logged; it is not retired, so the database's outbox still holds
+    /// it for the next start. Returns the final counters.
     @discardableResult
     public func finish(timeout: Duration) -> PublisherStats {
         drain(timeout: timeout)
@@ -109,8 +141,9 @@ public final class RedisPublisher: @unchecked Sendable {
         for message in backlog { left.add(message.symbol, seq: message.seq) }
         if !backlog.isEmpty {
             statsValue.skipped += backlog.count
-            logger.error("redis: messages not published before exit; subscribers must re-read them from the database",
-                         metadata: ["skipped": "\(backlog.count)", "reread": "\(left)"])
+            // Not retired: they stay in the outbox (published_seq) and go out at the next start.
+            logger.error("redis: messages not published before exit; tickd publishes them at its next start",
+                         metadata: ["unsent": "\(backlog.count)", "seqs": "\(left)"])
             backlog.removeAll()
         }
         let stats = statsValue
@@ -140,6 +173,7 @@ public final class RedisPublisher: @unchecked Sendable {
             let sent = send(work)
             condition.lock()
             inFlight = 0
+            retire(work[..<sent])
             statsValue.published += sent
             metrics.published.increment(by: Int64(sent))
             metrics.backlog.record(backlog.count + (sent < work.count ? work.count - sent : 0))
@@ -229,6 +263,7 @@ public final class RedisPublisher: @unchecked Sendable {
         guard excess > 0 else { return }
         let drop = min(excess, backlog.count)
         for message in backlog.prefix(drop) { skippedSinceLog.add(message.symbol, seq: message.seq) }
+        retire(backlog.prefix(drop))
         backlog.removeFirst(drop)
         statsValue.skipped += drop
         metrics.skipped.increment(by: Int64(drop))

@@ -41,6 +41,18 @@ public final class FeedFileReader {
     /// The name used in dead letters, logs and offsets (`stdin` for `-`).
     public var sourceName: String { path == "-" ? "stdin" : path }
 
+    /// What the file is, for resuming: device, inode and a hash of its first 4 KiB
+    /// (`dev:ino:hash`). Nil for standard input and other streams that cannot be read again.
+    public private(set) lazy var identity: String? = {
+        guard path != "-" else { return nil }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var head = [UInt8](repeating: 0, count: 4096)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4096, 0) }
+        guard n >= 0 else { return nil }
+        return "\(info.st_dev):\(info.st_ino):\(String(FNV1a.hash(head.prefix(n)), radix: 16))"
+    }()
+
     /// The next decompressed bytes (possibly empty when a compressed chunk produced nothing yet),
     /// or nil at the end of the input.
     public func next() throws -> [UInt8]? {
@@ -77,5 +89,14 @@ public final class FeedFileReader {
             }
             return Array(chunk)
         }
+    }
+}
+
+/// FNV-1a, 64 bits: a fast fingerprint of a file's head (not a cryptographic hash).
+enum FNV1a {
+    static func hash<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return h
     }
 }

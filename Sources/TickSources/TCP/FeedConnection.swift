@@ -41,7 +41,6 @@ public struct SourceWiring: Sendable {
 /// pipeline, with the line limit, CSV header per connection, and trade keys per connection.
 struct FeedConnectionReader {
     var decoder: SourceDecoder
-    var keys = TradeKeyAssigner()
     var observer: SourceObserver
     let wiring: SourceWiring
 
@@ -57,7 +56,7 @@ struct FeedConnectionReader {
         for try await buffer in inbound {
             var ticks: [KeyedTick] = []
             try buffer.withUnsafeReadableBytes { bytes in
-                try decoder.decode(bytes, now: wiring.clock()) { ticks.append(keys.key($0)) }
+                try decoder.decode(bytes, now: wiring.clock()) { ticks.append($0.keyed) }
             }
             observer.observe(decoder.counts, logger: wiring.logger)
             if !ticks.isEmpty {
@@ -72,7 +71,7 @@ struct FeedConnectionReader {
     /// The peer ended the stream: a last line without a newline is a record too.
     mutating func finish() async throws {
         var ticks: [KeyedTick] = []
-        try decoder.finish { ticks.append(keys.key($0)) }
+        try decoder.finish { ticks.append($0.keyed) }
         observer.observe(decoder.counts, logger: wiring.logger)
         if !ticks.isEmpty { _ = await wiring.deliver(TickChunk(source: decoder.source, throughLine: decoder.lineNumber, ticks: ticks)) }
     }

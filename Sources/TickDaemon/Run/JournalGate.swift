@@ -1,0 +1,62 @@
+import Logging
+import Synchronization
+import TickJournal
+import TickPipeline
+
+/// Where live (TCP) chunks enter the pipeline: each is appended to the journal first — only then
+/// is it received — and queued after. While the journal is over its size bound or its disk is
+/// full, delivery waits, so the source stops reading (TCP flow control slows the publisher);
+/// nothing is dropped and the journal stays whole. One error line per pause, one when it ends.
+final class JournalGate: Sendable {
+    let journal: Journal
+    let queue: TickQueue
+    let logger: Logger
+    private let paused = Mutex<String?>(nil)
+
+    init(journal: Journal, queue: TickQueue, logger: Logger) {
+        self.journal = journal
+        self.queue = queue
+        self.logger = logger
+    }
+
+    /// Journals and queues `chunk`; false when tickd is shutting down and took none of it.
+    func deliver(_ chunk: TickChunk) async -> Bool {
+        var chunk = chunk
+        while true {
+            if queue.isFinished || Task.isCancelled { return false }
+            if journal.isFull {
+                pause("journal: over journal.max_bytes; not reading live feeds until applied segments are deleted",
+                      ["max_bytes": "\(journal.options.maxBytes)", "directory": "\(journal.options.directory)"])
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            do {
+                chunk.journalRecord = try journal.append(chunk)
+                break
+            } catch {
+                pause(error.isDiskFull ? "journal: disk full; not reading live feeds until space is freed"
+                                       : "journal: cannot write; not reading live feeds until it can",
+                      ["path": "\(error.path)", "error": "\(error.message)", "directory": "\(journal.options.directory)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        resume()
+        return await queue.send(chunk)
+    }
+
+    private func pause(_ message: String, _ metadata: Logger.Metadata) {
+        let first = paused.withLock { current -> Bool in
+            defer { current = message }
+            return current != message
+        }
+        if first { logger.error("\(message)", metadata: metadata) }
+    }
+
+    private func resume() {
+        let was = paused.withLock { current -> String? in
+            defer { current = nil }
+            return current
+        }
+        if was != nil { logger.notice("journal: writing again; reading live feeds") }
+    }
+}

@@ -1,0 +1,293 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Synchronization
+import TickPipeline
+import Zstd
+
+/// The local journal of live feeds, after the kdb+ tickerplant log: every chunk tickd accepts
+/// from a TCP source is appended here before it counts as received, numbered (the record's
+/// LSN), checksummed, in segment files sealed and zstd-compressed as they fill. The database
+/// commit records the last record applied (`tickd_positions`, stream `journal`); at start tickd
+/// replays the records after it, so a crash or an outage loses nothing it accepted. Segments
+/// whose every record is applied and published are deleted; past `maxBytes` on disk, appends
+/// wait rather than drop. A torn or corrupt tail is cut at the last good record and reported.
+///
+/// Appends from any thread are serialised by a lock (a write(2) of a record, rarely a seal).
+public final class Journal: Sendable {
+    public let options: JournalOptions
+    /// Names this journal; a position recorded for another journal (a directory started afresh)
+    /// is never applied to this one.
+    public let identity: String
+    /// The last record on disk when the journal was opened (0 when empty): records up to it are
+    /// replayed at start, the later ones arrive through the pipeline.
+    public let recoveredThrough: UInt64
+    /// What was cut from a damaged tail at open, if anything (also logged).
+    public let repair: String?
+
+    private let files: SegmentFiles
+    private let logger: Logger
+    /// Holds `journal.lock` (flock) while open: one tickd per journal directory.
+    private let lockFD: Int32
+
+    private struct Segment {
+        let first: UInt64
+        var compressed: Bool
+        var bytes: Int
+    }
+    private struct State {
+        var segments: [Segment]
+        var fd: Int32
+        var nextLSN: UInt64
+        var totalBytes: Int
+        var unsynced = false
+        var lastSync = ContinuousClock.now
+    }
+    private let state: Mutex<State>
+
+    /// Opens (creating it when absent) and recovers the journal in `options.directory`.
+    public init(options: JournalOptions, logger: Logger = Logger(label: "tickd.journal")) throws(JournalError) {
+        self.options = options
+        self.logger = logger
+        let files = SegmentFiles(directory: options.directory)
+        self.files = files
+        if mkdir(options.directory, 0o700) != 0 && errno != EEXIST { throw files.error(options.directory) }
+        let lockPath = "\(options.directory)/journal.lock"
+        lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFD >= 0 else { throw files.error(lockPath) }
+        guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            close(lockFD)
+            throw JournalError(path: options.directory, message: "in use by another tickd (each tickd run needs its own journal.directory)")
+        }
+        var found: [(first: UInt64, compressed: Bool)]
+        do { found = try files.list() } catch { close(lockFD); throw error }
+        // A journal without segments starts its numbering afresh, so it must not keep its name.
+        var identity = found.isEmpty ? nil : (try? files.readAll(files.identityPath)).map { String(decoding: $0, as: UTF8.self) }
+        if identity?.isEmpty ?? true {
+            let fresh = (0..<2).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined(separator: "-")
+            try files.writeAtomically(Array(fresh.utf8), to: files.identityPath)
+            identity = fresh
+        }
+        self.identity = identity!
+        if found.isEmpty {
+            let fd = open(files.path(first: 1, compressed: false), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw files.error(options.directory) }
+            close(fd)
+            files.syncDirectory()
+            found = [(1, false)]
+        }
+        // Recover the last segment: find its last good record, cut what follows.
+        let (nextLSN, repair) = try Self.recover(found.last!, files: files, logger: logger)
+        if found.last!.compressed {
+            // Sealed without a successor (cannot happen by design, but a copy might): start one.
+            let fd = open(files.path(first: nextLSN, compressed: false), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw files.error(options.directory) }
+            close(fd)
+            found.append((nextLSN, false))
+        }
+        let segments = found.map { Segment(first: $0.first, compressed: $0.compressed,
+                                           bytes: files.size(files.path(first: $0.first, compressed: $0.compressed))) }
+        let activePath = files.path(first: segments.last!.first, compressed: false)
+        let fd = open(activePath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw files.error(activePath) }
+        recoveredThrough = nextLSN - 1
+        self.repair = repair
+        state = Mutex(State(segments: segments, fd: fd, nextLSN: nextLSN, totalBytes: segments.reduce(0) { $0 + $1.bytes }))
+        logger.info("journal open", metadata: ["directory": "\(options.directory)", "segments": "\(segments.count)",
+                                               "last_record": "\(recoveredThrough)", "bytes": "\(segments.reduce(0) { $0 + $1.bytes })"])
+    }
+
+    deinit {
+        state.withLock { s in
+            if s.unsynced { fsync(s.fd) }
+            close(s.fd)
+        }
+        close(lockFD)
+    }
+
+    /// Scans the last segment; a damaged tail is cut (the file truncated at the last good record).
+    private static func recover(_ segment: (first: UInt64, compressed: Bool), files: SegmentFiles,
+                                logger: Logger) throws(JournalError) -> (nextLSN: UInt64, repair: String?) {
+        let path = files.path(first: segment.first, compressed: segment.compressed)
+        var bytes = try files.readAll(path)
+        if segment.compressed {
+            do { bytes = try Zstd.decompress(bytes) } catch { throw JournalError(path: path, message: "cannot decompress: \(error)") }
+        }
+        var count: UInt64 = 0
+        let (goodEnd, damage) = bytes.withUnsafeBytes { JournalFrame.scan($0, firstLSN: segment.first) { _ in count += 1 } }
+        guard let damage else { return (segment.first + count, nil) }
+        let repair = "cut \(bytes.count - goodEnd) bytes after record \(segment.first + count - 1) of \(path): \(damage)"
+        if segment.compressed {
+            logger.error("journal: damaged sealed segment, records after the damage are lost", metadata: ["repair": "\(repair)"])
+        } else {
+            guard truncate(path, off_t(goodEnd)) == 0 else { throw files.error(path) }
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd >= 0 { fsync(fd); close(fd) }
+            logger.warning("journal: torn or corrupt tail cut at the last good record", metadata: ["repair": "\(repair)"])
+        }
+        return (segment.first + count, repair)
+    }
+
+    /// Appends one chunk and returns its record number. The record is in the kernel (and on the
+    /// disk with `fsync: always`) when this returns. On failure nothing of it stays in the file:
+    /// a disk-full error (`isDiskFull`) can be retried once space is freed.
+    public func append(_ chunk: TickChunk) throws(JournalError) -> UInt64 {
+        let payload = JournalRecord.encode(chunk)
+        return try state.withLock { s throws(JournalError) -> UInt64 in
+            let lsn = s.nextLSN
+            let frame = JournalFrame.encode(lsn: lsn, payload: payload)
+            let path = files.path(first: s.segments[s.segments.count - 1].first, compressed: false)
+            do throws(JournalError) {
+                try files.writeAll(s.fd, frame, path: path)
+            } catch {
+                // Leave no partial record behind: cut the file back to where the record began.
+                _ = ftruncate(s.fd, off_t(s.segments[s.segments.count - 1].bytes))
+                throw error
+            }
+            s.nextLSN += 1
+            s.segments[s.segments.count - 1].bytes += frame.count
+            s.totalBytes += frame.count
+            s.unsynced = true
+            switch options.fsync {
+            case .always: try syncLocked(&s, path: path)
+            case .interval where ContinuousClock.now - s.lastSync >= options.fsyncInterval: try syncLocked(&s, path: path)
+            default: break
+            }
+            if s.segments[s.segments.count - 1].bytes >= options.segmentBytes { try seal(&s) }
+            return lsn
+        }
+    }
+
+    /// Forces appended records to the disk (the daemon calls it on its `fsync_interval` and at exit).
+    public func sync() throws(JournalError) {
+        try state.withLock { s throws(JournalError) in
+            guard s.unsynced else { return }
+            try syncLocked(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
+        }
+    }
+
+    private func syncLocked(_ s: inout State, path: String) throws(JournalError) {
+        guard fsync(s.fd) == 0 else { throw files.error(path) }
+        s.unsynced = false
+        s.lastSync = .now
+    }
+
+    /// Closes the full segment, starts the next, then compresses the full one (a failure to
+    /// compress leaves it sealed but raw, still readable).
+    private func seal(_ s: inout State) throws(JournalError) {
+        let old = s.segments[s.segments.count - 1]
+        let oldPath = files.path(first: old.first, compressed: false)
+        try syncLocked(&s, path: oldPath)
+        let nextPath = files.path(first: s.nextLSN, compressed: false)
+        let fd = open(nextPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw files.error(nextPath) }
+        files.syncDirectory()
+        close(s.fd)
+        s.fd = fd
+        s.segments.append(Segment(first: s.nextLSN, compressed: false, bytes: 0))
+        do {
+            let compressed = try Zstd.compress(try files.readAll(oldPath), level: 1)
+            try files.writeAtomically(compressed, to: files.path(first: old.first, compressed: true))
+            unlink(oldPath)
+            s.segments[s.segments.count - 2].compressed = true
+            s.segments[s.segments.count - 2].bytes = compressed.count
+            s.totalBytes += compressed.count - old.bytes
+        } catch {
+            logger.warning("journal: could not compress a sealed segment; it stays uncompressed",
+                           metadata: ["segment": "\(oldPath)", "error": "\(error)"])
+        }
+    }
+
+    /// Deletes the sealed segments whose every record is at or before `lsn` (applied and published).
+    public func release(through lsn: UInt64) {
+        state.withLock { s in
+            while s.segments.count > 1 && s.segments[1].first - 1 <= lsn {
+                let gone = s.segments.removeFirst()
+                unlink(files.path(first: gone.first, compressed: gone.compressed))
+                s.totalBytes -= gone.bytes
+            }
+        }
+    }
+
+    /// True while the journal holds `maxBytes` or more: appends should wait.
+    public var isFull: Bool { state.withLock { $0.totalBytes >= options.maxBytes } }
+
+    /// Bytes on disk and segment count now.
+    public var usage: (bytes: Int, segments: Int) { state.withLock { ($0.totalBytes, $0.segments.count) } }
+
+    /// The last record appended (0 when none ever was).
+    public var lastRecord: UInt64 { state.withLock { $0.nextLSN - 1 } }
+
+    /// Calls `body` with each record after `after` up to `through`, in order.
+    public func records(after: UInt64, through: UInt64, _ body: (UInt64, TickChunk) throws -> Void) throws {
+        var cursor = self.cursor(after: after, through: through)
+        while let (lsn, chunk) = try cursor.next() { try body(lsn, chunk) }
+    }
+
+    /// A reader of the records after `after` up to `through`, one segment in memory at a time.
+    public func cursor(after: UInt64, through: UInt64) -> JournalCursor {
+        let segments = state.withLock { $0.segments }
+        var ranges: [(path: String, compressed: Bool, first: UInt64)] = []
+        for (index, segment) in segments.enumerated() {
+            let last = index + 1 < segments.count ? segments[index + 1].first - 1 : UInt64.max
+            guard last > after, segment.first <= through else { continue }
+            ranges.append((files.path(first: segment.first, compressed: segment.compressed), segment.compressed, segment.first))
+        }
+        return JournalCursor(segments: ranges, after: after, through: through, files: files, logger: logger)
+    }
+}
+
+/// Reads journal records in order, loading one segment at a time.
+public struct JournalCursor {
+    private var segments: ArraySlice<(path: String, compressed: Bool, first: UInt64)>
+    private let after: UInt64
+    private let through: UInt64
+    private let files: SegmentFiles
+    private let logger: Logger
+    private var records: [(UInt64, Range<Int>)] = []
+    private var bytes: [UInt8] = []
+    private var index = 0
+    private var path = ""
+
+    init(segments: [(path: String, compressed: Bool, first: UInt64)], after: UInt64, through: UInt64,
+         files: SegmentFiles, logger: Logger) {
+        self.segments = segments[...]
+        self.after = after
+        self.through = through
+        self.files = files
+        self.logger = logger
+    }
+
+    /// The next record, nil after the last. A damaged segment is logged and its later records
+    /// skipped (they are lost; nothing else is).
+    public mutating func next() throws -> (UInt64, TickChunk)? {
+        while index == records.count {
+            guard let segment = segments.popFirst() else { return nil }
+            path = segment.path
+            bytes = try files.readAll(segment.path)
+            if segment.compressed { bytes = try Zstd.decompress(bytes) }
+            records.removeAll(keepingCapacity: true)
+            index = 0
+            let (after, through) = (self.after, self.through)
+            var found: [(UInt64, Range<Int>)] = []
+            let (_, damage) = bytes.withUnsafeBytes { raw in
+                JournalFrame.scan(raw, firstLSN: segment.first) { frame in
+                    if frame.lsn > after && frame.lsn <= through { found.append((frame.lsn, frame.payload)) }
+                }
+            }
+            records = found
+            if let damage, !segments.isEmpty {
+                logger.error("journal: damaged sealed segment, its later records are lost",
+                             metadata: ["segment": "\(segment.path)", "damage": "\(damage)"])
+            }
+        }
+        let (lsn, range) = records[index]
+        index += 1
+        let chunk = bytes.withUnsafeBytes { JournalRecord.decode(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        guard let chunk else {
+            throw JournalError(path: path, message: "record \(lsn) has a good checksum but cannot be decoded")
+        }
+        return (lsn, chunk)
+    }
+}

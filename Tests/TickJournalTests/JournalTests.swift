@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import TickJournal
+import TickModel
+import TickPipeline
+
+@Suite struct JournalTests {
+    static func directory() -> String {
+        let path = "/tmp/tickd-journal-test-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.removeItem(atPath: path)
+        return path
+    }
+
+    static func chunk(_ n: Int, ticks: Int = 3) -> TickChunk {
+        TickChunk(source: "tcp 127.0.0.1:\(n)", throughLine: n * 10, ticks: (0..<ticks).map { i in
+            KeyedTick(tick: Tick(time: Timestamp(nanosecondsSinceEpoch: 1_767_592_800_000_000_000 + Int64(n * 1000 + i) * 1000),
+                                 symbol: i % 2 == 0 ? "SCOM" : "KCB",
+                                 open: Price(units: 2310, scale: 2), high: Price(units: 23105, scale: 3),
+                                 low: Price(units: -1, scale: 18), close: Price(units: 2310 + Int64(i), scale: 2),
+                                 volume: Int64(100 * (i + 1)), feedSequence: i == 1 ? Int64(n) : nil),
+                      tradeSeq: Int64(i))
+        })
+    }
+
+    static func readAll(_ journal: Journal, after: UInt64 = 0) throws -> [(UInt64, TickChunk)] {
+        var out: [(UInt64, TickChunk)] = []
+        try journal.records(after: after, through: journal.lastRecord) { out.append(($0, $1)) }
+        return out
+    }
+
+    static func segmentFiles(_ dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.contains(".seg") }.sorted()
+    }
+
+    /// Writes records 1-3 in a new journal, closes it, and returns its segment file.
+    static func closedJournalOfThreeRecords(_ dir: String) throws -> String {
+        let journal = try Journal(options: JournalOptions(directory: dir))
+        for n in 1...3 { _ = try journal.append(Self.chunk(n)) }
+        return "\(dir)/\(Self.segmentFiles(dir)[0])"
+    }
+
+    @Test func recordsComeBackExactlyAsAppendedAfterReopening() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let identity: String
+        do {
+            let journal = try Journal(options: JournalOptions(directory: dir))
+            identity = journal.identity
+            #expect(journal.recoveredThrough == 0)
+            for n in 1...5 { #expect(try journal.append(Self.chunk(n)) == UInt64(n)) }
+        }
+        let reopened = try Journal(options: JournalOptions(directory: dir))
+        #expect(reopened.identity == identity)
+        #expect(reopened.recoveredThrough == 5)
+        #expect(reopened.repair == nil)
+        let records = try Self.readAll(reopened, after: 2)
+        #expect(records.map(\.0) == [3, 4, 5])
+        for (lsn, chunk) in records {
+            let sent = Self.chunk(Int(lsn))
+            #expect(chunk.ticks == sent.ticks)
+            #expect(chunk.source == sent.source && chunk.throughLine == sent.throughLine)
+        }
+        #expect(try reopened.append(Self.chunk(6)) == 6)
+    }
+
+    @Test func aTornTailIsCutAtTheLastGoodRecordAndReported() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let segment = try Self.closedJournalOfThreeRecords(dir)
+        let good = try Data(contentsOf: URL(fileURLWithPath: segment))
+        // A crash in the middle of writing record 4: its header and part of its payload.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: segment))
+        handle.seekToEndOfFile()
+        handle.write(Data([UInt8](repeating: 0x41, count: 16) + [1, 2, 3]))
+        handle.closeFile()
+        let journal = try Journal(options: JournalOptions(directory: dir))
+        #expect(journal.recoveredThrough == 3)
+        let repair = try #require(journal.repair)
+        #expect(repair.contains("cut 19 bytes after record 3"), "\(repair)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: segment)) == good)
+        #expect(try journal.append(Self.chunk(4)) == 4)
+        #expect(try Self.readAll(journal).map(\.0) == [1, 2, 3, 4])
+    }
+
+    @Test func aCorruptLastRecordIsCutByItsChecksum() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let segment = try Self.closedJournalOfThreeRecords(dir)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: segment)))
+        bytes[bytes.count - 5] ^= 0xFF   // a bit flip inside record 3's payload
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        let journal = try Journal(options: JournalOptions(directory: dir))
+        #expect(journal.recoveredThrough == 2)
+        #expect(journal.repair?.contains("checksum") == true)
+        #expect(try Self.readAll(journal).map(\.0) == [1, 2])
+    }
+
+    @Test func fullSegmentsAreSealedCompressedAndDeletedOnceApplied() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let journal = try Journal(options: JournalOptions(directory: dir, segmentBytes: 4096, maxBytes: 1 << 20))
+        for n in 1...100 { _ = try journal.append(Self.chunk(n, ticks: 20)) }
+        let files = Self.segmentFiles(dir)
+        #expect(files.filter { $0.hasSuffix(".seg.zst") }.count >= 5, "\(files)")
+        #expect(files.filter { $0.hasSuffix(".seg") }.count == 1, "only the active segment is raw: \(files)")
+        // Every record reads back across the compressed segments, in order.
+        #expect(try Self.readAll(journal).map(\.0) == Array(1...100))
+        let before = journal.usage
+        journal.release(through: 60)
+        let after = journal.usage
+        #expect(after.segments < before.segments && after.bytes < before.bytes)
+        // Nothing at or after record 61 is gone.
+        #expect(try Self.readAll(journal, after: 60).map(\.0) == Array(61...100))
+        journal.release(through: 100)
+        #expect(Self.segmentFiles(dir).count == 1, "the active segment stays: it carries the numbering")
+        #expect(try journal.append(Self.chunk(101)) == 101)
+        #expect(throws: JournalError.self, "a second tickd on the same directory is refused") {
+            try Journal(options: JournalOptions(directory: dir))
+        }
+        }
+        let reopened = try Journal(options: JournalOptions(directory: dir, segmentBytes: 4096))
+        #expect(reopened.recoveredThrough == 101)
+    }
+
+    @Test func theSizeBoundSaysFullSoThatAppendsWait() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let journal = try Journal(options: JournalOptions(directory: dir, segmentBytes: 2048, maxBytes: 8192))
+        var n = 0
+        while !journal.isFull && n < 1000 { n += 1; _ = try journal.append(Self.chunk(n, ticks: 10)) }
+        #expect(journal.isFull && n < 1000)
+        journal.release(through: UInt64(n))
+        #expect(!journal.isFull)
+    }
+
+    @Test func aJournalWhoseSegmentsWereRemovedGetsANewIdentity() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try Journal(options: JournalOptions(directory: dir)).identity
+        for file in Self.segmentFiles(dir) { try FileManager.default.removeItem(atPath: "\(dir)/\(file)") }
+        let second = try Journal(options: JournalOptions(directory: dir))
+        #expect(second.identity != first, "numbering restarts at 1, so old positions must not apply")
+        #expect(second.recoveredThrough == 0)
+    }
+}
