@@ -27,9 +27,12 @@ public final class PostgresSink {
     /// True when nothing publishes on Redis: every stored seq then counts as published at once,
     /// so that turning publishing on later does not send history.
     public var publishingOff = false
-    /// Fault injection for tests: runs right after a successful COMMIT; throwing from it stands
-    /// for a connection lost before the acknowledgement arrived.
-    public var afterCommit: ((Connection) throws(PostgresError) -> Void)?
+    /// Fault injection for tests: runs just before COMMIT is sent and right after it succeeded;
+    /// throwing from it stands for a connection lost at that moment.
+    public var commitFault: ((CommitPhase, Connection) throws(PostgresError) -> Void)?
+
+    /// Where `commitFault` is called.
+    public enum CommitPhase: Sendable { case beforeCommit, afterCommit }
 
     private let conninfo: String
     private let sql: BatchSQL
@@ -130,8 +133,9 @@ public final class PostgresSink {
             try record(progress, stored: inserted.rowCount, on: db)
             let result = Self.result(inserted: inserted, moved: moved, byKey: byKey)
             committing(transaction, result)
+            try commitFault?(.beforeCommit, db)
             do { try db.execute("COMMIT") } catch { throw error.during("commit") }
-            try afterCommit?(db)
+            try commitFault?(.afterCommit, db)
             return result
         } catch {
             if db.isOpen && db.isInTransaction { _ = try? db.execute("ROLLBACK") }

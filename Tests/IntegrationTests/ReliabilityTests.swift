@@ -1,0 +1,125 @@
+import Foundation
+import Hiredis
+import LibPQ
+import Testing
+import TestSupport
+import TickDaemon
+import TickModel
+import TickPipeline
+import TickSinks
+
+/// The sink's delivery guarantees against the real PostgreSQL: ambiguous commits, the Redis
+/// outbox, resumable file positions.
+@Suite struct ReliabilityTests {
+    static let lostConnection = PostgresError(sqlState: nil, message: "server closed the connection unexpectedly", operation: "commit")
+
+    @Test func aCommitWhoseAcknowledgementIsLostIsNotWrittenTwice() throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        sink.initialBackoff = .milliseconds(10)
+        var faults = 0
+        sink.commitFault = { phase, _ throws(PostgresError) in
+            if phase == .afterCommit && faults == 0 { faults += 1; throw Self.lostConnection }
+        }
+        let result = try sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
+        #expect(faults == 1 && sink.retries == 1)
+        // The server said committed: the batch is returned as stored (so it is published), and not written again.
+        #expect(result.stored.map(\.seq) == Array(1...50))
+        #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
+        #expect(try db.value("SELECT last_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "50")
+    }
+
+    @Test func aCommitThatNeverReachedTheServerIsWrittenAgain() throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        sink.initialBackoff = .milliseconds(10)
+        var faults = 0
+        sink.commitFault = { phase, connection throws(PostgresError) in
+            guard phase == .beforeCommit && faults == 0 else { return }
+            faults += 1
+            // The session dies before COMMIT: the server aborts the transaction.
+            _ = try? db.sql.execute("SELECT pg_terminate_backend(\(connection.backendPID))")
+            throw Self.lostConnection
+        }
+        let result = try sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
+        #expect(faults == 1)
+        #expect(result.stored.map(\.seq) == Array(1...50), "the rewrite takes the same seqs: the aborted ones were never used")
+        #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
+    }
+
+    @Test func storedTicksNeverPublishedGoOutAtTheNextStartWithTheirSeq() throws {
+        let redisURL = try #require(DaemonTests.redisURL)
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let prefix = "\(db.schema):ticks:"
+        do {
+            // A run that stored 30 ticks and died before publishing any.
+            let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+            _ = try sink.write(FailureTests.batch(0..<30), source: "t", throughLine: 30)
+        }
+        #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "0")
+        let subscriber = try TickSubscriber(url: redisURL, prefix: prefix)
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        let publisher = RedisPublisher(options: PublisherOptions(url: try RedisURL(parsing: redisURL), prefix: prefix))
+        #expect(try Outbox.recover(sink: sink, publisher: publisher, logger: .init(label: "test")) == 30)
+        #expect(publisher.drain(timeout: .seconds(10)))
+        try sink.recordPublished(publisher.retirement.seqs)
+        publisher.finish(timeout: .seconds(5))
+        let messages = try subscriber.finish()
+        #expect(messages.map(\.seq) == Array(1...30))
+        #expect(messages.last?.fields["close"] == "23.39")
+        #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "30")
+        // The newest of them was also SET as the symbol's last message.
+        let redis = try RedisConnection(url: try RedisURL(parsing: redisURL))
+        #expect(try redis.command(["GET", "\(prefix)last:SCOM"]).text?.contains("\"seq\":30") == true)
+        // Nothing is owed any more.
+        #expect(try Outbox.recover(sink: sink, publisher: RedisPublisher(options: publisher.options), logger: .init(label: "test")) == 0)
+    }
+
+    @Test func withPublishingOffNothingIsOwed() throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        try Outbox.recover(sink: sink, publisher: nil, logger: .init(label: "test"))
+        _ = try sink.write(FailureTests.batch(0..<10), source: "t", throughLine: 10)
+        #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "10")
+    }
+
+    @Test func aReplayResumesAfterItsCommittedPositionKeepingTheCSVHeader() throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(db.schema)-resume.csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A header naming the columns in an unusual order: resumed lines can only be read with it.
+        func lines(_ range: Range<Int>) -> String {
+            range.map { "\(2310 + $0),SCOM,2026-01-05T06:00:\(String(format: "%02d", $0 % 60)).\(String(format: "%03d", $0))Z,100\n" }.joined()
+        }
+        // More than the 4 KiB head of the identity, so that appending keeps the identity.
+        try ("price,symbol,time,volume\n" + lines(0..<120) + "garbage line\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let first = try db.replay(files: [path])
+        #expect(first.inserted == 120 && first.resumed == 0 && first.rejected == 1)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(try db.value("SELECT applied FROM tickd_positions WHERE stream LIKE 'file:%resume.csv'") == String(size))
+        // The same file again: nothing read, nothing dead-lettered twice.
+        let second = try db.replay(files: [path])
+        #expect(second.read == 0 && second.resumed == 121 && second.inserted == 0)
+        // The file grows (a recorder still writing): only the new lines are read.
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(lines(120..<135).utf8))
+        handle.closeFile()
+        let third = try db.replay(files: [path])
+        #expect(third.read == 15 && third.inserted == 15)
+        #expect(try db.rows("SELECT count(*), max(seq) FROM market_ticks") == [["135", "135"]])
+        // --no-resume reads it all again; the unchanged-row check stores nothing twice.
+        let all = try ReplayRunner(config: db.config(), request: ReplayRequest(files: [path], dryRun: false, resume: false)).run()
+        #expect(all.read == 136 && all.inserted == 0)
+        // Another file under the same path starts over.
+        try FileManager.default.removeItem(atPath: path)
+        try ("time,symbol,price,volume\n2026-01-05T07:00:00Z,KCB,40.5,10\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let replaced = try db.replay(files: [path])
+        #expect(replaced.read == 1 && replaced.inserted == 1 && replaced.resumed == 0)
+    }
+}
