@@ -19,12 +19,14 @@ public final class PrivateRedis: @unchecked Sendable {
     /// `redis://127.0.0.1:<port>/0`.
     public var url: String { "redis://127.0.0.1:\(port)/0" }
 
-    /// Starts the server (again) on the same port and waits until it answers.
-    public func start() throws {
+    /// Starts the server (again) on the same port and waits until it answers. With
+    /// `requirePassword`, clients must AUTH with it (until `CONFIG SET requirepass ""`).
+    public func start(requirePassword: String? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", directory, "--logfile", "\(directory)/redis.log"]
+            + (requirePassword.map { ["--requirepass", $0] } ?? [])
         try process.run()
         self.process = process
         for _ in 0..<200 {
@@ -57,7 +59,8 @@ public final class PrivateRedis: @unchecked Sendable {
         _ = ping.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var buffer = [UInt8](repeating: 0, count: 16)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 16) }
-        return n > 0 && buffer[0] == UInt8(ascii: "+")
+        // +PONG, or -NOAUTH from a server that wants a password: either way it answers.
+        return n > 0 && (buffer[0] == UInt8(ascii: "+") || buffer[0] == UInt8(ascii: "-"))
     }
 
     /// A port nothing listens on, from the kernel (bind to port 0).

@@ -215,13 +215,18 @@ public final class RedisPublisher: @unchecked Sendable {
                     try redis.append([Array("SET".utf8), Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), message.payload])
                 }
             }
+            // A message counts only when Redis accepted it. An error reply (NOAUTH, OOM, READONLY…)
+            // means it did not: keep it and the rest, drop the connection, retry after backoff.
             var acknowledged = 0
+            var refusal: String?
             for message in work {
                 let reply = try redis.readReply()
-                if case .error(let text) = reply { logger.error("redis: PUBLISH refused", metadata: ["error": "\(text)"]) }
-                if message.setLast { _ = try redis.readReply() }
-                acknowledged += 1
+                let last = message.setLast ? try redis.readReply() : nil
+                if refusal != nil { continue }
+                if case .error(let text) = reply { refusal = text } else if case .error(let text)? = last { refusal = text }
+                if refusal == nil { acknowledged += 1 }
             }
+            if let refusal { throw RedisError(kind: .reply, message: "PUBLISH refused: \(refusal)") }
             return acknowledged
         } catch {
             lastError = "\(error)"
