@@ -40,9 +40,12 @@ public final class TickSubscriber: @unchecked Sendable {
     }
 
     /// Publishes the end marker (after everything tickd published) and returns what arrived.
-    public func finish() throws -> [Message] {
-        let connection = try RedisConnection(url: url)
-        _ = try connection.command(["PUBLISH", "\(prefix)__end__", "end"])
+    /// `publishingEnd: false` when another subscriber's `finish` already sent the end marker.
+    public func finish(publishingEnd: Bool = true) throws -> [Message] {
+        if publishingEnd {
+            let connection = try RedisConnection(url: url)
+            _ = try connection.command(["PUBLISH", "\(prefix)__end__", "end"])
+        }
         _ = done.wait(timeout: .now() + 60)
         return lock.withLock { received }
     }

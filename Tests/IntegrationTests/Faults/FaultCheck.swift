@@ -49,20 +49,25 @@ struct FaultVerdict: CustomStringConvertible {
 
     /// Compares the database of `db` and the `messages` of subscribers with the reference of `sent` ticks.
     static func check(_ db: TestDatabase, sent: Int, messages: [TickSubscriber.Message]?) throws -> FaultVerdict {
+        try check(rows: db.rows, sent: sent, messages: messages)
+    }
+
+    /// The same against any database, through `rows` (a query → its rows as text).
+    static func check(rows: (String) throws -> [[String?]], sent: Int, messages: [TickSubscriber.Message]?) throws -> FaultVerdict {
         var verdict = FaultVerdict()
         verdict.sent = sent
-        let totals = try db.rows("SELECT count(*), count(DISTINCT trade_seq) FROM market_ticks")[0]
+        let totals = try rows("SELECT count(*), count(DISTINCT trade_seq) FROM market_ticks")[0]
         verdict.stored = Int(totals[0] ?? "") ?? -1
         let distinctTrades = Int(totals[1] ?? "") ?? -1
         verdict.lost = sent - distinctTrades
         verdict.duplicated = verdict.stored - distinctTrades
-        for row in try db.rows("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM market_ticks GROUP BY symbol") {
+        for row in try rows("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM market_ticks GROUP BY symbol") {
             let n = Int(row[0] ?? "") ?? 0, distinct = Int(row[1] ?? "") ?? 0
             verdict.duplicated += n - distinct
             if row[2] != "1" || Int(row[3] ?? "") != n { verdict.seqGaps += 1 }
         }
         guard let messages else { return verdict }
-        let stored = try db.rows("SELECT symbol, seq, close::text, volume FROM market_ticks")
+        let stored = try rows("SELECT symbol, seq, close::text, volume FROM market_ticks")
         var byKey: [String: String] = [:]
         for row in stored { byKey["\(row[0] ?? "") \(row[1] ?? "")"] = "\(row[2] ?? "") \(row[3] ?? "")" }
         var seen = Set<String>()
