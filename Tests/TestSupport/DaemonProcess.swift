@@ -73,9 +73,14 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Resident memory (VmRSS) in bytes.
-    public var residentBytes: Int? {
+    public var residentBytes: Int? { statusBytes("VmRSS:") }
+
+    /// The peak of resident memory so far (VmHWM) in bytes.
+    public var peakResidentBytes: Int? { statusBytes("VmHWM:") }
+
+    private func statusBytes(_ field: String) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
               let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
         return kb * 1024
     }

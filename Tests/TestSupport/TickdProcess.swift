@@ -59,6 +59,18 @@ public struct TickdProcess {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Runs another program (`mount`, …) with its output discarded; returns its exit status.
+    public static func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     public static func temporaryPath(_ name: String) -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("tickd-\(UUID().uuidString)-\(name)").path
     }
