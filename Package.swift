@@ -73,6 +73,9 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // The parsers under libFuzzer (scripts/fuzz.sh builds it with -sanitize=fuzzer,address in
+        // .build-fuzz); in a normal build it runs corpus files through the same target.
+        .executableTarget(name: "tickd-fuzz", dependencies: ["TickModel", "TickCodecs", "TickPipeline"]),
         .executableTarget(name: "tickd-bench", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources",
         ]),
