@@ -77,7 +77,7 @@ let package = Package(
         // .build-fuzz); in a normal build it runs corpus files through the same target.
         .executableTarget(name: "tickd-fuzz", dependencies: ["TickModel", "TickCodecs", "TickPipeline"]),
         .executableTarget(name: "tickd-bench", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources",
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "Hiredis",
         ]),
 
         // Helpers shared by test targets (running the built binary).

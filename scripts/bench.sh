@@ -1,55 +1,93 @@
 #!/usr/bin/env bash
-# Benchmarks (release builds). Prints figures and ratios against references measured in the
-# same run; nothing here is a pass/fail test.
+# The benchmark (release builds; figures and ratios against references measured in the same
+# run, nothing here is pass/fail). Against the private PostgreSQL and Redis of the test setup:
 #   1. parse: CSV and NDJSON parse + normalise on one core vs. a plain line split of the same bytes
-#   2. ingest: `tickd replay` of the sample day into an empty market_ticks vs. `psql \copy` of the
-#      very same rows into the same table (same indexes), emptied again first
+#   2. a generated 1,000,000-tick CSV day for the 20 NSE symbols (and an NDJSON copy)
+#   3. reference: psql \copy of the very rows tickd stored into a market_ticks of the same schema
+#   4. tickd replay --speed max end to end (parse, normalise, COPY, latest_price, Redis publish of
+#      every tick) into a fresh schema; and parse-only (--dry-run) of the CSV and the NDJSON
+#   5. a TCP stream: 50,000 ticks/s for 30 s into tickd run, tick-to-Redis latency p50/p99/max,
+#      tickd's RSS over the run
+# Usage: scripts/bench.sh [TICKS] [RATE] [SECONDS]   (defaults 1000000 50000 30)
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
 cd "$ROOT"
+TICKS="${1:-1000000}"; RATE="${2:-50000}"; SECONDS_="${3:-30}"
 ensure_packages
 swift build -c release --product tickd-bench
 swift build -c release --product tickd
 BIN="$(swift build -c release --show-bin-path)"
+MEASURE="python3 $ROOT/scripts/lib/measure.py"
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m), $(swift --version 2>/dev/null | head -1)"
 
-echo "== parse"
-taskset -c 0 "$BIN/tickd-bench" Seeds/feeds
+echo "== 1. parse (sample day, one core)"
+taskset -c 0 "$BIN/tickd-bench" parse Seeds/feeds
 
-echo "== ingest"
 trap stop_services EXIT
 start_services
-SCHEMA=bench_ingest
 export PGOPTIONS="-c client_min_messages=warning"
-psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
-URL="$DATABASE_URL&options=-csearch_path%3D$SCHEMA"
-export TICKD_CONFIG="$ROOT/config/tickd.yaml"
-DATABASE_URL="$URL" "$BIN/tickd" migrate >/dev/null 2>&1
-DATABASE_URL="$URL" "$BIN/tickd" seed >/dev/null 2>&1
-FEED=Seeds/feeds/nse-2026-01-05.trades.csv
-now() { date +%s.%N; }
+WORK="$DEV_DIR/bench"; mkdir -p "$WORK"; rm -f "$WORK"/*.json
+echo "== 2. generate a $TICKS-tick day"
+[ -f "$WORK/day-$TICKS.csv" ] || "$BIN/tickd-bench" generate "$WORK" "$TICKS"
+CSV="$WORK/day-$TICKS.csv"; NDJSON="$WORK/day-$TICKS.ndjson"
 
-t0=$(now)
-REPORT=$(DATABASE_URL="$URL" "$BIN/tickd" replay "$FEED" --report json --dead-letter /dev/null 2>/dev/null)
-t1=$(now)
-ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM market_ticks")
+schema() {   # schema NAME → a fresh, migrated and seeded schema; prints its URL
+  psql "$DATABASE_URL" -qc "DROP SCHEMA IF EXISTS $1 CASCADE; CREATE SCHEMA $1" >/dev/null
+  local url="$DATABASE_URL&options=-csearch_path%3D$1"
+  DATABASE_URL="$url" "$BIN/tickd" migrate >/dev/null 2>&1
+  DATABASE_URL="$url" "$BIN/tickd" seed Seeds/stocks.csv >/dev/null 2>&1
+  echo "$url"
+}
+export TICKD_CONFIG="$ROOT/config/tickd.yaml" TICKD_DEAD_LETTER_PATH=/dev/null
 
-DUMP="$DEV_DIR/bench-rows.csv"
-psql "$URL" -qc "\\copy (SELECT time, symbol, trade_seq, open, high, low, close, volume, seq FROM market_ticks) TO '$DUMP' CSV"
-psql "$URL" -qc "TRUNCATE market_ticks"
-t2=$(now)
-psql "$URL" -qc "\\copy market_ticks (time, symbol, trade_seq, open, high, low, close, volume, seq) FROM '$DUMP' CSV"
-t3=$(now)
-psql "$DATABASE_URL" -qc "DROP SCHEMA $SCHEMA CASCADE" >/dev/null
-rm -f "$DUMP"
+echo "== 3. tickd replay --speed max, end to end with Redis publishing"
+REPLAY_URL="$(schema bench_replay)"
+DATABASE_URL="$REPLAY_URL" TICKD_REDIS_PREFIX="bench:ticks:" $MEASURE replay \
+  "$BIN/tickd" replay "$CSV" --speed max --report json > "$WORK/replay-report.json" 2> >(grep '^{"label"' > "$WORK/replay.json")
+sleep 0.5
+ROWS=$(psql "$REPLAY_URL" -Atc "SELECT count(*) FROM market_ticks")
 
-python3 - "$t0" "$t1" "$t2" "$t3" "$ROWS" "$REPORT" <<'PY'
+echo "== 4. reference: psql \\copy of the same rows into the same table"
+COPY_URL="$(schema bench_copy)"
+psql "$REPLAY_URL" -qc "\\copy (SELECT time, symbol, trade_seq, open, high, low, close, volume, seq FROM market_ticks) TO '$WORK/rows.csv' CSV"
+$MEASURE copy psql "$COPY_URL" -qc "\\copy market_ticks (time, symbol, trade_seq, open, high, low, close, volume, seq) FROM '$WORK/rows.csv' CSV" \
+  2> >(grep '^{"label"' > "$WORK/copy.json")
+sleep 0.5
+
+echo "== 5. parse only (--dry-run, whole process)"
+$MEASURE dry-csv "$BIN/tickd" replay "$CSV" --dry-run --report json > /dev/null 2> >(grep '^{"label"' > "$WORK/dry-csv.json")
+$MEASURE dry-ndjson "$BIN/tickd" replay "$NDJSON" --dry-run --report json > /dev/null 2> >(grep '^{"label"' > "$WORK/dry-ndjson.json")
+sleep 0.5
+
+echo "== 6. TCP stream: $RATE ticks/s for $SECONDS_ s into tickd run, publish after commit"
+STREAM_URL="$(schema bench_stream)"
+PORT="$(free_port 7401)"
+DATABASE_URL="$STREAM_URL" TICKD_REDIS_PREFIX="bench:stream:" TICKD_JOURNAL_DIRECTORY="$WORK/journal" \
+  "$BIN/tickd" run --listen "127.0.0.1:$PORT" > "$WORK/run.log" 2>&1 &
+DAEMON=$!
+for _ in $(seq 1 100); do grep -q "listening for feed publishers" "$WORK/run.log" && break; sleep 0.1; done
+CPU0=$(awk '{print $14 + $15}' /proc/$DAEMON/stat)
+"$BIN/tickd-bench" stream "$PORT" "$RATE" "$SECONDS_" "$REDIS_URL" "bench:stream:" "$DAEMON" | tee "$WORK/stream.txt"
+CPU1=$(awk '{print $14 + $15}' /proc/$DAEMON/stat)
+kill -TERM "$DAEMON"; wait "$DAEMON" || true
+rm -rf "$WORK/journal"
+for s in bench_replay bench_copy bench_stream; do psql "$DATABASE_URL" -qc "DROP SCHEMA $s CASCADE" >/dev/null; done
+
+python3 - "$WORK" "$ROWS" "$TICKS" "$RATE" "$SECONDS_" "$CPU0" "$CPU1" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
-t0, t1, t2, t3, rows = map(float, sys.argv[1:6])
-report = json.loads(sys.argv[6])
-tickd, copy = t1 - t0, t3 - t2
-print(f"tickd replay (parse, normalise, COPY, upsert, latest_price, one transaction per batch): "
-      f"{int(rows)} rows in {tickd:.2f} s = {rows / tickd:,.0f} rows/s (report: inserted {report['inserted']})")
-print(f"psql \\copy of the same rows into the same table:                                      "
-      f"{int(rows)} rows in {copy:.2f} s = {rows / copy:,.0f} rows/s")
-print(f"ratio tickd / psql \\copy time: {tickd / copy:.2f}")
+work, rows, ticks, rate, seconds, cpu0, cpu1, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+m = {name: json.load(open(f"{work}/{name}.json")) for name in ["replay", "copy", "dry-csv", "dry-ndjson"]}
+report = json.load(open(f"{work}/replay-report.json"))
+replay, copy = m["replay"], m["copy"]
+print("== results")
+print(f"psql \\copy (reference)        {rows:>9,} rows  {copy['wall']:7.2f} s  {rows / copy['wall']:>11,.0f} rows/s")
+print(f"tickd replay --speed max       {rows:>9,} rows  {replay['wall']:7.2f} s  {rows / replay['wall']:>11,.0f} rows/s"
+      f"  (inserted {report['inserted']:,}, published {report['published']:,})")
+print(f"ratio tickd rate / psql \\copy rate: {copy['wall'] / replay['wall']:.2f}  (target >= 1.0)")
+print(f"tickd replay: peak RSS {replay['rss_mib']:.0f} MiB (target <= 200), CPU {replay['cpu'] / (ticks / 1e6):.2f} s per million ticks (tickd's own process)")
+for name, label in [("dry-csv", "CSV"), ("dry-ndjson", "NDJSON")]:
+    d = m[name]
+    print(f"parse only {label:<6} (--dry-run) {ticks:>9,} lines {d['wall']:7.2f} s  {ticks / d['wall']:>11,.0f} lines/s, "
+          f"CPU {d['cpu'] / (ticks / 1e6):.2f} s per million, peak RSS {d['rss_mib']:.0f} MiB")
+print(f"stream: tickd CPU {(cpu1 - cpu0) / hz / (rate * seconds / 1e6):.2f} s per million ticks")
 PY

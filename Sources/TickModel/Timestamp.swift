@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// An instant in UTC as nanoseconds since the Unix epoch (covers 1677…2262).
 public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var nanosecondsSinceEpoch: Int64
@@ -113,5 +116,14 @@ public enum CivilDate {
         case 4, 6, 9, 11: return 30
         default: return 31
         }
+    }
+}
+
+extension Timestamp {
+    /// The system clock now.
+    public static func now() -> Timestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(secondsSinceEpoch: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
     }
 }

@@ -1,90 +1,36 @@
-// tickd-bench: parse throughput on the sample day, single core, against a reference measured
-// in the same run (splitting the same bytes into lines with memchr and nothing else).
+// tickd-bench: the benchmark tools scripts/bench.sh runs (release build; figures, not pass/fail).
 //
-//   swift build -c release --product tickd-bench && .build/release/tickd-bench [Seeds/feeds]
+//   tickd-bench parse [FEEDS]                     parse + normalise throughput on the sample day
+//   tickd-bench generate DIR COUNT                a COUNT-tick CSV day for the 20 NSE symbols, and an NDJSON copy
+//   tickd-bench stream PORT RATE SECONDS REDIS_URL PREFIX [PID]
+//                                                 a publisher at RATE ticks/s into tickd's listener and a Redis
+//                                                 subscriber: tick-to-Redis latency, tickd's RSS over the run
 import Foundation
-import TickCodecs
-import TickModel
-import TickPipeline
-import TickSources
-
-let feeds = CommandLine.arguments.dropFirst().first ?? "Seeds/feeds"
-let repeats = 20
-
-func load(_ path: String) throws -> [UInt8] {
-    var bytes: [UInt8] = []
-    try FeedFile(path: path).read { bytes.append(contentsOf: $0) }
-    return bytes
-}
-
-func decoder(_ format: FeedFormat) throws -> FeedDecoder {
-    let stocks = try String(contentsOfFile: "Seeds/stocks.csv", encoding: .utf8)
-        .split(separator: "\n").dropFirst().map { Symbol(String($0.split(separator: ",")[0])) }
-    let rules = SymbolRules(aliases: ["SAFARICOM": "SCOM"], known: Set(stocks))
-    let normaliser = Normaliser(symbols: rules, now: Timestamp(secondsSinceEpoch: 1_800_000_000))
-    return FeedDecoder(format: format, csv: CSVOptions(), normaliser: normaliser, maxLineBytes: 65_536)
-}
-
-/// Lines per second of `body` over `input`, best of `repeats` passes.
-func measure(_ input: [UInt8], _ body: ([UInt8]) -> Int) -> (linesPerSecond: Double, lines: Int) {
-    var best = Double.infinity
-    var lines = 0
-    for _ in 0..<repeats {
-        let start = ContinuousClock.now
-        lines = body(input)
-        best = min(best, (ContinuousClock.now - start).seconds)
-    }
-    return (Double(lines) / best, lines)
-}
-
-func splitOnly(_ input: [UInt8]) -> Int {
-    var framer = LineFramer()
-    var count = 0
-    input.withUnsafeBytes { framer.feed($0) { _, _ in count += 1 } }
-    return count
-}
-
-func decodeAll(_ input: [UInt8], format: FeedFormat) -> Int {
-    var feed = try! decoder(format)
-    var framer = LineFramer()
-    var accepted = 0, records = 0
-    input.withUnsafeBytes {
-        framer.feed($0) { framed, _ in
-            guard case .line(let line) = framed else { records += 1; return }
-            switch feed.decode(line) {
-            case .tick: accepted += 1; records += 1
-            case .reject: records += 1
-            case .header, .blank: break
-            }
-        }
-    }
-    precondition(accepted > 0)
-    return records
-}
 
 do {
-    let csv = try load("\(feeds)/nse-2026-01-05.trades.csv")
-    // The NDJSON input: every trade of the day written as NDJSON (≈104k lines, like the CSV).
-    var ndjson: [UInt8] = []
-    var csvDecoder = try decoder(.csv)
-    var framer = LineFramer()
-    csv.withUnsafeBytes {
-        framer.feed($0) { framed, _ in
-            if case .line(let line) = framed, case .tick(let tick) = csvDecoder.decode(line) {
-                TickEncoder.appendNDJSON(tick, to: &ndjson)
-            }
-        }
-    }
-    print("tickd-bench: parse + normalise, one core, best of \(repeats) passes")
-    for (name, input, format) in [("CSV", csv, FeedFormat.csv), ("NDJSON", ndjson, FeedFormat.ndjson)] {
-        let reference = measure(input, splitOnly)
-        let parsed = measure(input) { decodeAll($0, format: format) }
-        let mb = Double(input.count) / 1_048_576
-        print(String(format: "%-6@ %7d lines %6.1f MiB  parse %10.0f lines/s  line-split reference %11.0f lines/s  ratio %.2f",
-                     name as NSString, parsed.lines, mb, parsed.linesPerSecond, reference.linesPerSecond,
-                     parsed.linesPerSecond / reference.linesPerSecond))
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    let command = arguments.isEmpty ? "parse" : arguments.removeFirst()
+    switch command {
+    case "parse":
+        try parseBench(feeds: arguments.first ?? "Seeds/feeds")
+    case "generate":
+        guard arguments.count == 2, let count = Int(arguments[1]) else { throw BenchUsage() }
+        try generateDay(directory: arguments[0], count: count)
+    case "stream":
+        guard arguments.count >= 5, let port = Int(arguments[0]), let rate = Int(arguments[1]),
+              let seconds = Int(arguments[2]) else { throw BenchUsage() }
+        try streamBench(port: port, rate: rate, seconds: seconds, redisURL: arguments[3], prefix: arguments[4],
+                        tickdPID: arguments.count > 5 ? Int32(arguments[5]) : nil)
+    default:
+        throw BenchUsage()
     }
 } catch {
     FileHandle.standardError.write(Data("tickd-bench: \(error)\n".utf8))
-    exit(1)
+    exit(error is BenchUsage ? 2 : 1)
+}
+
+struct BenchUsage: Error, CustomStringConvertible {
+    var description: String {
+        "usage: tickd-bench parse [FEEDS] | generate DIR COUNT | stream PORT RATE SECONDS REDIS_URL PREFIX [PID]"
+    }
 }

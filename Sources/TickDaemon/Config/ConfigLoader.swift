@@ -119,7 +119,8 @@ public enum ConfigLoader {
             if let ms = try redis.integer("drain_timeout_ms", in: 0...3_600_000) { config.redisDrainTimeoutMilliseconds = ms }
         }
         if let batch = try top.section("batch") {
-            try batch.only(["max_ticks", "max_age_ms"])
+            try batch.only(["max_ticks", "max_age_ms", "linger_ms"])
+            if let ms = try batch.integer("linger_ms", in: -1...600_000) { config.batchLingerMilliseconds = ms < 0 ? nil : ms }
             if let ticks = try batch.integer("max_ticks", in: 1...1_000_000) { config.batchMaxTicks = ticks }
             if let ms = try batch.integer("max_age_ms", in: 1...600_000) { config.batchMaxAgeMilliseconds = ms }
         }
@@ -256,7 +257,7 @@ extension ConfigLoader {
         "input.csv.delimiter", "input.csv.header", "symbols.unknown", "symbols.instruments_file", "dead_letter.path",
         "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "timescale.enabled",
         "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days",
-        "batch.max_ticks", "batch.max_age_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
+        "batch.max_ticks", "batch.max_age_ms", "batch.linger_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
         "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",
         "journal.enabled", "journal.directory", "journal.segment_bytes", "journal.max_bytes", "journal.fsync",
         "journal.fsync_interval_ms",

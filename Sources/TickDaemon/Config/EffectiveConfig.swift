@@ -23,6 +23,7 @@ extension TickdConfig {
                   "timescale:", "  enabled: \(timescale.rawValue)", "  chunk_interval_hours: \(chunkIntervalHours)",
                   "  compress_after_days: \(compressAfterDays)", "  retention_days: \(retentionDays)",
                   "batch:", "  max_ticks: \(batchMaxTicks)", "  max_age_ms: \(batchMaxAgeMilliseconds)",
+                  "  linger_ms: \(batchLingerMilliseconds ?? -1)",
                   "redis:", "  prefix: \"\(redisPrefix)\"", "  max_backlog: \(redisMaxBacklog)",
                   "  timeout_ms: \(redisTimeoutMilliseconds)", "  retry_max_backoff_ms: \(redisRetryMaxBackoffMilliseconds)",
                   "  drain_timeout_ms: \(redisDrainTimeoutMilliseconds)",

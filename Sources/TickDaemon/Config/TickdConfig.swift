@@ -58,6 +58,9 @@ public struct TickdConfig: Sendable {
     /// `batch.max_ticks`, `batch.max_age_ms`: a batch closes at this many ticks or this age.
     public var batchMaxTicks = 5000
     public var batchMaxAgeMilliseconds = 250
+    /// `batch.linger_ms` (`tickd run`): a batch also closes when no more ticks are waiting and its
+    /// oldest has waited this long (group commit); nil (`-1` in the file) turns it off.
+    public var batchLingerMilliseconds: Int? = 2
 
     /// `DATABASE_URL` (environment only): libpq URI or key=value string.
     public var databaseURL: String?

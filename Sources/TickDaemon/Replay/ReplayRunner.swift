@@ -179,12 +179,3 @@ extension IngestReport {
         }
     }
 }
-
-extension Timestamp {
-    /// The system clock now.
-    public static func now() -> Timestamp {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Timestamp(secondsSinceEpoch: Int64(spec.tv_sec), nanoseconds: Int64(spec.tv_nsec))
-    }
-}

@@ -103,6 +103,7 @@ public struct Daemon {
         }
         let ingest = IngestService(queue: queue, sink: sinkThread, publisher: publisher, journal: journal, maxTicks: config.batchMaxTicks,
                                    maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
+                                   linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
                                    publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds),
                                    deadLetters: deadLetters, stats: stats, logger: Logger(label: "tickd.ingest"))
 

@@ -25,6 +25,7 @@ final class IngestService: Service {
     private let journal: Journal?
     private let maxTicks: Int
     private let maxAge: Duration
+    private let linger: Duration?
     private let publishDrain: Duration
     private let deadLetters: DeadLetterFile
     private let logger: Logger
@@ -32,7 +33,8 @@ final class IngestService: Service {
     private let metrics = IngestMetrics()
 
     init(queue: TickQueue, sink: SinkThread, publisher: RedisPublisher?, journal: Journal?, maxTicks: Int, maxAge: Duration,
-         publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, logger: Logger) {
+         linger: Duration?, publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, logger: Logger) {
+        self.linger = linger
         self.deadLetters = deadLetters
         self.queue = queue
         self.sink = sink
@@ -61,7 +63,7 @@ final class IngestService: Service {
     }
 
     private func consume(_ progress: inout ProgressTracker) async throws {
-        var batcher = Batcher(maxTicks: maxTicks, maxAge: maxAge)
+        var batcher = Batcher(maxTicks: maxTicks, maxAge: maxAge, linger: linger)
         func commit(_ batch: [KeyedTick]?) async throws {
             guard let batch else { return }
             var written = progress.closeBatch()
@@ -101,14 +103,15 @@ final class IngestService: Service {
         while true {
             // Wake at least once a second, so that dead letters and the journal reach the disk promptly.
             let tick = ContinuousClock.now + .seconds(1)
-            let chunk = await queue.receive(until: min(batcher.deadline ?? tick, tick))
+            let chunk = await queue.receive(until: min(batcher.idleDeadline ?? tick, tick))
             stats.heartbeat()
             if let chunk {
                 try await take(chunk)
             } else if queue.isDrained {
                 break
             }
-            try await commit(batcher.due(now: .now))
+            // Group commit: when nothing else is waiting, a batch need not wait for more.
+            try await commit(batcher.due(now: .now, inputIdle: queue.depth == 0))
             try deadLetters.flush()
             try journal?.sync()
             progress.releaseJournal(retired: publisher?.retirement.retired)

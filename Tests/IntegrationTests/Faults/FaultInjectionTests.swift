@@ -52,7 +52,7 @@ import TickDaemon
         // Batches that do not close by themselves: what tickd received is only in its journal.
         let config = try Self.config(db, "batch:\n  max_ticks: 100000\n  max_age_ms: 600000\n")
         let environment = ["DATABASE_URL": db.url, "REDIS_URL": redisURL, "TICKD_JOURNAL_DIRECTORY": journal,
-                           "TICKD_BATCH_MAX_TICKS": "100000", "TICKD_BATCH_MAX_AGE_MS": "600000"]
+                           "TICKD_BATCH_MAX_TICKS": "100000", "TICKD_BATCH_MAX_AGE_MS": "600000", "TICKD_BATCH_LINGER_MS": "-1"]
         let subscriber = try TickSubscriber(url: redisURL, prefix: "\(db.schema):ticks:")
         do {
             let daemon = try DaemonProcess(["run", "--config", config, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],

@@ -123,6 +123,7 @@ import TestSupport
         // The journal is whole: it opens again without a repair.
         let again = try DaemonProcess(["run", "--config", config, "--listen", "127.0.0.1:0"], environment: environment)
         #expect(again.waitForLine(containing: "journal open") != nil)
+        #expect(again.listeningPort() != nil, "running (signal handlers installed) before SIGTERM")
         #expect(!again.output.contains("torn or corrupt"), "\(again.output)")
         again.signal(SIGTERM)
         #expect(again.waitForExit(timeout: .seconds(60)) == 0)
