@@ -93,7 +93,8 @@ public enum ConfigLoader {
             if let aliases = try symbols.stringMap("aliases") { config.aliases = aliases }
         }
         if let database = try top.section("database") {
-            try database.only(["ticks_table", "stocks_table", "retry_max_backoff_ms"])
+            try database.only(["ticks_table", "stocks_table", "retry_max_backoff_ms", "writers"])
+            if let n = try database.integer("writers", in: 1...8) { config.databaseWriters = n }
             if let name = try database.tableName("ticks_table") { config.ticksTable = name }
             if let name = try database.tableName("stocks_table") { config.stocksTable = name }
             if let ms = try database.integer("retry_max_backoff_ms", in: 10...600_000) { config.retryMaxBackoffMilliseconds = ms }
@@ -255,7 +256,7 @@ extension ConfigLoader {
     public static let environmentKeys: [String] = [
         "exchange.timezone", "input.format", "input.max_line_bytes", "input.max_future_skew_seconds",
         "input.csv.delimiter", "input.csv.header", "symbols.unknown", "symbols.instruments_file", "dead_letter.path",
-        "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "timescale.enabled",
+        "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "database.writers", "timescale.enabled",
         "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days",
         "batch.max_ticks", "batch.max_age_ms", "batch.linger_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
         "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",

@@ -19,7 +19,7 @@ extension TickdConfig {
         lines += aliases.keys.sorted().map { "    \($0): \(aliases[$0]!)" }
         lines += ["dead_letter:", "  path: \(deadLetterPath)",
                   "database:", "  ticks_table: \(ticksTable)", "  stocks_table: \(stocksTable)",
-                  "  retry_max_backoff_ms: \(retryMaxBackoffMilliseconds)",
+                  "  retry_max_backoff_ms: \(retryMaxBackoffMilliseconds)", "  writers: \(databaseWriters)",
                   "timescale:", "  enabled: \(timescale.rawValue)", "  chunk_interval_hours: \(chunkIntervalHours)",
                   "  compress_after_days: \(compressAfterDays)", "  retention_days: \(retentionDays)",
                   "batch:", "  max_ticks: \(batchMaxTicks)", "  max_age_ms: \(batchMaxAgeMilliseconds)",

@@ -60,6 +60,7 @@ public struct ReplayRunner {
                     onStored: (BatchResult) throws -> Void = { _ in }) throws -> IngestReport {
         let started = ContinuousClock.now
         var sink: PostgresSink?
+        var writers: ParallelWriters?
         var publisher: RedisPublisher?
         var known: Set<Symbol>?
         if !request.dryRun {
@@ -75,8 +76,19 @@ public struct ReplayRunner {
                 logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database")
             }
             try Outbox.recover(sink: database, publisher: publisher, logger: publisherLogger)
+            var sinks = [database]
+            for _ in 1..<config.databaseWriters {
+                let more = try PostgresSink(conninfo: url, options: config.schemaOptions,
+                                            maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds))
+                more.publishingOff = database.publishingOff
+                sinks.append(more)
+            }
+            writers = ParallelWriters(sinks: sinks, publisher: publisher)
         }
-        defer { publisher?.finish(timeout: .zero) }
+        defer {
+            writers?.stop()
+            publisher?.finish(timeout: .zero)
+        }
         let normaliser = try config.makeNormaliser(now: clock(), known: known)
         let deadLetters = try DeadLetterFile(path: request.deadLetterPath ?? config.deadLetterPath)
         var report = IngestReport()
@@ -87,42 +99,57 @@ public struct ReplayRunner {
             let reader = try FeedFileReader(path: path)
             var source = SourceDecoder(source: reader.sourceName, decoder: config.makeFeedDecoder(format: request.format, normaliser: normaliser),
                                        maxLineBytes: config.maxLineBytes, filter: request.filter, rejects: deadLetters)
-            let stream = try resumePoint(of: reader, path: path, sink: sink)
-            source.resumeAfter = stream?.offset ?? 0
-            var batcher = Batcher(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds))
+            let streams = try resumePoints(of: reader, path: path, sink: sink, writers: writers?.count ?? 1)
+            source.resumeAfter = streams.map(\.offset).min() ?? 0
+            let lanes = writers?.count ?? 1
+            var batchers = (0..<lanes).map { _ in
+                Batcher(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds))
+            }
             var pacer = Pacer(speed: request.speed)
             var passed = 0
-            /// Just past the line of the last tick handed to the batcher: the position a commit reaches.
-            var batchedThrough = source.resumeAfter
-            var committedThrough = source.resumeAfter
+            /// Per writer: just past the line of the last tick handed to its batcher, the position
+            /// its next commit reaches.
+            var batchedThrough = Array(repeating: source.resumeAfter, count: lanes)
 
-            func commit(_ batch: [KeyedTick]?, through end: Int64) throws {
-                guard let batch, let sink else { return }
-                var progress = BatchProgress(lines: [source.source: source.lineNumber])
-                if var position = stream {
+            func collect(_ results: [BatchResult]) throws {
+                for result in results {
+                    report.inserted += result.stored.count
+                    try onStored(result)
+                }
+            }
+            func commit(_ batch: [KeyedTick]?, writer index: Int, through end: Int64) throws {
+                guard let batch, let writers else { return }
+                var progress = BatchProgress(lines: index == 0 ? [source.source: source.lineNumber] : [:])
+                if streams.indices.contains(index) {
+                    var position = streams[index]
                     position.offset = end
                     progress.positions[position.stream] = position
                 }
-                if let publisher { progress.published = publisher.retirement.seqs }
-                let result = try sink.write(batch, progress: progress)
-                committedThrough = end
-                report.inserted += result.stored.count
-                publisher?.enqueue(result)
-                try onStored(result)
+                if let publisher {
+                    progress.published = publisher.retirement.seqs.filter { writers.writer(of: $0.key) == index }
+                }
+                try writers.submit(ParallelWriters.Job(batch: batch, progress: progress), to: index)
+                try collect(writers.takeResults())
+            }
+            func commitDue() throws {
+                for index in 0..<lanes { try commit(batchers[index].due(now: .now), writer: index, through: batchedThrough[index]) }
             }
             func pass(_ next: SourceTick) throws {
                 // Wait for the tick's time at the replay's pace, closing batches that come of age meanwhile.
                 if let due = pacer.due(next.keyed.tick.time, now: .now) {
                     while ContinuousClock.now < due {
-                        let wake = min(due, batcher.deadline ?? due)
+                        let wake = min(due, batchers.compactMap(\.deadline).min() ?? due)
                         if wake > .now { Thread.sleep(forTimeInterval: (wake - .now).seconds) }
-                        try commit(batcher.due(now: .now), through: batchedThrough)
+                        try commitDue()
                     }
                 }
                 passed += 1
                 try onTick(next.keyed.tick)
-                batchedThrough = next.end
-                if sink != nil { try commit(batcher.append(next.keyed, now: .now), through: batchedThrough) }
+                if let writers {
+                    let index = writers.writer(of: next.keyed.tick.symbol)
+                    batchedThrough[index] = next.end
+                    try commit(batchers[index].append(next.keyed, now: .now), writer: index, through: next.end)
+                }
                 progress.update(records: report.read + source.counts.read, feedTime: next.keyed.tick.time,
                                 bytesRead: reader.bytesRead, fileSize: reader.fileSize, label: reader.sourceName)
             }
@@ -130,14 +157,18 @@ public struct ReplayRunner {
                 var ticks: [SourceTick] = []
                 try chunk.withUnsafeBytes { try source.decode($0, now: clock()) { ticks.append($0) } }
                 for tick in ticks { try pass(tick) }
-                try commit(batcher.due(now: .now), through: batchedThrough)
+                try commitDue()
             }
             var last: [SourceTick] = []
             try source.finish { last.append($0) }
             for tick in last { try pass(tick) }
-            try commit(batcher.flush(), through: source.lineEnd)
-            // Lines after the last tick (rejects, blanks) are done too: record the end of the file.
-            if stream != nil && committedThrough < source.lineEnd { try commit([], through: source.lineEnd) }
+            // Every writer commits the rest and records the end of the file (lines after the last
+            // tick — rejects, blanks — are done too).
+            for index in 0..<lanes {
+                let rest = batchers[index].flush()
+                try commit(rest ?? (streams.isEmpty ? nil : []), writer: index, through: source.lineEnd)
+            }
+            if let writers { try collect(writers.drain()) }
             report.add(source.counts)
         }
         progress.finish()
@@ -152,17 +183,23 @@ public struct ReplayRunner {
 }
 
 extension ReplayRunner {
-    /// The stream position a file resumes from, when positions apply: a database replay without
-    /// filters of a regular file, `resume` on. The offset is where the last replay of the same
-    /// file (same device, inode and head) committed to, 0 for a new file.
-    func resumePoint(of reader: FeedFileReader, path: String, sink: PostgresSink?) throws -> StreamPosition? {
-        guard let sink, request.resume, request.filter.isEmpty, let identity = reader.identity else { return nil }
-        let name = FileStream.name(path)
-        let applied = try sink.appliedPosition(stream: name, identity: identity) ?? 0
-        if applied > 0 {
-            logger.notice("resuming file after what an earlier run committed", metadata: ["file": "\(path)", "offset": "\(applied)"])
+    /// The stream positions of a file, one per writer, when positions apply: a database replay
+    /// without filters of a regular file, `resume` on. Each offset is where that writer committed
+    /// to in the last replay of the same file (same device, inode and head), 0 when it never did;
+    /// the file resumes from the smallest (lines a writer already stored come again and change
+    /// nothing). Empty when positions do not apply.
+    func resumePoints(of reader: FeedFileReader, path: String, sink: PostgresSink?, writers: Int) throws -> [StreamPosition] {
+        guard let sink, request.resume, request.filter.isEmpty, let identity = reader.identity else { return [] }
+        let base = FileStream.name(path)
+        let positions = try (0..<writers).map { index in
+            let name = writers == 1 ? base : "\(base)#w\(index)"
+            return StreamPosition(stream: name, identity: identity,
+                                  offset: try sink.appliedPosition(stream: name, identity: identity) ?? 0)
         }
-        return StreamPosition(stream: name, identity: identity, offset: applied)
+        if let from = positions.map(\.offset).min(), from > 0 {
+            logger.notice("resuming file after what an earlier run committed", metadata: ["file": "\(path)", "offset": "\(from)"])
+        }
+        return positions
     }
 }
 
