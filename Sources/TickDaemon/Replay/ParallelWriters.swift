@@ -45,9 +45,7 @@ final class ParallelWriters: @unchecked Sendable {
     /// The writer of `symbol` (FNV-1a of its bytes, so the same in every run).
     func writer(of symbol: Symbol) -> Int {
         guard sinks.count > 1 else { return 0 }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in symbol.rawValue.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return Int(hash % UInt64(sinks.count))
+        return Int(FNV1a.hash(symbol.rawValue.utf8) % UInt64(sinks.count))
     }
 
     /// Queues a batch for writer `index`, waiting while it has two pending. Throws the first

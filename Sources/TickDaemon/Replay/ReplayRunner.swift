@@ -99,14 +99,14 @@ public struct ReplayRunner {
             let reader = try FeedFileReader(path: path)
             var source = SourceDecoder(source: reader.sourceName, decoder: config.makeFeedDecoder(format: request.format, normaliser: normaliser),
                                        maxLineBytes: config.maxLineBytes, filter: request.filter, rejects: deadLetters)
-            let streams = try resumePoints(of: reader, path: path, sink: sink, writers: writers?.count ?? 1)
-            source.resumeAfter = streams.map(\.offset).min() ?? 0
             let lanes = writers?.count ?? 1
+            // `sink` is writer 0's: used here only between files, while the writers are idle.
+            let streams = try resumePoints(of: reader, path: path, sink: sink, writers: lanes)
+            source.resumeAfter = streams.map(\.offset).min() ?? 0
             var batchers = (0..<lanes).map { _ in
                 Batcher(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds))
             }
             var pacer = Pacer(speed: request.speed)
-            var passed = 0
             /// Per writer: just past the line of the last tick handed to its batcher, the position
             /// its next commit reaches.
             var batchedThrough = Array(repeating: source.resumeAfter, count: lanes)
@@ -143,7 +143,6 @@ public struct ReplayRunner {
                         try commitDue()
                     }
                 }
-                passed += 1
                 try onTick(next.keyed.tick)
                 if let writers {
                     let index = writers.writer(of: next.keyed.tick.symbol)

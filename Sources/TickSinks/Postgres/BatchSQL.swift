@@ -12,6 +12,11 @@ struct BatchSQL {
     let published: String
     let markAllPublished: String
     let unpublished: String
+    let skipUnpublished = """
+        WITH owed AS (SELECT symbol, published_seq FROM tickd_symbol_seq WHERE published_seq < last_seq FOR UPDATE)
+        UPDATE tickd_symbol_seq c SET published_seq = c.last_seq FROM owed WHERE c.symbol = owed.symbol
+        RETURNING c.symbol, owed.published_seq + 1, c.last_seq
+        """
     static let transactionID = "SELECT txid_current()"
     static let transactionStatus = "SELECT txid_status($1)"
 

@@ -64,12 +64,6 @@ public final class PostgresSink {
         try write(batch, progress: BatchProgress(lines: [source: throughLine]))
     }
 
-    /// Writes one batch whose ticks came from several sources; `offsets` gives, per source, the
-    /// last line read into it.
-    public func write(_ batch: [KeyedTick], offsets: [String: Int]) throws(SinkError) -> BatchResult {
-        try write(batch, progress: BatchProgress(lines: offsets))
-    }
-
     /// Writes one batch and, in the same transaction, the bookkeeping of `progress`: source lines,
     /// stream positions, the Redis outbox watermark.
     ///
@@ -116,22 +110,9 @@ public final class PostgresSink {
                 .value(row: 0, column: 0) ?? ""
         }
         do throws(PostgresError) {
-            do {
-                try db.copyIn(sql.copy, bytes: data)
-            } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
-            do {
-                try db.execute(sql.deleteUnchanged)
-            } catch { throw error.during("compare with \(options.ticksTable)", table: options.ticksTable.description) }
-            let inserted: QueryResult
-            do { inserted = try db.execute(sql.upsert) } catch {
-                throw error.during("insert into \(options.ticksTable)", table: options.ticksTable.description)
-            }
-            let moved: QueryResult
-            do { moved = try db.execute(sql.latest, [options.exchangeZone]) } catch {
-                throw error.during("update \(options.stocksTable)", table: options.stocksTable.description)
-            }
-            try record(progress, stored: inserted.rowCount, on: db)
-            let result = Self.result(inserted: inserted, moved: moved, byKey: byKey)
+            // A batch of bookkeeping only (a file's end, the outbox watermark) has nothing to stage.
+            let result = byKey.isEmpty ? BatchResult() : try store(data, byKey: byKey, on: db)
+            try record(progress, stored: result.stored.count, on: db)
             committing(transaction, result)
             try commitFault?(.beforeCommit, db)
             do { try db.execute("COMMIT") } catch { throw error.during("commit") }
@@ -141,6 +122,26 @@ public final class PostgresSink {
             if db.isOpen && db.isInTransaction { _ = try? db.execute("ROLLBACK") }
             throw error
         }
+    }
+
+    /// The ticks of a batch, inside its transaction: COPY into staging, drop the unchanged, upsert
+    /// with seq numbers, move latest prices. Returns what was stored.
+    private func store(_ data: [UInt8], byKey: [StorageKey: KeyedTick], on db: Connection) throws(PostgresError) -> BatchResult {
+        do {
+            try db.copyIn(sql.copy, bytes: data)
+        } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
+        do {
+            try db.execute(sql.deleteUnchanged)
+        } catch { throw error.during("compare with \(options.ticksTable)", table: options.ticksTable.description) }
+        let inserted: QueryResult
+        do { inserted = try db.execute(sql.upsert) } catch {
+            throw error.during("insert into \(options.ticksTable)", table: options.ticksTable.description)
+        }
+        let moved: QueryResult
+        do { moved = try db.execute(sql.latest, [options.exchangeZone]) } catch {
+            throw error.during("update \(options.stocksTable)", table: options.stocksTable.description)
+        }
+        return Self.result(inserted: inserted, moved: moved, byKey: byKey)
     }
 
     /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.
@@ -224,11 +225,7 @@ public final class PostgresSink {
     /// as published and returns, per symbol, the seq range that was skipped.
     public func skipUnpublished() throws(SinkError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] {
         try withRetries(table: "tickd_symbol_seq") { () throws(PostgresError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] in
-            let rows = try self.connected().execute("""
-                WITH owed AS (SELECT symbol, published_seq FROM tickd_symbol_seq WHERE published_seq < last_seq FOR UPDATE)
-                UPDATE tickd_symbol_seq c SET published_seq = c.last_seq FROM owed WHERE c.symbol = owed.symbol
-                RETURNING c.symbol, owed.published_seq + 1, c.last_seq
-                """).rows
+            let rows = try self.connected().execute(self.sql.skipUnpublished).rows
             return rows.compactMap { row in
                 guard let symbol = row[0], let low = row[1].flatMap({ Int64($0) }), let high = row[2].flatMap({ Int64($0) }) else { return nil }
                 return (Symbol(symbol), low...high)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Gzip
+import TickModel
 import Zstd
 
 /// Pull-based reading of a recorded feed — plain, gzip or zstd (told from the first bytes), or
@@ -92,11 +93,3 @@ public final class FeedFileReader {
     }
 }
 
-/// FNV-1a, 64 bits: a fast fingerprint of a file's head (not a cryptographic hash).
-enum FNV1a {
-    static func hash<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return h
-    }
-}
