@@ -13,17 +13,29 @@ import TickSinks
 @Suite struct ReliabilityTests {
     static let lostConnection = PostgresError(sqlState: nil, message: "server closed the connection unexpectedly", operation: "commit")
 
+    final class Faults { var count = 0 }
+
+    /// A sink of `db` whose connection is lost once, at `phase` (after `also` ran on it).
+    static func sinkLosingTheConnectionOnce(_ db: TestDatabase, at phase: PostgresSink.CommitPhase,
+                                            also: @escaping (Connection) -> Void = { _ in }) throws -> (PostgresSink, Faults) {
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        sink.initialBackoff = .milliseconds(10)
+        let faults = Faults()
+        sink.commitFault = { at, connection throws(PostgresError) in
+            guard at == phase && faults.count == 0 else { return }
+            faults.count += 1
+            also(connection)
+            throw Self.lostConnection
+        }
+        return (sink, faults)
+    }
+
     @Test func aCommitWhoseAcknowledgementIsLostIsNotWrittenTwice() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
-        sink.initialBackoff = .milliseconds(10)
-        var faults = 0
-        sink.commitFault = { phase, _ throws(PostgresError) in
-            if phase == .afterCommit && faults == 0 { faults += 1; throw Self.lostConnection }
-        }
+        let (sink, faults) = try Self.sinkLosingTheConnectionOnce(db, at: .afterCommit)
         let result = try sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
-        #expect(faults == 1 && sink.retries == 1)
+        #expect(faults.count == 1 && sink.retries == 1)
         // The server said committed: the batch is returned as stored (so it is published), and not written again.
         #expect(result.stored.map(\.seq) == Array(1...50))
         #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
@@ -33,18 +45,12 @@ import TickSinks
     @Test func aCommitThatNeverReachedTheServerIsWrittenAgain() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
-        sink.initialBackoff = .milliseconds(10)
-        var faults = 0
-        sink.commitFault = { phase, connection throws(PostgresError) in
-            guard phase == .beforeCommit && faults == 0 else { return }
-            faults += 1
-            // The session dies before COMMIT: the server aborts the transaction.
+        // The session dies before COMMIT: the server aborts the transaction.
+        let (sink, faults) = try Self.sinkLosingTheConnectionOnce(db, at: .beforeCommit) { connection in
             _ = try? db.sql.execute("SELECT pg_terminate_backend(\(connection.backendPID))")
-            throw Self.lostConnection
         }
         let result = try sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
-        #expect(faults == 1)
+        #expect(faults.count == 1)
         #expect(result.stored.map(\.seq) == Array(1...50), "the rewrite takes the same seqs: the aborted ones were never used")
         #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
     }
@@ -76,6 +82,22 @@ import TickSinks
         #expect(try redis.command(["GET", "\(prefix)last:SCOM"]).text?.contains("\"seq\":30") == true)
         // Nothing is owed any more.
         #expect(try Outbox.recover(sink: sink, publisher: RedisPublisher(options: publisher.options), logger: .init(label: "test")) == 0)
+    }
+
+    @Test func moreOwedThanTheBacklogHoldsIsLoggedAsRangesAndNotSent() throws {
+        let redisURL = try #require(DaemonTests.redisURL)
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        _ = try sink.write(FailureTests.batch(0..<30), source: "t", throughLine: 30)
+        let logs = LogCapture()
+        let publisher = RedisPublisher(options: PublisherOptions(url: try RedisURL(parsing: redisURL), prefix: "\(db.schema):ticks:",
+                                                                 maxBacklog: 10))
+        defer { publisher.finish(timeout: .seconds(5)) }
+        #expect(try Outbox.recover(sink: sink, publisher: publisher, logger: logs.logger("tickd.redis")) == 0)
+        #expect(publisher.stats.backlog == 0)
+        #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "30")
+        #expect(logs.records.contains { $0.level == .error && $0.metadata["reread"] == "SCOM seq 1-30" }, "\(logs.records)")
     }
 
     @Test func withPublishingOffNothingIsOwed() throws {

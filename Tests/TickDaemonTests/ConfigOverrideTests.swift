@@ -63,3 +63,39 @@ import TickSources
         }
     }
 }
+
+@Suite struct ReliabilityConfigTests {
+    @Test func journalLingerAndWritersAreReadAndChecked() throws {
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: """
+            journal:
+              directory: /var/lib/tickd/journal
+              segment_bytes: 1048576
+              max_bytes: 4194304
+              fsync: always
+              fsync_interval_ms: 50
+            batch:
+              linger_ms: -1
+            database:
+              writers: 3
+            """, to: &config)
+        #expect(config.journalOptions.directory == "/var/lib/tickd/journal")
+        #expect(config.journalOptions.segmentBytes == 1_048_576 && config.journalOptions.maxBytes == 4_194_304)
+        #expect(config.journalOptions.fsync == .always && config.journalOptions.fsyncInterval == .milliseconds(50))
+        #expect(config.batchLingerMilliseconds == nil)
+        #expect(config.databaseWriters == 3)
+        for (bad, key) in [("journal:\n  segment_bytes: 1048576\n  max_bytes: 1048576\n", "journal.max_bytes"),
+                           ("journal:\n  fsync: sometimes\n", "journal.fsync"),
+                           ("journal:\n  directory: \"\"\n", "journal.directory"),
+                           ("database:\n  writers: 0\n", "database.writers"),
+                           ("batch:\n  linger_ms: -2\n", "batch.linger_ms")] {
+            var scratch = TickdConfig()
+            do {
+                try ConfigLoader.apply(yaml: bad, to: &scratch)
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(error.key == key, "\(bad)")
+            }
+        }
+    }
+}
