@@ -3,6 +3,8 @@
 struct BatchSQL {
     let createStaging: String
     let copy: String
+    let reserveSeqs: String
+    let copyNew: String
     let deleteUnchanged: String
     let upsert: String
     let latest: String
@@ -30,7 +32,16 @@ struct BatchSQL {
                 volume bigint NOT NULL) ON COMMIT DELETE ROWS
             """
         copy = "COPY tickd_staging (time, symbol, trade_seq, open, high, low, close, volume) FROM STDIN (FORMAT binary)"
-        // Ticks already stored with the same values are not stored again (a replay changes nothing).
+        // The fast path, for a batch of new ticks only: take each symbol's seqs ($1 symbols, $2
+        // counts), then COPY the numbered rows straight into the ticks table. A tick already
+        // stored makes the COPY fail on the unique key, and the batch takes the merge path below.
+        reserveSeqs = """
+            INSERT INTO tickd_symbol_seq AS c (symbol, last_seq) SELECT * FROM unnest($1::text[], $2::int8[])
+            ON CONFLICT (symbol) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
+            RETURNING c.symbol, c.last_seq
+            """
+        copyNew = "COPY \(ticks) (time, symbol, trade_seq, open, high, low, close, volume, seq) FROM STDIN (FORMAT binary)"
+        // The merge path. Ticks already stored with the same values are not stored again (a replay changes nothing).
         deleteUnchanged = """
             DELETE FROM tickd_staging s USING \(ticks) m
             WHERE m.symbol = s.symbol AND m.time = s.time AND m.trade_seq = s.trade_seq
@@ -57,13 +68,14 @@ struct BatchSQL {
                 volume = EXCLUDED.volume, seq = EXCLUDED.seq
             RETURNING m.symbol, (extract(epoch FROM m.time) * 1000000)::int8, m.trade_seq, m.seq
             """
-        // latest_price follows the newest tick only; the first tick of a new trading day (in the
-        // exchange zone, $1) moves the previous day's last price into previous_close. A symbol's
-        // first tick ever takes previous_close from the price stocks held until then.
+        // latest_price follows the newest stored tick of each symbol ($2 symbols, $3 times, $4
+        // trade_seqs, $5 closes; a corrected newest trade moves it too); the first tick of a new trading day (in the exchange zone, $1)
+        // moves the previous day's last price into previous_close. A symbol's first tick ever
+        // takes previous_close from the price stocks held until then.
         latest = """
             WITH newest AS (
-                SELECT DISTINCT ON (symbol) symbol, time, trade_seq, close, (time AT TIME ZONE $1)::date AS day
-                FROM tickd_staging ORDER BY symbol, time DESC, trade_seq DESC
+                SELECT symbol, time, trade_seq, close, (time AT TIME ZONE $1)::date AS day
+                FROM unnest($2::text[], $3::timestamptz[], $4::int8[], $5::numeric[]) AS v(symbol, time, trade_seq, close)
             ), moved AS (
                 INSERT INTO tickd_latest AS l (symbol, time, trade_seq, close, trading_day, previous_close)
                 SELECT n.symbol, n.time, n.trade_seq, n.close, n.day, st.latest_price
@@ -72,7 +84,7 @@ struct BatchSQL {
                     previous_close = CASE WHEN EXCLUDED.trading_day > l.trading_day THEN l.close ELSE l.previous_close END,
                     trading_day = EXCLUDED.trading_day, time = EXCLUDED.time, trade_seq = EXCLUDED.trade_seq,
                     close = EXCLUDED.close
-                WHERE (EXCLUDED.time, EXCLUDED.trade_seq) > (l.time, l.trade_seq)
+                WHERE (EXCLUDED.time, EXCLUDED.trade_seq) >= (l.time, l.trade_seq)
                 RETURNING l.symbol, l.close, l.previous_close
             ), updated AS (
                 UPDATE \(stocks) AS s SET latest_price = moved.close,

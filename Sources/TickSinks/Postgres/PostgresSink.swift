@@ -24,6 +24,9 @@ public final class PostgresSink {
     public var sleep: (Duration) -> Void = { Thread.sleep(forTimeInterval: $0.seconds) }
     /// Transient failures retried so far.
     public private(set) var retries = 0
+    /// Batches stored by the merge path (staging table, unchanged-row check, upsert) rather than
+    /// COPY straight into the ticks table: replays of stored data, corrected trades.
+    public private(set) var mergedBatches = 0
     /// True when nothing publishes on Redis: every stored seq then counts as published at once,
     /// so that turning publishing on later does not send history.
     public var publishingOff = false
@@ -37,6 +40,10 @@ public final class PostgresSink {
     private let conninfo: String
     private let sql: BatchSQL
     private var connection: Connection?
+    /// Batches still to take the merge path after the fast path met stored ticks, and how many
+    /// times in a row it did (the pause doubles, up to 64 batches).
+    private var mergeBatchesLeft = 0
+    private var mergeStreak = 0
 
     /// Connects (retrying transient failures) and prepares the staging table.
     public init(conninfo: String, options: SchemaOptions, maxBackoff: Duration = .seconds(5),
@@ -72,10 +79,6 @@ public final class PostgresSink {
     /// returns the batch as committed or writes it again — never both, never neither.
     public func write(_ batch: [KeyedTick], progress: BatchProgress) throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
-        var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
-        for keyed in ticks { Self.appendRow(keyed, to: &copy) }
-        copy.finish()
-        let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
         var uncertain: (transaction: String, result: BatchResult)?
         return try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
@@ -95,11 +98,11 @@ public final class PostgresSink {
                                         metadata: ["transaction": "\(pending.transaction)", "status": "\(status ?? "unknown")"])
                 }
             }
-            return try self.writeOnce(copy.bytes, byKey: byKey, progress: progress) { uncertain = ($0, $1) }
+            return try self.writeOnce(ticks, progress: progress) { uncertain = ($0, $1) }
         }
     }
 
-    private func writeOnce(_ data: [UInt8], byKey: [StorageKey: KeyedTick], progress: BatchProgress,
+    private func writeOnce(_ ticks: [KeyedTick], progress: BatchProgress,
                            committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult {
         let db = try connected()
         // The staging table is small and market_ticks large: a nested loop of index probes is
@@ -110,8 +113,8 @@ public final class PostgresSink {
                 .value(row: 0, column: 0) ?? ""
         }
         do throws(PostgresError) {
-            // A batch of bookkeeping only (a file's end, the outbox watermark) has nothing to stage.
-            let result = byKey.isEmpty ? BatchResult() : try store(data, byKey: byKey, on: db)
+            // A batch of bookkeeping only (a file's end, the outbox watermark) has nothing to store.
+            let result = ticks.isEmpty ? BatchResult() : try store(ticks, on: db)
             try record(progress, stored: result.stored.count, on: db)
             committing(transaction, result)
             try commitFault?(.beforeCommit, db)
@@ -124,11 +127,76 @@ public final class PostgresSink {
         }
     }
 
-    /// The ticks of a batch, inside its transaction: COPY into staging, drop the unchanged, upsert
-    /// with seq numbers, move latest prices. Returns what was stored.
-    private func store(_ data: [UInt8], byKey: [StorageKey: KeyedTick], on db: Connection) throws(PostgresError) -> BatchResult {
+    /// The ticks of a batch, inside its transaction: stored by the fast path when they are all
+    /// new, by the merge path otherwise; then the latest prices move. Returns what was stored.
+    private func store(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> BatchResult {
+        var fast: [StoredTick]? = nil
+        if mergeBatchesLeft > 0 {
+            mergeBatchesLeft -= 1
+        } else {
+            fast = try storeNew(ticks, on: db)
+        }
+        let all: [StoredTick]
+        if let fast { all = fast } else { all = try storeMerging(ticks, on: db) }
+        let newest = SeqNumbering.newest(all)
+        guard !newest.isEmpty else { return BatchResult() }
+        let moved: QueryResult
         do {
-            try db.copyIn(sql.copy, bytes: data)
+            moved = try db.execute(sql.latest, [
+                options.exchangeZone, Self.textArray(newest.map(\.tick.symbol.rawValue)),
+                "{" + newest.map { $0.tick.time.rfc3339(fractionDigits: 6) }.joined(separator: ",") + "}",
+                "{" + newest.map { String($0.tradeSeq) }.joined(separator: ",") + "}",
+                "{" + newest.map { $0.tick.close.description }.joined(separator: ",") + "}",
+            ])
+        } catch { throw error.during("update \(options.stocksTable)", table: options.stocksTable.description) }
+        let latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
+        return BatchResult(stored: all, latestMoved: latestMoved)
+    }
+
+    /// The fast path: takes each symbol's seqs and COPYs the numbered rows straight into the
+    /// ticks table, inside a savepoint. Returns nil, with the savepoint rolled back, when a tick
+    /// is already stored (the unique key refuses the COPY); the next few batches then go
+    /// straight to the merge path (a replay of stored data would otherwise pay twice).
+    private func storeNew(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> [StoredTick]? {
+        let numbering = SeqNumbering(ticks)
+        try db.execute("SAVEPOINT tickd_new")
+        let counters: QueryResult
+        do {
+            counters = try db.execute(sql.reserveSeqs, [Self.textArray(numbering.symbols),
+                                                        "{" + numbering.counts.map(String.init).joined(separator: ",") + "}"])
+        } catch { throw error.during("update tickd_symbol_seq", table: "tickd_symbol_seq") }
+        var lastSeqs: [Symbol: Int64] = [:]
+        for row in counters.rows {
+            if let symbol = row[0], let last = row[1].flatMap({ Int64($0) }) { lastSeqs[Symbol(symbol)] = last }
+        }
+        guard let stored = numbering.stored(lastSeqs: lastSeqs) else {
+            throw PostgresError(sqlState: "XX000", message: "a symbol's seq counter was not returned", operation: "update tickd_symbol_seq")
+        }
+        var copy = BinaryCopyWriter(capacity: stored.count * 100 + 32)
+        for tick in stored { Self.appendRow(tick.keyed, seq: tick.seq, to: &copy) }
+        copy.finish()
+        do {
+            try db.copyIn(sql.copyNew, bytes: copy.bytes)
+        } catch where error.sqlState == "23505" {
+            try db.execute("ROLLBACK TO SAVEPOINT tickd_new")
+            mergeStreak = min(mergeStreak + 1, 6)
+            mergeBatchesLeft = 1 << mergeStreak
+            return nil
+        } catch { throw error.during("copy into \(options.ticksTable)", table: options.ticksTable.description) }
+        try db.execute("RELEASE SAVEPOINT tickd_new")
+        mergeStreak = 0
+        return stored
+    }
+
+    /// The merge path: COPY into staging, drop the unchanged, upsert the rest with seq numbers.
+    private func storeMerging(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> [StoredTick] {
+        mergedBatches += 1
+        Counter(label: "tickd_database_merge_batches_total").increment()
+        var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
+        for keyed in ticks { Self.appendRow(keyed, seq: nil, to: &copy) }
+        copy.finish()
+        do {
+            try db.copyIn(sql.copy, bytes: copy.bytes)
         } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
         do {
             try db.execute(sql.deleteUnchanged)
@@ -137,11 +205,20 @@ public final class PostgresSink {
         do { inserted = try db.execute(sql.upsert) } catch {
             throw error.during("insert into \(options.ticksTable)", table: options.ticksTable.description)
         }
-        let moved: QueryResult
-        do { moved = try db.execute(sql.latest, [options.exchangeZone]) } catch {
-            throw error.during("update \(options.stocksTable)", table: options.stocksTable.description)
+        let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
+        var stored: [StoredTick] = []
+        stored.reserveCapacity(inserted.rowCount)
+        for row in 0..<inserted.rowCount {
+            guard let symbol = inserted.value(row: row, column: 0),
+                  let micros = inserted.value(row: row, column: 1).flatMap({ Int64($0) }),
+                  let tradeSeq = inserted.value(row: row, column: 2).flatMap({ Int64($0) }),
+                  let seq = inserted.value(row: row, column: 3).flatMap({ Int64($0) }),
+                  let keyed = byKey[StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)]
+            else { continue }
+            stored.append(StoredTick(keyed: keyed, seq: seq))
         }
-        return Self.result(inserted: inserted, moved: moved, byKey: byKey)
+        stored.sort { ($0.keyed.tick.symbol.rawValue, $0.seq) < ($1.keyed.tick.symbol.rawValue, $1.seq) }
+        return stored
     }
 
     /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.
@@ -165,23 +242,6 @@ public final class PostgresSink {
                 try db.execute(sql.published, [Self.textArray(pairs.map(\.key.rawValue)), "{" + pairs.map { String($0.value) }.joined(separator: ",") + "}"])
             }
         } catch { throw error.during("update tickd_symbol_seq", table: "tickd_symbol_seq") }
-    }
-
-    private static func result(inserted: QueryResult, moved: QueryResult, byKey: [StorageKey: KeyedTick]) -> BatchResult {
-        var stored: [StoredTick] = []
-        stored.reserveCapacity(inserted.rowCount)
-        for row in 0..<inserted.rowCount {
-            guard let symbol = inserted.value(row: row, column: 0),
-                  let micros = inserted.value(row: row, column: 1).flatMap({ Int64($0) }),
-                  let tradeSeq = inserted.value(row: row, column: 2).flatMap({ Int64($0) }),
-                  let seq = inserted.value(row: row, column: 3).flatMap({ Int64($0) }),
-                  let keyed = byKey[StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)]
-            else { continue }
-            stored.append(StoredTick(keyed: keyed, seq: seq))
-        }
-        stored.sort { ($0.keyed.tick.symbol.rawValue, $0.seq) < ($1.keyed.tick.symbol.rawValue, $1.seq) }
-        let latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
-        return BatchResult(stored: stored, latestMoved: latestMoved)
     }
 
     /// Records the Redis outbox watermark alone (when no batch is due to carry it: at exit).
@@ -287,9 +347,10 @@ public final class PostgresSink {
     /// The backend process of the current connection (tests terminate it to simulate a failure).
     public var backendPID: Int32? { connection?.backendPID }
 
-    static func appendRow(_ keyed: KeyedTick, to copy: inout BinaryCopyWriter) {
+    /// One COPY row: the staging columns, then `seq` when given (the ticks table's columns).
+    static func appendRow(_ keyed: KeyedTick, seq: Int64?, to copy: inout BinaryCopyWriter) {
         let tick = keyed.tick
-        copy.beginRow(fields: 8)
+        copy.beginRow(fields: seq == nil ? 8 : 9)
         copy.appendTimestamp(tick.time)
         copy.appendText(tick.symbol.rawValue)
         copy.appendInt64(keyed.tradeSeq)
@@ -298,6 +359,7 @@ public final class PostgresSink {
         copy.appendNumeric(tick.low)
         copy.appendNumeric(tick.close)
         copy.appendInt64(tick.volume)
+        if let seq { copy.appendInt64(seq) }
     }
 
     /// One tick per storage key, the last one seen winning (a feed that resends a trade with

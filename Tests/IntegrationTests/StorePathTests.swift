@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import TickModel
+import TickPipeline
+import TickSinks
+
+/// The two ways a batch is stored: new ticks COPY straight into market_ticks with seqs numbered
+/// by tickd; a batch holding stored ticks takes the merge path. Both number the same way.
+@Suite struct StorePathTests {
+    static let open = Int64(1_767_592_800)  // 2026-01-05T06:00:00Z
+
+    static func tick(_ symbol: Symbol, _ second: Int64, _ tradeSeq: Int64, _ cents: Int64) -> KeyedTick {
+        KeyedTick(tick: .trade(time: Timestamp(secondsSinceEpoch: open + second, nanoseconds: 250_000), symbol: symbol,
+                               price: Price(units: cents, scale: 2), size: 100), tradeSeq: tradeSeq)
+    }
+
+    /// (symbol, second, trade_seq, close, seq) of every stored row, in per-symbol seq order.
+    static func table(_ db: TestDatabase) throws -> [[String?]] {
+        try db.rows("""
+            SELECT symbol, extract(epoch FROM time - to_timestamp(\(open)))::numeric(12,6)::text, trade_seq, close::text, seq
+            FROM market_ticks ORDER BY symbol, seq
+            """)
+    }
+
+    @Test func newTicksAreCopiedInNumberedPerSymbolInTimeOrder() throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        // Out of order, two symbols, two trades at one instant.
+        let batch = [Self.tick("SCOM", 5, 0, 2310), Self.tick("KCB", 1, 0, 4000), Self.tick("SCOM", 2, 1, 2305),
+                     Self.tick("SCOM", 2, 0, 2300), Self.tick("KCB", 3, 0, 4010)]
+        let result = try sink.write(batch, source: "test", throughLine: 5)
+        #expect(sink.mergedBatches == 0)
+        #expect(result.stored.map { "\($0.keyed.tick.symbol)/\($0.seq)/\($0.keyed.tick.close)" }
+                == ["KCB/1/40.00", "KCB/2/40.10", "SCOM/1/23.00", "SCOM/2/23.05", "SCOM/3/23.10"])
+        #expect(result.latestMoved == ["KCB", "SCOM"])
+        #expect(try Self.table(db) == [
+            ["KCB", "1.000250", "0", "40.00", "1"], ["KCB", "3.000250", "0", "40.10", "2"],
+            ["SCOM", "2.000250", "0", "23.00", "1"], ["SCOM", "2.000250", "1", "23.05", "2"], ["SCOM", "5.000250", "0", "23.10", "3"],
+        ])
+        #expect(try db.rows("SELECT symbol, latest_price::text FROM stocks WHERE symbol IN ('KCB', 'SCOM') ORDER BY 1")
+                == [["KCB", "40.10"], ["SCOM", "23.10"]])
+        #expect(try db.rows("SELECT symbol, last_seq FROM tickd_symbol_seq ORDER BY 1") == [["KCB", "2"], ["SCOM", "3"]])
+    }
+
+    @Test func aBatchWithStoredTicksIsMergedAndTheFastPathComesBackAfterAPause() throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        _ = try sink.write([Self.tick("SCOM", 1, 0, 2300), Self.tick("SCOM", 2, 0, 2305)], source: "test", throughLine: 2)
+        // One unchanged, one corrected, one new (older than the stored ones), one new symbol.
+        let mixed = [Self.tick("SCOM", 1, 0, 2300), Self.tick("SCOM", 2, 0, 2399), Self.tick("SCOM", 0, 0, 2290),
+                     Self.tick("EQTY", 4, 0, 5000)]
+        let merged = try sink.write(mixed, source: "test", throughLine: 6)
+        #expect(sink.mergedBatches == 1)
+        #expect(merged.stored.map { "\($0.keyed.tick.symbol)/\($0.seq)/\($0.keyed.tick.close)" }
+                == ["EQTY/1/50.00", "SCOM/3/22.90", "SCOM/4/23.99"])
+        #expect(try Self.table(db).map { [$0[0], $0[3], $0[4]] } == [
+            ["EQTY", "50.00", "1"], ["SCOM", "23.00", "1"], ["SCOM", "22.90", "3"], ["SCOM", "23.99", "4"],
+        ])
+        // The corrected tick is the newest SCOM tick: latest_price follows it.
+        #expect(try db.value("SELECT latest_price::text FROM stocks WHERE symbol = 'SCOM'") == "23.99")
+        // After meeting stored ticks, the next two batches take the merge path; then COPY again.
+        var merges: [Int] = []
+        for second in Int64(10)..<13 {
+            let result = try sink.write([Self.tick("SCOM", second, 0, 2400)], source: "test", throughLine: Int(second))
+            #expect(result.stored.map(\.seq) == [second - 5])
+            merges.append(sink.mergedBatches)
+        }
+        #expect(merges == [2, 3, 3])
+        #expect(try db.value("SELECT string_agg(seq::text, ',' ORDER BY seq) FROM market_ticks WHERE symbol = 'SCOM'") == "1,3,4,5,6,7")
+    }
+}
