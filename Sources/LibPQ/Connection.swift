@@ -8,7 +8,7 @@ import Glibc
 /// Calls block the calling thread: run them on a dedicated thread, never on Swift's
 /// cooperative pool. Not thread-safe; one owner at a time.
 public final class Connection {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     /// Opens a connection from a libpq URI (`postgresql://…`) or `key=value` string; every libpq
     /// option in it (`sslmode`, `connect_timeout`, `application_name`, `options`, …) is honoured

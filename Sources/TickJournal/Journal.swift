@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Logging
 import Synchronization
 import TickPipeline
@@ -14,7 +15,9 @@ import Zstd
 /// whose every record is applied and published are deleted; past `maxBytes` on disk, appends
 /// wait rather than drop. A torn or corrupt tail is cut at the last good record and reported.
 ///
-/// Appends from any thread are serialised by a lock (a write(2) of a record, rarely a seal).
+/// Appends from any thread are serialised by a lock (a write(2) of a record; a seal only opens
+/// the next file). A sealed segment is fsynced and compressed on a background queue, so a seal
+/// never holds up the feed.
 public final class Journal: Sendable {
     public let options: JournalOptions
     /// Names this journal; a position recorded for another journal (a directory started afresh)
@@ -45,6 +48,8 @@ public final class Journal: Sendable {
         var lastSync = ContinuousClock.now
     }
     private let state: Mutex<State>
+    /// Fsyncs and compresses sealed segments, one at a time, off the append path.
+    private let sealing = DispatchQueue(label: "tickd.journal.seal", qos: .utility)
 
     /// Opens (creating it when absent) and recovers the journal in `options.directory`.
     public init(options: JournalOptions, logger: Logger = Logger(label: "tickd.journal")) throws(JournalError) {
@@ -98,6 +103,8 @@ public final class Journal: Sendable {
                                                "last_record": "\(recoveredThrough)", "bytes": "\(segments.reduce(0) { $0 + $1.bytes })"])
     }
 
+    // A pending seal holds a reference, so deinit runs once every seal is done (maybe on the
+    // seal queue itself: it must not wait for that queue).
     deinit {
         state.withLock { s in
             if s.unsynced { fsync(s.fd) }
@@ -159,10 +166,21 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Forces appended records to the disk (the daemon calls it on its `fsync_interval` and at exit).
+    /// Forces appended records to the disk, sealed segments included (at exit).
     public func sync() throws(JournalError) {
+        sealing.sync {}
         try state.withLock { s throws(JournalError) in
             guard s.unsynced else { return }
+            try syncLocked(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
+        }
+    }
+
+    /// With `fsync: interval`, forces appended records to the disk when the interval has passed
+    /// since the last fsync (the daemon calls it while idle; appends do it while busy).
+    public func syncIfDue() throws(JournalError) {
+        guard options.fsync == .interval else { return }
+        try state.withLock { s throws(JournalError) in
+            guard s.unsynced, ContinuousClock.now - s.lastSync >= options.fsyncInterval else { return }
             try syncLocked(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
         }
     }
@@ -173,29 +191,47 @@ public final class Journal: Sendable {
         s.lastSync = .now
     }
 
-    /// Closes the full segment, starts the next, then compresses the full one (a failure to
-    /// compress leaves it sealed but raw, still readable).
+    /// Closes the full segment and starts the next; the full one is fsynced and compressed in the
+    /// background (`finishSeal`).
     private func seal(_ s: inout State) throws(JournalError) {
         let old = s.segments[s.segments.count - 1]
-        let oldPath = files.path(first: old.first, compressed: false)
-        try syncLocked(&s, path: oldPath)
         let nextPath = files.path(first: s.nextLSN, compressed: false)
         let fd = open(nextPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw files.error(nextPath) }
         files.syncDirectory()
-        close(s.fd)
+        let sealedFD = s.fd
         s.fd = fd
+        s.unsynced = false   // the sealed file's unsynced records are finishSeal's to sync
         s.segments.append(Segment(first: s.nextLSN, compressed: false, bytes: 0))
+        sealing.async { self.finishSeal(first: old.first, fd: sealedFD) }
+    }
+
+    /// Fsyncs a sealed segment, then replaces it by its zstd-compressed copy (a failure to
+    /// compress leaves it raw, still readable). A segment released meanwhile is left deleted.
+    private func finishSeal(first: UInt64, fd: Int32) {
+        let rawPath = files.path(first: first, compressed: false)
+        let synced = fsync(fd) == 0
+        close(fd)
+        if !synced { logger.error("journal: fsync of a sealed segment failed", metadata: ["segment": "\(rawPath)", "error": "\(files.error(rawPath))"]) }
+        let zstdPath = files.path(first: first, compressed: true)
         do {
-            let compressed = try Zstd.compress(try files.readAll(oldPath), level: 1)
-            try files.writeAtomically(compressed, to: files.path(first: old.first, compressed: true))
-            unlink(oldPath)
-            s.segments[s.segments.count - 2].compressed = true
-            s.segments[s.segments.count - 2].bytes = compressed.count
-            s.totalBytes += compressed.count - old.bytes
+            let compressedBytes = try files.compress(rawPath, to: zstdPath, level: 1)
+            state.withLock { s in
+                guard let index = s.segments.firstIndex(where: { $0.first == first }) else {
+                    unlink(zstdPath)
+                    return
+                }
+                unlink(rawPath)
+                s.segments[index].compressed = true
+                s.totalBytes += compressedBytes - s.segments[index].bytes
+                s.segments[index].bytes = compressedBytes
+            }
         } catch {
-            logger.warning("journal: could not compress a sealed segment; it stays uncompressed",
-                           metadata: ["segment": "\(oldPath)", "error": "\(error)"])
+            let released = state.withLock { s in !s.segments.contains { $0.first == first } }
+            if !released {
+                logger.warning("journal: could not compress a sealed segment; it stays uncompressed",
+                               metadata: ["segment": "\(rawPath)", "error": "\(error)"])
+            }
         }
     }
 
@@ -265,8 +301,16 @@ public struct JournalCursor {
         while index == records.count {
             guard let segment = segments.popFirst() else { return nil }
             path = segment.path
-            bytes = try files.readAll(segment.path)
-            if segment.compressed { bytes = try Zstd.decompress(bytes) }
+            var compressed = segment.compressed
+            if !compressed, let raw = try? files.readAll(segment.path) {
+                bytes = raw
+            } else {
+                // A raw segment gone since the cursor was made was compressed in the background.
+                compressed = true
+                path = files.path(first: segment.first, compressed: true)
+                bytes = try files.readAll(path)
+            }
+            if compressed { bytes = try Zstd.decompress(bytes) }
             records.removeAll(keepingCapacity: true)
             index = 0
             let (after, through) = (self.after, self.through)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Zstd
 
 /// The journal's files: `journal.id`, and per segment `<first record, 20 digits>.seg` (being
 /// written, or sealed but not compressed) or `….seg.zst` (sealed and compressed).
@@ -53,11 +54,44 @@ struct SegmentFiles {
 
     /// Writes `bytes` to a new file atomically: a `.tmp` file, fsync, rename, fsync of the folder.
     func writeAtomically(_ bytes: [UInt8], to path: String) throws(JournalError) {
+        try writeAtomically(to: path) { fd, temporary throws(JournalError) in try writeAll(fd, bytes, path: temporary) }
+    }
+
+    /// Writes the zstd-compressed copy of `source` to `path` atomically, streaming it 1 MiB at a
+    /// time; returns the compressed size.
+    func compress(_ source: String, to path: String, level: Int32) throws(JournalError) -> Int {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw error(source) }
+        defer { close(input) }
+        var written = 0
+        try writeAtomically(to: path) { output, temporary throws(JournalError) in
+            let compressor: ZstdCompressor
+            do { compressor = try ZstdCompressor(level: level) } catch { throw JournalError(path: path, message: "\(error)") }
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            let emit = { (piece: UnsafeRawBufferPointer) throws(JournalError) in
+                try writeAll(output, Array(piece), path: temporary)
+                written += piece.count
+            }
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+                if n < 0 { if errno == EINTR { continue }; throw error(source) }
+                do {
+                    if n == 0 { try compressor.finish(emit); return }
+                    try buffer.withUnsafeBytes { try compressor.feed(UnsafeRawBufferPointer(rebasing: $0[..<n]), emit) }
+                } catch let failure as JournalError { throw failure } catch { throw JournalError(path: path, message: "\(error)") }
+            }
+        }
+        return written
+    }
+
+    /// Creates `path` atomically: `fill` writes a `.tmp` file (given its descriptor and name),
+    /// then fsync, rename, fsync of the folder. On failure nothing is left behind.
+    private func writeAtomically(to path: String, _ fill: (Int32, String) throws(JournalError) -> Void) throws(JournalError) {
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw error(temporary) }
         do throws(JournalError) {
-            try writeAll(fd, bytes, path: temporary)
+            try fill(fd, temporary)
             guard fsync(fd) == 0 else { throw error(temporary) }
         } catch {
             close(fd)

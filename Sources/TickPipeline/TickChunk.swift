@@ -9,6 +9,9 @@ public struct TickChunk: Sendable {
     public var position: StreamPosition?
     /// For a chunk journaled on receipt: its journal record number (LSN).
     public var journalRecord: UInt64?
+    /// When tickd read it: a batch's age (`batch.linger_ms`, `batch.max_age_ms`) counts from the
+    /// arrival of its oldest tick, not from when the batcher took it.
+    public var arrived: ContinuousClock.Instant
 
     public init(source: String, throughLine: Int, ticks: [KeyedTick], position: StreamPosition? = nil,
                 journalRecord: UInt64? = nil) {
@@ -17,6 +20,7 @@ public struct TickChunk: Sendable {
         self.ticks = ticks
         self.position = position
         self.journalRecord = journalRecord
+        arrived = .now
     }
 }
 

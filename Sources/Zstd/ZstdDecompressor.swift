@@ -20,20 +20,11 @@ public final class ZstdDecompressor {
     /// Decompresses `input`, calling `sink` with each piece of output (valid only during the call).
     public func feed(_ input: UnsafeRawBufferPointer,
                      _ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
         let capacity = output.count
-        while true {
-            let (rc, produced): (Int, Int) = output.withUnsafeMutableBytes { out in
-                var outBuffer = ZSTD_outBuffer(dst: out.baseAddress, size: capacity, pos: 0)
-                let rc = ZSTD_decompressStream(stream, &outBuffer, &inBuffer)
-                return (rc, outBuffer.pos)
-            }
-            if ZSTD_isError(rc) != 0 { throw ZstdError(message: String(cString: ZSTD_getErrorName(rc))) }
-            midFrame = rc != 0
-            if produced > 0 { try output.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[..<produced])) } }
-            // Done when all input is consumed and the output buffer was not filled (nothing pending).
-            if inBuffer.pos == inBuffer.size && produced < capacity { break }
-        }
+        // Done when all input is consumed and the output buffer was not filled (nothing pending).
+        let rc = try pumpZstd(input, output: &output, step: { ZSTD_decompressStream(stream, &$0, &$1) },
+                              done: { _, input, produced in input.pos == input.size && produced < capacity }, sink: sink)
+        midFrame = rc != 0
     }
 
     /// Throws when the input ended in the middle of a frame (a truncated file).

@@ -12,7 +12,9 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
     let redis = try RedisConnection(url: try RedisURL(parsing: redisURL), timeout: .seconds(300))
     _ = try redis.command(["PSUBSCRIBE", "\(prefix)*"])
     nonisolated(unsafe) var latencies: [Int64] = []
+    nonisolated(unsafe) var sentAt: [Int64] = []
     latencies.reserveCapacity(total)
+    sentAt.reserveCapacity(total)
     let done = DispatchSemaphore(value: 0)
     nonisolated(unsafe) let subscriber = redis
     Thread {
@@ -20,7 +22,10 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
             guard case .array(let parts) = (try? subscriber.readReply()) ?? .null, parts.count == 4,
                   case .string(let payload) = parts[3] else { break }
             let received = Timestamp.now().nanosecondsSinceEpoch / 1_000_000
-            if let sent = sentMillis(payload) { latencies.append(received - sent) }
+            if let sent = sentMillis(payload) {
+                latencies.append(received - sent)
+                sentAt.append(sent)
+            }
         }
         done.signal()
     }.start()
@@ -60,8 +65,23 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
     print(String(format: "stream: sent %d ticks in %.1f s (%.0f ticks/s); received %d on Redis%@",
                  total, sendSeconds, Double(total) / sendSeconds, latencies.count, complete ? "" : " (timed out waiting for the rest)"))
     print("stream: tick-to-Redis latency p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, max \(sorted.last ?? -1) ms")
+    // Where the slow ticks are: p99 per second of sending.
+    if let first = sentAt.first {
+        var bySecond: [[Int64]] = []
+        for (sent, latency) in zip(sentAt, latencies) {
+            let second = Int((sent - first) / 1000)
+            while bySecond.count <= second { bySecond.append([]) }
+            bySecond[second].append(latency)
+        }
+        let line = bySecond.map { ticks -> String in
+            let ordered = ticks.sorted()
+            return ordered.isEmpty ? "-" : String(ordered[min(ordered.count - 1, Int(Double(ordered.count) * 0.99))])
+        }
+        print("stream: p99 per second of sending (ms): " + line.joined(separator: " "))
+    }
     if !rss.isEmpty {
         print("stream: tickd RSS first \(rss.first! >> 20) MiB, last \(rss.last! >> 20) MiB, peak \(rss.max()! >> 20) MiB (\(rss.count) samples)")
+        print("stream: tickd RSS per second (MiB): " + rss.map { String($0 >> 20) }.joined(separator: " "))
     }
 }
 
@@ -97,6 +117,9 @@ final class BenchSocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard rc == 0 else { throw BenchUsage() }
+        // A feed publisher sends each tick as it happens: no Nagle delay on the way out.
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
     }
 
     deinit { close(fd) }

@@ -32,6 +32,35 @@ import Gzip
         #expect(!PostgresError.isTransient(sqlState: "23505"))
     }
 
+    @Test func postgresPipelineIsOneRoundTripAndStopsAtTheFirstError() throws {
+        let url = try #require(Self.env["DATABASE_URL"])
+        let connection = try Connection(conninfo: url)
+        try connection.prepare("double_it", "SELECT $1::int8 * 2")
+        let results = try connection.pipeline([
+            Statement("SELECT $1::text || 'b'", ["a"], operation: "concat"),
+            Statement(prepared: "double_it", ["21"], operation: "double"),
+            Statement("SELECT 1 WHERE false", operation: "nothing"),
+        ])
+        #expect(results.map { $0.rows } == [[["ab"]], [["42"]], []])
+        // Inside a transaction: the failing statement is named, the ones after it are skipped.
+        let error = #expect(throws: PostgresError.self) {
+            try connection.pipeline([
+                Statement("BEGIN", operation: "begin"),
+                Statement("CREATE TEMP TABLE pipeline_probe (n int)", operation: "create"),
+                Statement("SELECT 1 / $1::int", ["0"], operation: "divide"),
+                Statement("INSERT INTO pipeline_probe VALUES (1)", operation: "insert"),
+                Statement("COMMIT", operation: "commit"),
+            ])
+        }
+        #expect(error?.operation == "divide")
+        #expect(error?.sqlState == "22012")
+        #expect(connection.isInTransaction)
+        try connection.execute("ROLLBACK")
+        // The connection is ready for more, and nothing after the error ran.
+        #expect(try connection.execute("SELECT to_regclass('pg_temp.pipeline_probe') IS NULL").value(row: 0, column: 0) == "t")
+        #expect(try connection.pipeline([Statement(prepared: "double_it", ["5"], operation: "double")]).first?.value(row: 0, column: 0) == "10")
+    }
+
     @Test func postgresBadPasswordIsAConnectError() throws {
         let url = try #require(Self.env["DATABASE_URL"])
         let wrong = url.replacingOccurrences(of: "tickd-dev-secret", with: "wrong-password")
@@ -83,6 +112,21 @@ import Gzip
         try decompressor.finish()
         #expect(out == text)
         #expect(throws: ZstdError.self) { _ = try Zstd.decompress(Array(compressed.dropLast(8))) }
+    }
+
+    @Test func zstdStreamingCompressionRoundTrips() throws {
+        let text = Array((0..<20000).map { "2026-01-05T06:00:\($0 % 60)Z,SCOM,23.\($0 % 97),100\n" }.joined().utf8)
+        let compressor = try ZstdCompressor(level: 1, outputChunk: 512)
+        var compressed: [UInt8] = []
+        var offset = 0
+        while offset < text.count {   // uneven pieces
+            let end = min(text.count, offset + 7001)
+            try text[offset..<end].withUnsafeBytes { try compressor.feed($0) { compressed.append(contentsOf: $0) } }
+            offset = end
+        }
+        try compressor.finish { compressed.append(contentsOf: $0) }
+        #expect(compressed.count < text.count / 4)
+        #expect(try Zstd.decompress(compressed) == text)
     }
 
     @Test func gzipRoundTripConcatenatedMembers() throws {

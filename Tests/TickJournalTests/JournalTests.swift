@@ -101,6 +101,9 @@ import TickPipeline
         do {
             let journal = try Journal(options: JournalOptions(directory: dir, segmentBytes: 4096, maxBytes: 1 << 20))
         for n in 1...100 { _ = try journal.append(Self.chunk(n, ticks: 20)) }
+        // Every record reads back while sealed segments are still being compressed.
+        #expect(try Self.readAll(journal).map(\.0) == Array(1...100))
+        try journal.sync()   // waits for the background seals
         let files = Self.segmentFiles(dir)
         #expect(files.filter { $0.hasSuffix(".seg.zst") }.count >= 5, "\(files)")
         #expect(files.filter { $0.hasSuffix(".seg") }.count == 1, "only the active segment is raw: \(files)")

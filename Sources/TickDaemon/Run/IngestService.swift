@@ -83,7 +83,7 @@ final class IngestService: Service {
             for (index, tick) in chunk.ticks.enumerated() {
                 // A chunk is applied once its last tick is: say so before that tick may close the batch.
                 if index == chunk.ticks.count - 1 { progress.completed(chunk) }
-                try await commit(batcher.append(tick, now: .now))
+                try await commit(batcher.append(tick, now: chunk.arrived))
             }
             // Bookkeeping with no tick left to carry it (a chunk of rejects, the end of a file).
             if batcher.pending.isEmpty && progress.hasOpenBookkeeping { try await commit([]) }
@@ -113,7 +113,7 @@ final class IngestService: Service {
             // Group commit: when nothing else is waiting, a batch need not wait for more.
             try await commit(batcher.due(now: .now, inputIdle: queue.depth == 0))
             try deadLetters.flush()
-            try journal?.sync()
+            try journal?.syncIfDue()
             progress.releaseJournal(retired: publisher?.retirement.retired)
             metrics.queueDepth.record(queue.depth + batcher.pending.count)
         }

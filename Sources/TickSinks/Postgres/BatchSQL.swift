@@ -20,6 +20,11 @@ struct BatchSQL {
         RETURNING c.symbol, owed.published_seq + 1, c.last_seq
         """
     static let transactionID = "SELECT txid_current()"
+    /// The statements of every batch, prepared once per connection (parsed and planned once).
+    var prepared: [(name: String, sql: String)] {
+        [("tickd_reserve_seqs", reserveSeqs), ("tickd_latest", latest), ("tickd_offsets", offsets),
+         ("tickd_position", position), ("tickd_published", published), ("tickd_mark_published", markAllPublished)]
+    }
     static let transactionStatus = "SELECT txid_status($1)"
 
     init(_ options: SchemaOptions) {

@@ -8,12 +8,13 @@ import TickPipeline
 
 /// Writes batches of ticks to PostgreSQL/TimescaleDB through libpq.
 ///
-/// One batch is one transaction: binary COPY into a session-private staging table, then the
-/// upsert into `market_ticks` (with per-symbol sequence numbers), the `latest_price` /
-/// `previous_close` update of `stocks`, and the source offset. A transient failure (connection
-/// lost, serialization failure, shutdown, lack of resources — by SQLSTATE class) is retried
-/// with capped exponential backoff on a fresh connection, so the batch is not lost; a permanent
-/// one throws `SinkError`. Calls block: run them on a dedicated thread.
+/// One batch is one transaction (`BatchTransaction.swift`): new ticks are COPYed straight into
+/// `market_ticks` with per-symbol sequence numbers; a batch holding stored ticks is merged
+/// through a staging table; then the `latest_price` / `previous_close` update of `stocks` and the
+/// bookkeeping (source offsets, positions, outbox watermark). A transient failure (connection
+/// lost, serialization failure, shutdown, lack of resources — by SQLSTATE class) is retried with
+/// capped exponential backoff on a fresh connection, so the batch is not lost; a permanent one
+/// throws `SinkError`. Calls block: run them on a dedicated thread.
 public final class PostgresSink {
     public let options: SchemaOptions
     public var logger: Logger
@@ -26,7 +27,7 @@ public final class PostgresSink {
     public private(set) var retries = 0
     /// Batches stored by the merge path (staging table, unchanged-row check, upsert) rather than
     /// COPY straight into the ticks table: replays of stored data, corrected trades.
-    public private(set) var mergedBatches = 0
+    public internal(set) var mergedBatches = 0
     /// True when nothing publishes on Redis: every stored seq then counts as published at once,
     /// so that turning publishing on later does not send history.
     public var publishingOff = false
@@ -38,12 +39,12 @@ public final class PostgresSink {
     public enum CommitPhase: Sendable { case beforeCommit, afterCommit }
 
     private let conninfo: String
-    private let sql: BatchSQL
+    let sql: BatchSQL
     private var connection: Connection?
     /// Batches still to take the merge path after the fast path met stored ticks, and how many
     /// times in a row it did (the pause doubles, up to 64 batches).
-    private var mergeBatchesLeft = 0
-    private var mergeStreak = 0
+    var mergeBatchesLeft = 0
+    var mergeStreak = 0
 
     /// Connects (retrying transient failures) and prepares the staging table.
     public init(conninfo: String, options: SchemaOptions, maxBackoff: Duration = .seconds(5),
@@ -100,148 +101,6 @@ public final class PostgresSink {
             }
             return try self.writeOnce(ticks, progress: progress) { uncertain = ($0, $1) }
         }
-    }
-
-    private func writeOnce(_ ticks: [KeyedTick], progress: BatchProgress,
-                           committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult {
-        let db = try connected()
-        // The staging table is small and market_ticks large: a nested loop of index probes is
-        // the right plan whatever the statistics say (a merge join would read the whole index).
-        let transaction: String
-        do {
-            transaction = try db.execute("BEGIN; SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off; \(BatchSQL.transactionID)")
-                .value(row: 0, column: 0) ?? ""
-        }
-        do throws(PostgresError) {
-            // A batch of bookkeeping only (a file's end, the outbox watermark) has nothing to store.
-            let result = ticks.isEmpty ? BatchResult() : try store(ticks, on: db)
-            try record(progress, stored: result.stored.count, on: db)
-            committing(transaction, result)
-            try commitFault?(.beforeCommit, db)
-            do { try db.execute("COMMIT") } catch { throw error.during("commit") }
-            try commitFault?(.afterCommit, db)
-            return result
-        } catch {
-            if db.isOpen && db.isInTransaction { _ = try? db.execute("ROLLBACK") }
-            throw error
-        }
-    }
-
-    /// The ticks of a batch, inside its transaction: stored by the fast path when they are all
-    /// new, by the merge path otherwise; then the latest prices move. Returns what was stored.
-    private func store(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> BatchResult {
-        var fast: [StoredTick]? = nil
-        if mergeBatchesLeft > 0 {
-            mergeBatchesLeft -= 1
-        } else {
-            fast = try storeNew(ticks, on: db)
-        }
-        let all: [StoredTick]
-        if let fast { all = fast } else { all = try storeMerging(ticks, on: db) }
-        let newest = SeqNumbering.newest(all)
-        guard !newest.isEmpty else { return BatchResult() }
-        let moved: QueryResult
-        do {
-            moved = try db.execute(sql.latest, [
-                options.exchangeZone, Self.textArray(newest.map(\.tick.symbol.rawValue)),
-                "{" + newest.map { $0.tick.time.rfc3339(fractionDigits: 6) }.joined(separator: ",") + "}",
-                "{" + newest.map { String($0.tradeSeq) }.joined(separator: ",") + "}",
-                "{" + newest.map { $0.tick.close.description }.joined(separator: ",") + "}",
-            ])
-        } catch { throw error.during("update \(options.stocksTable)", table: options.stocksTable.description) }
-        let latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
-        return BatchResult(stored: all, latestMoved: latestMoved)
-    }
-
-    /// The fast path: takes each symbol's seqs and COPYs the numbered rows straight into the
-    /// ticks table, inside a savepoint. Returns nil, with the savepoint rolled back, when a tick
-    /// is already stored (the unique key refuses the COPY); the next few batches then go
-    /// straight to the merge path (a replay of stored data would otherwise pay twice).
-    private func storeNew(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> [StoredTick]? {
-        let numbering = SeqNumbering(ticks)
-        try db.execute("SAVEPOINT tickd_new")
-        let counters: QueryResult
-        do {
-            counters = try db.execute(sql.reserveSeqs, [Self.textArray(numbering.symbols),
-                                                        "{" + numbering.counts.map(String.init).joined(separator: ",") + "}"])
-        } catch { throw error.during("update tickd_symbol_seq", table: "tickd_symbol_seq") }
-        var lastSeqs: [Symbol: Int64] = [:]
-        for row in counters.rows {
-            if let symbol = row[0], let last = row[1].flatMap({ Int64($0) }) { lastSeqs[Symbol(symbol)] = last }
-        }
-        guard let stored = numbering.stored(lastSeqs: lastSeqs) else {
-            throw PostgresError(sqlState: "XX000", message: "a symbol's seq counter was not returned", operation: "update tickd_symbol_seq")
-        }
-        var copy = BinaryCopyWriter(capacity: stored.count * 100 + 32)
-        for tick in stored { Self.appendRow(tick.keyed, seq: tick.seq, to: &copy) }
-        copy.finish()
-        do {
-            try db.copyIn(sql.copyNew, bytes: copy.bytes)
-        } catch where error.sqlState == "23505" {
-            try db.execute("ROLLBACK TO SAVEPOINT tickd_new")
-            mergeStreak = min(mergeStreak + 1, 6)
-            mergeBatchesLeft = 1 << mergeStreak
-            return nil
-        } catch { throw error.during("copy into \(options.ticksTable)", table: options.ticksTable.description) }
-        try db.execute("RELEASE SAVEPOINT tickd_new")
-        mergeStreak = 0
-        return stored
-    }
-
-    /// The merge path: COPY into staging, drop the unchanged, upsert the rest with seq numbers.
-    private func storeMerging(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> [StoredTick] {
-        mergedBatches += 1
-        Counter(label: "tickd_database_merge_batches_total").increment()
-        var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
-        for keyed in ticks { Self.appendRow(keyed, seq: nil, to: &copy) }
-        copy.finish()
-        do {
-            try db.copyIn(sql.copy, bytes: copy.bytes)
-        } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
-        do {
-            try db.execute(sql.deleteUnchanged)
-        } catch { throw error.during("compare with \(options.ticksTable)", table: options.ticksTable.description) }
-        let inserted: QueryResult
-        do { inserted = try db.execute(sql.upsert) } catch {
-            throw error.during("insert into \(options.ticksTable)", table: options.ticksTable.description)
-        }
-        let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
-        var stored: [StoredTick] = []
-        stored.reserveCapacity(inserted.rowCount)
-        for row in 0..<inserted.rowCount {
-            guard let symbol = inserted.value(row: row, column: 0),
-                  let micros = inserted.value(row: row, column: 1).flatMap({ Int64($0) }),
-                  let tradeSeq = inserted.value(row: row, column: 2).flatMap({ Int64($0) }),
-                  let seq = inserted.value(row: row, column: 3).flatMap({ Int64($0) }),
-                  let keyed = byKey[StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)]
-            else { continue }
-            stored.append(StoredTick(keyed: keyed, seq: seq))
-        }
-        stored.sort { ($0.keyed.tick.symbol.rawValue, $0.seq) < ($1.keyed.tick.symbol.rawValue, $1.seq) }
-        return stored
-    }
-
-    /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.
-    private func record(_ progress: BatchProgress, stored: Int, on db: Connection) throws(PostgresError) {
-        do {
-            // Stored rows are credited to the first source; the others advance their line only.
-            for (index, source) in progress.lines.keys.sorted().enumerated() {
-                try db.execute(sql.offsets, [source, String(progress.lines[source]!), String(index == 0 ? stored : 0)])
-            }
-        } catch { throw error.during("update tickd_source_offsets", table: "tickd_source_offsets") }
-        do {
-            for position in progress.positions.values.sorted(by: { $0.stream < $1.stream }) {
-                try db.execute(sql.position, [position.stream, position.identity, String(position.offset)])
-            }
-        } catch { throw error.during("update tickd_positions", table: "tickd_positions") }
-        do {
-            if publishingOff {
-                try db.execute(sql.markAllPublished)
-            } else if !progress.published.isEmpty {
-                let pairs = progress.published.sorted { $0.key.rawValue < $1.key.rawValue }
-                try db.execute(sql.published, [Self.textArray(pairs.map(\.key.rawValue)), "{" + pairs.map { String($0.value) }.joined(separator: ",") + "}"])
-            }
-        } catch { throw error.during("update tickd_symbol_seq", table: "tickd_symbol_seq") }
     }
 
     /// Records the Redis outbox watermark alone (when no batch is due to carry it: at exit).
@@ -334,11 +193,12 @@ public final class PostgresSink {
         return min(pause, maxBackoff)
     }
 
-    private func connected() throws(PostgresError) -> Connection {
+    func connected() throws(PostgresError) -> Connection {
         if let connection, connection.isOpen { return connection }
         connection = nil
         let db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
         try db.execute(sql.createStaging)
+        for (name, text) in sql.prepared { try db.prepare(name, text) }
         logger.info("connected to PostgreSQL", metadata: ["server_version": "\(db.serverVersion)", "pid": "\(db.backendPID)"])
         connection = db
         return db

@@ -37,12 +37,13 @@ public final class RedisPublisher: @unchecked Sendable {
     private var lastError = ""                 // publisher thread only
     private let metrics = PublisherMetrics()
 
-    /// One message: a tick's JSON, and whether it is also the symbol's newest.
+    /// One message: a stored tick (encoded as JSON on the publisher thread, off the ingest
+    /// path), and whether it is also the symbol's newest.
     struct Message {
-        let symbol: Symbol
+        let tick: Tick
         let seq: Int64
-        let payload: [UInt8]
         let setLast: Bool
+        var symbol: Symbol { tick.symbol }
     }
 
     /// Starts the publisher thread. It connects in the background; nothing here waits for Redis.
@@ -94,8 +95,7 @@ public final class RedisPublisher: @unchecked Sendable {
         }
         let lastIndexes = Set(newest.values)
         let messages = result.stored.enumerated().map { index, stored in
-            Message(symbol: stored.keyed.tick.symbol, seq: stored.seq,
-                    payload: TickMessage.json(stored.keyed.tick, seq: stored.seq), setLast: lastIndexes.contains(index))
+            Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index))
         }
         condition.lock()
         backlog.append(contentsOf: messages)
@@ -210,9 +210,10 @@ public final class RedisPublisher: @unchecked Sendable {
             let redis = try connected()
             for message in work {
                 let channel = Array("\(options.prefix)\(message.symbol.rawValue)".utf8)
-                try redis.append([Array("PUBLISH".utf8), channel, message.payload])
+                let payload = TickMessage.json(message.tick, seq: message.seq)
+                try redis.append([Array("PUBLISH".utf8), channel, payload])
                 if message.setLast {
-                    try redis.append([Array("SET".utf8), Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), message.payload])
+                    try redis.append([Array("SET".utf8), Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), payload])
                 }
             }
             // A message counts only when Redis accepted it. An error reply (NOAUTH, OOM, READONLY…)

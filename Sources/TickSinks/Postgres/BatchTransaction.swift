@@ -1,0 +1,153 @@
+import CoreMetrics
+import LibPQ
+import TickModel
+import TickPipeline
+
+/// One batch, one transaction, in as few round trips as libpq allows:
+///
+/// 1. a pipeline: `BEGIN`, the transaction id, and for the fast path a savepoint and the seq
+///    reservation of every symbol in the batch;
+/// 2. binary `COPY` of the numbered rows into the ticks table (COPY cannot be pipelined) — or,
+///    when a tick is already stored, the merge path's statements;
+/// 3. a pipeline: the latest prices, the bookkeeping (offsets, positions, outbox watermark), and
+///    `COMMIT`.
+extension PostgresSink {
+    func writeOnce(_ ticks: [KeyedTick], progress: BatchProgress,
+                   committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult {
+        let db = try connected()
+        do throws(PostgresError) {
+            let fast = !ticks.isEmpty && mergeBatchesLeft == 0
+            if !ticks.isEmpty && !fast { mergeBatchesLeft -= 1 }
+            let numbering = fast ? SeqNumbering(ticks) : nil
+            var head = [Statement("BEGIN", operation: "begin"), Statement(BatchSQL.transactionID, operation: "begin")]
+            if let numbering {
+                head += [Statement("SAVEPOINT tickd_new", operation: "savepoint"),
+                         Statement(prepared: "tickd_reserve_seqs", [Self.textArray(numbering.symbols), Self.intArray(numbering.counts)],
+                                   operation: "update tickd_symbol_seq")]
+            }
+            let opened = try db.pipeline(head)
+            let transaction = opened[1].value(row: 0, column: 0) ?? ""
+            var stored: [StoredTick]?
+            if let numbering { stored = try storeNew(numbering, counters: opened[3], on: db) }
+            var tail: [Statement] = []
+            if stored != nil { tail.append(Statement("RELEASE SAVEPOINT tickd_new", operation: "savepoint")) }
+            if !ticks.isEmpty && stored == nil { stored = try storeMerging(ticks, on: db) }
+            let newest = SeqNumbering.newest(stored ?? [])
+            let latestIndex = newest.isEmpty ? nil : tail.count
+            if !newest.isEmpty { tail.append(latestStatement(newest)) }
+            tail += bookkeeping(progress, stored: stored?.count ?? 0)
+            var result = BatchResult(stored: stored ?? [])
+            committing(transaction, result)
+            try commitFault?(.beforeCommit, db)
+            tail.append(Statement("COMMIT", operation: "commit"))
+            let done = try db.pipeline(tail)
+            try commitFault?(.afterCommit, db)
+            if let latestIndex {
+                let moved = done[latestIndex]
+                result.latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
+            }
+            return result
+        } catch {
+            if db.isOpen && db.isInTransaction { _ = try? db.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// The fast path: the seqs are reserved (`counters`); COPY the numbered rows straight into
+    /// the ticks table. Returns nil, with the savepoint rolled back, when a tick is already
+    /// stored (the unique key refuses the COPY); the next few batches then go straight to the
+    /// merge path (a replay of stored data would otherwise pay twice).
+    private func storeNew(_ numbering: SeqNumbering, counters: QueryResult, on db: Connection) throws(PostgresError) -> [StoredTick]? {
+        var lastSeqs: [Symbol: Int64] = [:]
+        for row in counters.rows {
+            if let symbol = row[0], let last = row[1].flatMap({ Int64($0) }) { lastSeqs[Symbol(symbol)] = last }
+        }
+        guard let stored = numbering.stored(lastSeqs: lastSeqs) else {
+            throw PostgresError(sqlState: "XX000", message: "a symbol's seq counter was not returned", operation: "update tickd_symbol_seq")
+        }
+        var copy = BinaryCopyWriter(capacity: stored.count * 100 + 32)
+        for tick in stored { Self.appendRow(tick.keyed, seq: tick.seq, to: &copy) }
+        copy.finish()
+        do {
+            try db.copyIn(sql.copyNew, bytes: copy.bytes)
+        } catch where error.sqlState == "23505" {
+            try db.execute("ROLLBACK TO SAVEPOINT tickd_new")
+            mergeStreak = min(mergeStreak + 1, 6)
+            mergeBatchesLeft = 1 << mergeStreak
+            return nil
+        } catch { throw error.during("copy into \(options.ticksTable)", table: options.ticksTable.description) }
+        mergeStreak = 0
+        return stored
+    }
+
+    /// The merge path: COPY into staging, drop the unchanged, upsert the rest with seq numbers.
+    private func storeMerging(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> [StoredTick] {
+        mergedBatches += 1
+        Counter(label: "tickd_database_merge_batches_total").increment()
+        var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
+        for keyed in ticks { Self.appendRow(keyed, seq: nil, to: &copy) }
+        copy.finish()
+        // The staging table is small and market_ticks large: a nested loop of index probes is
+        // the right plan whatever the statistics say (a merge join would read the whole index).
+        do {
+            try db.execute("SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off")
+            try db.copyIn(sql.copy, bytes: copy.bytes)
+        } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
+        let merged = try db.pipeline([
+            Statement(sql.deleteUnchanged, operation: "compare with \(options.ticksTable)"),
+            Statement(sql.upsert, operation: "insert into \(options.ticksTable)"),
+        ])
+        let inserted = merged[1]
+        let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
+        var stored: [StoredTick] = []
+        stored.reserveCapacity(inserted.rowCount)
+        for row in 0..<inserted.rowCount {
+            guard let symbol = inserted.value(row: row, column: 0),
+                  let micros = inserted.value(row: row, column: 1).flatMap({ Int64($0) }),
+                  let tradeSeq = inserted.value(row: row, column: 2).flatMap({ Int64($0) }),
+                  let seq = inserted.value(row: row, column: 3).flatMap({ Int64($0) }),
+                  let keyed = byKey[StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)]
+            else { continue }
+            stored.append(StoredTick(keyed: keyed, seq: seq))
+        }
+        stored.sort { ($0.keyed.tick.symbol.rawValue, $0.seq) < ($1.keyed.tick.symbol.rawValue, $1.seq) }
+        return stored
+    }
+
+    /// Moves latest_price (and previous_close) to each symbol's newest stored tick.
+    private func latestStatement(_ newest: [KeyedTick]) -> Statement {
+        Statement(prepared: "tickd_latest", [
+            options.exchangeZone, Self.textArray(newest.map(\.tick.symbol.rawValue)),
+            "{" + newest.map { $0.tick.time.rfc3339(fractionDigits: 6) }.joined(separator: ",") + "}",
+            Self.intArray(newest.map(\.tradeSeq)),
+            "{" + newest.map { $0.tick.close.description }.joined(separator: ",") + "}",
+        ], operation: "update \(options.stocksTable)")
+    }
+
+    /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.
+    private func bookkeeping(_ progress: BatchProgress, stored: Int) -> [Statement] {
+        var statements: [Statement] = []
+        // Stored rows are credited to the first source; the others advance their line only.
+        for (index, source) in progress.lines.keys.sorted().enumerated() {
+            statements.append(Statement(prepared: "tickd_offsets", [source, String(progress.lines[source]!), String(index == 0 ? stored : 0)],
+                                        operation: "update tickd_source_offsets"))
+        }
+        for position in progress.positions.values.sorted(by: { $0.stream < $1.stream }) {
+            statements.append(Statement(prepared: "tickd_position", [position.stream, position.identity, String(position.offset)],
+                                        operation: "update tickd_positions"))
+        }
+        if publishingOff {
+            statements.append(Statement(prepared: "tickd_mark_published", [], operation: "update tickd_symbol_seq"))
+        } else if !progress.published.isEmpty {
+            let pairs = progress.published.sorted { $0.key.rawValue < $1.key.rawValue }
+            statements.append(Statement(prepared: "tickd_published", [Self.textArray(pairs.map(\.key.rawValue)), Self.intArray(pairs.map(\.value))],
+                                        operation: "update tickd_symbol_seq"))
+        }
+        return statements
+    }
+
+    /// A PostgreSQL int8[] literal.
+    static func intArray(_ values: [Int64]) -> String {
+        "{" + values.map(String.init).joined(separator: ",") + "}"
+    }
+}
