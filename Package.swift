@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
         // Swift owners of the C handles; they know nothing of ticks.
         .target(name: "LibPQ", dependencies: ["CLibPQ"]),
@@ -67,7 +68,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "tickd", dependencies: [
-            "TickDaemon", "TickSources", "TickCodecs", "TickModel", "TickPipeline",
+            "TickDaemon", "TickSources", "TickCodecs", "TickModel", "TickPipeline", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -7,7 +7,7 @@
 #   4. tickd replay --speed max end to end (parse, normalise, COPY, latest_price, Redis publish of
 #      every tick) into a fresh schema; and parse-only (--dry-run) of the CSV and the NDJSON
 #   5. a TCP stream: 50,000 ticks/s for 30 s into tickd run, tick-to-Redis latency p50/p99/max,
-#      tickd's RSS over the run
+#      tickd's RSS over the run (publisher with TCP_NODELAY); then a third as long with journal.fsync: always
 # Usage: scripts/bench.sh [TICKS] [RATE] [SECONDS]   (defaults 1000000 50000 30)
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
@@ -59,21 +59,29 @@ $MEASURE dry-csv "$BIN/tickd" replay "$CSV" --dry-run --report json > /dev/null 
 $MEASURE dry-ndjson "$BIN/tickd" replay "$NDJSON" --dry-run --report json > /dev/null 2> >(grep '^{"label"' > "$WORK/dry-ndjson.json")
 sleep 0.5
 
+stream_run() {   # stream_run LABEL SECONDS [VAR=VALUE...] → tickd run with that environment, the publisher and subscriber
+  local label="$1" seconds="$2"; shift 2
+  local url; url="$(schema bench_stream)"
+  local port; port="$(free_port 7401)"
+  rm -rf "$WORK/journal"
+  env "$@" DATABASE_URL="$url" TICKD_REDIS_PREFIX="bench:stream:" TICKD_JOURNAL_DIRECTORY="$WORK/journal" \
+    "$BIN/tickd" run --listen "127.0.0.1:$port" > "$WORK/run.log" 2>&1 &
+  local daemon=$!
+  for _ in $(seq 1 100); do grep -q "listening for feed publishers" "$WORK/run.log" && break; sleep 0.1; done
+  local cpu0; cpu0=$(awk '{print $14 + $15}' /proc/$daemon/stat)
+  "$BIN/tickd-bench" stream "$port" "$RATE" "$seconds" "$REDIS_URL" "bench:stream:" "$daemon" | tee "$WORK/stream-$label.txt"
+  local cpu1; cpu1=$(awk '{print $14 + $15}' /proc/$daemon/stat)
+  echo "$cpu0 $cpu1" > "$WORK/stream-$label.cpu"
+  kill -TERM "$daemon"; wait "$daemon" || true
+}
 echo "== 6. TCP stream: $RATE ticks/s for $SECONDS_ s into tickd run, publish after commit"
-STREAM_URL="$(schema bench_stream)"
-PORT="$(free_port 7401)"
-DATABASE_URL="$STREAM_URL" TICKD_REDIS_PREFIX="bench:stream:" TICKD_JOURNAL_DIRECTORY="$WORK/journal" \
-  "$BIN/tickd" run --listen "127.0.0.1:$PORT" > "$WORK/run.log" 2>&1 &
-DAEMON=$!
-for _ in $(seq 1 100); do grep -q "listening for feed publishers" "$WORK/run.log" && break; sleep 0.1; done
-CPU0=$(awk '{print $14 + $15}' /proc/$DAEMON/stat)
-"$BIN/tickd-bench" stream "$PORT" "$RATE" "$SECONDS_" "$REDIS_URL" "bench:stream:" "$DAEMON" | tee "$WORK/stream.txt"
-CPU1=$(awk '{print $14 + $15}' /proc/$DAEMON/stat)
-kill -TERM "$DAEMON"; wait "$DAEMON" || true
+stream_run default "$SECONDS_"
+echo "== 7. the same with journal.fsync: always (every chunk fsynced before it counts as received), $(( (SECONDS_ + 2) / 3 )) s"
+stream_run fsync-always "$(( (SECONDS_ + 2) / 3 ))" TICKD_JOURNAL_FSYNC=always
 rm -rf "$WORK/journal"
 for s in bench_replay bench_copy bench_stream; do psql "$DATABASE_URL" -qc "DROP SCHEMA $s CASCADE" >/dev/null; done
 
-python3 - "$WORK" "$ROWS" "$TICKS" "$RATE" "$SECONDS_" "$CPU0" "$CPU1" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$WORK" "$ROWS" "$TICKS" "$RATE" "$SECONDS_" $(cat "$WORK/stream-default.cpu") "$(getconf CLK_TCK)" <<'PY'
 import json, sys
 work, rows, ticks, rate, seconds, cpu0, cpu1, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
 m = {name: json.load(open(f"{work}/{name}.json")) for name in ["replay", "copy", "dry-csv", "dry-ndjson"]}

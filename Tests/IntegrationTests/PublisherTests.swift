@@ -169,6 +169,31 @@ import TickSinks
         #expect(try subscriber.finish().map(\.seq).suffix(5) == [61, 62, 63, 64, 65])
     }
 
+    @Test func aReplayFasterThanRedisWaitsForRoomAndSkipsNothing() throws {
+        let redisURL = try #require(Self.sharedRedisURL, "scripts/test.sh exports REDIS_URL")
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let prefix = "\(db.schema):ticks:"
+        let subscriber = try TickSubscriber(url: redisURL, prefix: prefix)
+        // A backlog bound far below a batch: every batch must wait for the previous ones to go out.
+        let config = db.config { $0.redisURL = redisURL; $0.redisPrefix = prefix; $0.redisMaxBacklog = 10; $0.batchMaxTicks = 400 }
+        let symbols: [Symbol] = ["SCOM", "KCB", "EQTY", "EABL"]
+        let lines = ["time,symbol,price,size,seq"] + (0..<6000).map { i in
+            "2026-01-05T06:\(String(format: "%02d", i / 100 % 60)):\(String(format: "%02d", i % 60)).\(String(format: "%03d", i / 6000))Z,\(symbols[i % 4]),23.\(String(format: "%02d", i % 100)),100,\(i)"
+        }
+        let report = try db.replay(lines, config: config)
+        let messages = try subscriber.finish()
+        #expect(report.inserted == 6000)
+        #expect(report.published == 6000)
+        #expect(messages.count == 6000)
+        for (symbol, list) in Dictionary(grouping: messages, by: \.symbol) {
+            let gapless = list.map(\.seq) == Array(1...Int64(list.count))
+            #expect(gapless, "\(symbol): seqs from \(list.first?.seq ?? 0), \(list.count) messages — no gap, no repeat")
+        }
+        let redis = try RedisConnection(url: try RedisURL(parsing: redisURL))
+        _ = try redis.command(["DEL"] + symbols.map { "\(prefix)last:\($0)" })
+    }
+
     @Test func withoutREDIS_URLPublishingIsOffWithOneWarning() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()

@@ -94,7 +94,10 @@ final class ParallelWriters: @unchecked Sendable {
             busy[index] = true
             condition.unlock()
             let outcome = Result { try sinks[index].write(job.batch, progress: job.progress) }
-            if case .success(let result) = outcome { publisher?.enqueue(result) }
+            if case .success(let result) = outcome, let publisher {
+                publisher.waitForRoom(for: result.stored.count)
+                publisher.enqueue(result)
+            }
             condition.lock()
             busy[index] = false
             switch outcome {

@@ -76,6 +76,10 @@ final class IngestService: Service {
             metrics.batches.increment()
             metrics.inserted.increment(by: Int64(result.stored.count))
             metrics.batchDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+            if let publisher {
+                // A Redis slower than the database slows ingest (the queue, then TCP) rather than losing messages.
+                while !publisher.hasRoom(for: result.stored.count) { try? await Task.sleep(for: .milliseconds(1)) }
+            }
             progress.published(ticket: publisher?.enqueue(result))
         }
         func take(_ chunk: TickChunk) async throws {

@@ -6,14 +6,15 @@ import Logging
 import TickCodecs
 import TickModel
 
-/// Publishes committed ticks on Redis from a thread of its own, so that a slow or absent Redis
-/// never holds up the database.
+/// Publishes committed ticks on Redis from a thread of its own, so that an absent or frozen Redis
+/// never holds up the database; a Redis that is up but slower than the database makes callers
+/// wait for room (`hasRoom`, `waitForRoom`) rather than lose messages.
 ///
 /// `enqueue` (called after each commit) turns a batch into messages and returns at once. The
 /// publisher thread sends them as one pipeline: `PUBLISH <prefix><SYMBOL> <json>` per tick and
 /// `SET <prefix>last:<SYMBOL> <json>` for the newest tick of each symbol whose latest price moved.
 /// When Redis is unreachable it keeps the messages (up to `maxBacklog`), reconnects with capped
-/// backoff and sends them when Redis is back, oldest first. Past the bound it skips the oldest,
+/// backoff and sends them when Redis is back, oldest first. Past the bound (while unreachable) it skips the oldest,
 /// counts them and logs the seq ranges a subscriber must re-read from the database. Delivery is
 /// at least once: after a connection breaks mid-pipeline a message may be sent twice (same seq).
 public final class RedisPublisher: @unchecked Sendable {
@@ -30,6 +31,9 @@ public final class RedisPublisher: @unchecked Sendable {
     private var retiredCount = 0
     /// Per symbol, the highest seq retired: every earlier one of the symbol is retired too.
     private var retiredSeq: [Symbol: Int64] = [:]
+    /// True from a failed send or connection attempt until the next connection: only then does
+    /// the backlog bound skip messages (before the first connection, writers wait).
+    private var unreachable = false
 
     public let options: PublisherOptions
     private let logger: Logger
@@ -53,6 +57,27 @@ public final class RedisPublisher: @unchecked Sendable {
         let thread = Thread { [self] in self.run() }
         thread.name = "tickd-redis-publisher"
         thread.start()
+    }
+
+    /// False while `count` more messages would push the backlog past `maxBacklog` although
+    /// Redis is connected and taking them: the caller should wait, so that a Redis slower than
+    /// the database slows ingest instead of losing messages. True while Redis is unreachable
+    /// (then the bound applies: the oldest are skipped and logged).
+    public func hasRoom(for count: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return roomLocked(for: count)
+    }
+
+    /// Blocks the calling thread until `hasRoom(for:)` (replay writers; not for async code).
+    public func waitForRoom(for count: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        while !roomLocked(for: count) { condition.wait() }
+    }
+
+    private func roomLocked(for count: Int) -> Bool {
+        unreachable || stopping || backlog.count + inFlight + count <= max(options.maxBacklog, count)
     }
 
     /// The counters now.
@@ -238,6 +263,7 @@ public final class RedisPublisher: @unchecked Sendable {
             condition.lock()
             statsValue.errors += 1
             statsValue.connected = false
+            unreachable = true
             condition.unlock()
             metrics.errors.increment()
             metrics.up.record(0)
@@ -254,6 +280,7 @@ public final class RedisPublisher: @unchecked Sendable {
         condition.lock()
         if everConnected { statsValue.reconnects += 1 }
         statsValue.connected = true
+        unreachable = false
         condition.unlock()
         metrics.up.record(1)
         if everConnected { metrics.reconnects.increment() }
@@ -264,7 +291,10 @@ public final class RedisPublisher: @unchecked Sendable {
 
     /// Drops the oldest messages beyond `maxBacklog`, counting them and logging the ranges.
     /// Caller holds the lock.
+    /// While Redis is connected the writers' wait for room bounds the backlog (to one batch past
+    /// the bound at most); nothing is skipped then.
     private func enforceBound() {
+        guard unreachable else { return }
         let excess = backlog.count + inFlight - options.maxBacklog
         guard excess > 0 else { return }
         let drop = min(excess, backlog.count)

@@ -1,0 +1,2 @@
+/* glibc malloc tuning (mallopt) for the tickd executable. */
+#include <malloc.h>
