@@ -38,6 +38,7 @@ import TickSinks
         #expect(faults.count == 1 && sink.retries == 1)
         // The server said committed: the batch is returned as stored (so it is published), and not written again.
         #expect(result.stored.map(\.seq) == Array(1...50))
+        #expect(result.latestMoved == ["SCOM"], "the newest tick's last:SCOM message is still set")
         #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
         #expect(try db.value("SELECT last_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "50")
     }

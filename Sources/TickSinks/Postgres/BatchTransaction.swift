@@ -114,6 +114,21 @@ extension PostgresSink {
         return stored
     }
 
+    /// After a commit whose acknowledgement was lost (the latest-price statement's answer with
+    /// it): the symbols whose latest price is now this batch's newest tick.
+    func latestHeld(by stored: [StoredTick]) throws(PostgresError) -> Set<Symbol> {
+        let newest = SeqNumbering.newest(stored)
+        guard !newest.isEmpty else { return [] }
+        let rows = try connected().execute(
+            "SELECT symbol, (extract(epoch FROM time) * 1000000)::int8, trade_seq FROM tickd_latest WHERE symbol = ANY($1::text[])",
+            [Self.textArray(newest.map(\.tick.symbol.rawValue))]).rows
+        let held = Set(rows.compactMap { row -> StorageKey? in
+            guard let symbol = row[0], let micros = row[1].flatMap({ Int64($0) }), let tradeSeq = row[2].flatMap({ Int64($0) }) else { return nil }
+            return StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)
+        })
+        return Set(newest.filter { held.contains(StorageKey($0)) }.map(\.tick.symbol))
+    }
+
     /// Moves latest_price (and previous_close) to each symbol's newest stored tick.
     private func latestStatement(_ newest: [KeyedTick]) -> Statement {
         Statement(prepared: "tickd_latest", [

@@ -89,7 +89,9 @@ public final class PostgresSink {
                     uncertain = nil
                     self.logger.warning("database: the commit's acknowledgement was lost, but the batch was committed",
                                         metadata: ["transaction": "\(pending.transaction)", "stored": "\(pending.result.stored.count)"])
-                    return pending.result
+                    var result = pending.result
+                    result.latestMoved = try self.latestHeld(by: result.stored)
+                    return result
                 case "in progress":
                     throw PostgresError(sqlState: "40001", message: "transaction \(pending.transaction) still in progress",
                                         operation: "commit status")
