@@ -21,6 +21,33 @@ import TickPipeline
         #expect(NumericDigits(price) == NumericDigits(digits: digits, weight: weight))
     }
 
+    @Test(arguments: numericCases)
+    func numericValuesAreWrittenWithTheirDigits(price: Price, digits: [UInt16], weight: Int16) {
+        var writer = BinaryCopyWriter()
+        let start = writer.bytes.count
+        writer.appendNumeric(price)
+        var expected: [UInt8] = []
+        func put16(_ v: UInt16) { expected += [UInt8(v >> 8), UInt8(v & 0xFF)] }
+        expected += [0, 0, 0, UInt8(8 + 2 * digits.count)]
+        put16(UInt16(digits.count)); put16(UInt16(bitPattern: weight)); put16(price.isNegative ? 0x4000 : 0); put16(UInt16(price.scale))
+        digits.forEach(put16)
+        #expect(Array(writer.bytes[start...]) == expected)
+    }
+
+    @Test func theLargestPricesFitTheDigitBuffer() {
+        for scale in UInt8(0)...Price.maxScale {
+            let price = Price(units: .min + 1, scale: scale)
+            let digits = NumericDigits(price)
+            #expect(!digits.digits.isEmpty && digits.digits.count <= 10, "scale \(scale): \(digits)")
+        }
+    }
+
+    @Test func textArraysQuoteEveryElement() {
+        #expect(PostgresSink.textArray([]) == "{}")
+        #expect(PostgresSink.textArray(["SCOM", "KCB"]) == #"{"SCOM","KCB"}"#)
+        #expect(PostgresSink.textArray([#"a"b"#, #"c\d"#, "e,f", "NULL", "{}"]) == #"{"a\"b","c\\d","e,f","NULL","{}"}"#)
+    }
+
     @Test func headerRowAndTrailerFollowTheCopyFormat() {
         var writer = BinaryCopyWriter()
         writer.beginRow(fields: 3)

@@ -59,15 +59,16 @@ public struct BinaryCopyWriter {
         return micros - postgresEpochSeconds * 1_000_000
     }
 
-    /// A `numeric` with the exact digits and display scale of `price`.
+    /// A `numeric` with the exact digits and display scale of `price` (no allocation per value).
     public mutating func appendNumeric(_ price: Price) {
-        let numeric = NumericDigits(price)
-        append32(UInt32(8 + 2 * numeric.digits.count))
-        append16(UInt16(numeric.digits.count))
-        append16(UInt16(bitPattern: numeric.weight))
-        append16(price.isNegative ? 0x4000 : 0x0000)
-        append16(UInt16(price.scale))
-        for digit in numeric.digits { append16(digit) }
+        NumericDigits.withDigits(of: price) { digits, weight in
+            append32(UInt32(8 + 2 * digits.count))
+            append16(UInt16(digits.count))
+            append16(UInt16(bitPattern: weight))
+            append16(price.isNegative ? 0x4000 : 0x0000)
+            append16(UInt16(price.scale))
+            for digit in digits { append16(digit) }
+        }
     }
 
     @inline(__always) mutating func append16(_ v: UInt16) {
@@ -97,22 +98,33 @@ public struct NumericDigits: Equatable {
     }
 
     public init(_ price: Price) {
+        (digits, weight) = Self.withDigits(of: price) { (Array($0), $1) }
+    }
+
+    /// Calls `body` with the base-10000 digits of `price` (most significant first, leading and
+    /// trailing zero groups dropped; none for zero) and the weight of the first, from a buffer
+    /// on the stack.
+    static func withDigits<R>(of price: Price, _ body: (UnsafeBufferPointer<UInt16>, Int16) -> R) -> R {
         let scale = Int(price.scale)
         // Align the fraction to whole groups of four decimal digits.
         let fractionGroups = (scale + 3) / 4
         var wide = UInt128(price.units.magnitude) * UInt128(Self.pow10(fractionGroups * 4 - scale))
-        var groups: [UInt16] = []  // least significant first; groups[k] has weight k - fractionGroups
-        while wide > 0 {
-            groups.append(UInt16(wide % 10_000))
-            wide /= 10_000
+        // At most 19 integer digits and 18 fraction digits (+3 of alignment): 10 groups.
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 12) { groups -> R in
+            var count = 0   // groups[k], least significant first, has weight k - fractionGroups
+            while wide > 0 {
+                groups[count] = UInt16(wide % 10_000)
+                wide /= 10_000
+                count += 1
+            }
+            var lowest = 0
+            while lowest < count && groups[lowest] == 0 { lowest += 1 }
+            guard lowest < count else { return body(UnsafeBufferPointer(start: groups.baseAddress, count: 0), 0) }
+            // Most significant first: reverse the used part in place.
+            var (i, j) = (lowest, count - 1)
+            while i < j { groups.swapAt(i, j); i += 1; j -= 1 }
+            return body(UnsafeBufferPointer(rebasing: groups[lowest..<count]), Int16(count - 1 - fractionGroups))
         }
-        guard let lowest = groups.firstIndex(where: { $0 != 0 }) else {
-            digits = []
-            weight = 0
-            return
-        }
-        digits = groups[lowest...].reversed()
-        weight = Int16(groups.count - 1 - fractionGroups)
     }
 
     static func pow10(_ n: Int) -> Int {

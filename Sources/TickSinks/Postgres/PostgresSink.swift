@@ -160,10 +160,19 @@ public final class PostgresSink {
         return text.withUTF8 { if case .value(let price) = DecimalText.parse($0) { price } else { nil } }
     }
 
-    /// A PostgreSQL text[] literal, every element quoted.
+    /// A PostgreSQL text[] literal, every element quoted (`"` and `\\` escaped).
     static func textArray(_ values: [String]) -> String {
-        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
+        var out = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { out += "," }
+            out += "\""
+            for character in value.unicodeScalars {
+                if character == "\"" || character == "\\" { out.unicodeScalars.append("\\") }
+                out.unicodeScalars.append(character)
+            }
+            out += "\""
+        }
+        return out + "}"
     }
 
     /// Runs `body`, retrying transient failures with capped exponential backoff (reconnecting
