@@ -252,15 +252,6 @@ public final class Journal: Sendable {
     /// Bytes on disk and segment count now.
     public var usage: (bytes: Int, segments: Int) { state.withLock { ($0.totalBytes, $0.segments.count) } }
 
-    /// The last record appended (0 when none ever was).
-    public var lastRecord: UInt64 { state.withLock { $0.nextLSN - 1 } }
-
-    /// Calls `body` with each record after `after` up to `through`, in order.
-    public func records(after: UInt64, through: UInt64, _ body: (UInt64, TickChunk) throws -> Void) throws {
-        var cursor = self.cursor(after: after, through: through)
-        while let (lsn, chunk) = try cursor.next() { try body(lsn, chunk) }
-    }
-
     /// A reader of the records after `after` up to `through`, one segment in memory at a time.
     public func cursor(after: UInt64, through: UInt64) -> JournalCursor {
         let segments = state.withLock { $0.segments }

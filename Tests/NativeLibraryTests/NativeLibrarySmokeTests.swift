@@ -32,7 +32,7 @@ import Gzip
         #expect(!PostgresError.isTransient(sqlState: "23505"))
     }
 
-    @Test func postgresPipelineIsOneRoundTripAndStopsAtTheFirstError() throws {
+    @Test func postgresPipelineReturnsResultsInOrderAndStopsAtTheFirstError() throws {
         let url = try #require(Self.env["DATABASE_URL"])
         let connection = try Connection(conninfo: url)
         try connection.prepare("double_it", "SELECT $1::int8 * 2")

@@ -24,7 +24,8 @@ import TickPipeline
 
     static func readAll(_ journal: Journal, after: UInt64 = 0) throws -> [(UInt64, TickChunk)] {
         var out: [(UInt64, TickChunk)] = []
-        try journal.records(after: after, through: journal.lastRecord) { out.append(($0, $1)) }
+        var cursor = journal.cursor(after: after, through: .max)
+        while let record = try cursor.next() { out.append(record) }
         return out
     }
 

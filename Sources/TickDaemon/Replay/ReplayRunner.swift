@@ -66,8 +66,9 @@ public struct ReplayRunner {
         if !request.dryRun {
             let url = try config.requireDatabaseURL(for: "replay without --dry-run")
             let publishing = try config.publisherOptions()
-            let database = try PostgresSink(conninfo: url, options: config.schemaOptions,
-                                            maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds))
+            let connect = { try PostgresSink(conninfo: url, options: self.config.schemaOptions,
+                                             maxBackoff: .milliseconds(self.config.retryMaxBackoffMilliseconds)) }
+            let database = try connect()
             if config.unknownSymbols == .reject { known = try database.knownSymbols() }
             sink = database
             if let publishing {
@@ -78,8 +79,7 @@ public struct ReplayRunner {
             try Outbox.recover(sink: database, publisher: publisher, logger: publisherLogger)
             var sinks = [database]
             for _ in 1..<config.databaseWriters {
-                let more = try PostgresSink(conninfo: url, options: config.schemaOptions,
-                                            maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds))
+                let more = try connect()
                 more.publishingOff = database.publishingOff
                 sinks.append(more)
             }

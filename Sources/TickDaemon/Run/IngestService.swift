@@ -75,11 +75,9 @@ final class IngestService: Service {
             stats.recordBatch(stored: result.stored.count)
             metrics.batches.increment()
             metrics.inserted.increment(by: Int64(result.stored.count))
-            metrics.batchDuration.recordNanoseconds(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
-            if let publisher {
-                // A Redis slower than the database slows ingest (the queue, then TCP) rather than losing messages.
-                while !publisher.hasRoom(for: result.stored.count) { try? await Task.sleep(for: .milliseconds(1)) }
-            }
+            metrics.batchDuration.recordNanoseconds(took.nanoseconds)
+            // A Redis slower than the database slows ingest (the queue, then TCP) rather than losing messages.
+            await publisher?.waitForRoom(for: result.stored.count)
             progress.published(ticket: publisher?.enqueue(result))
         }
         func take(_ chunk: TickChunk) async throws {

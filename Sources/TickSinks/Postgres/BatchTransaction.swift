@@ -133,9 +133,9 @@ extension PostgresSink {
     private func latestStatement(_ newest: [KeyedTick]) -> Statement {
         Statement(prepared: "tickd_latest", [
             options.exchangeZone, Self.textArray(newest.map(\.tick.symbol.rawValue)),
-            "{" + newest.map { $0.tick.time.rfc3339(fractionDigits: 6) }.joined(separator: ",") + "}",
+            Self.arrayLiteral(newest.map { $0.tick.time.rfc3339(fractionDigits: 6) }),
             Self.intArray(newest.map(\.tradeSeq)),
-            "{" + newest.map { $0.tick.close.description }.joined(separator: ",") + "}",
+            Self.arrayLiteral(newest.map { $0.tick.close.description }),
         ], operation: "update \(options.stocksTable)")
     }
 
@@ -162,7 +162,8 @@ extension PostgresSink {
     }
 
     /// A PostgreSQL int8[] literal.
-    static func intArray(_ values: [Int64]) -> String {
-        "{" + values.map(String.init).joined(separator: ",") + "}"
-    }
+    static func intArray(_ values: [Int64]) -> String { arrayLiteral(values.map(String.init)) }
+
+    /// A PostgreSQL array literal of elements that need no quoting (numbers, RFC 3339 times).
+    static func arrayLiteral(_ elements: [String]) -> String { "{" + elements.joined(separator: ",") + "}" }
 }

@@ -38,13 +38,6 @@ struct SeqNumbering {
 
     /// Per symbol, the newest stored tick (greatest time, then trade_seq): what `latest_price` follows.
     static func newest(_ stored: [StoredTick]) -> [KeyedTick] {
-        var newest: [Symbol: KeyedTick] = [:]
-        for tick in stored {
-            let keyed = tick.keyed
-            if let current = newest[keyed.tick.symbol],
-               (current.tick.time, current.tradeSeq) >= (keyed.tick.time, keyed.tradeSeq) { continue }
-            newest[keyed.tick.symbol] = keyed
-        }
-        return newest.values.sorted { $0.tick.symbol.rawValue < $1.tick.symbol.rawValue }
+        StoredTick.newestIndices(stored).values.map { stored[$0].keyed }.sorted { $0.tick.symbol.rawValue < $1.tick.symbol.rawValue }
     }
 }

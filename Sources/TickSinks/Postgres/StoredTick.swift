@@ -14,6 +14,21 @@ public struct StoredTick: Sendable, Equatable {
     }
 }
 
+extension StoredTick {
+    /// Per symbol, the index in `stored` of its newest tick (greatest time, then trade_seq): the
+    /// tick latest_price follows and `last:<SYMBOL>` holds.
+    static func newestIndices(_ stored: [StoredTick]) -> [Symbol: Int] {
+        var newest: [Symbol: Int] = [:]
+        for (index, tick) in stored.enumerated() {
+            let keyed = tick.keyed
+            if let current = newest[keyed.tick.symbol].map({ stored[$0].keyed }),
+               (current.tick.time, current.tradeSeq) >= (keyed.tick.time, keyed.tradeSeq) { continue }
+            newest[keyed.tick.symbol] = index
+        }
+        return newest
+    }
+}
+
 /// What one committed batch stored.
 public struct BatchResult: Sendable, Equatable {
     /// The ticks stored (new or changed rows), in per-symbol seq order.

@@ -8,7 +8,7 @@ import TickModel
 
 /// Publishes committed ticks on Redis from a thread of its own, so that an absent or frozen Redis
 /// never holds up the database; a Redis that is up but slower than the database makes callers
-/// wait for room (`hasRoom`, `waitForRoom`) rather than lose messages.
+/// wait for room (`waitForRoom`) rather than lose messages.
 ///
 /// `enqueue` (called after each commit) turns a batch into messages and returns at once. The
 /// publisher thread sends them as one pipeline: `PUBLISH <prefix><SYMBOL> <json>` per tick and
@@ -63,13 +63,18 @@ public final class RedisPublisher: @unchecked Sendable {
     /// Redis is connected and taking them: the caller should wait, so that a Redis slower than
     /// the database slows ingest instead of losing messages. True while Redis is unreachable
     /// (then the bound applies: the oldest are skipped and logged).
-    public func hasRoom(for count: Int) -> Bool {
+    func hasRoom(for count: Int) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         return roomLocked(for: count)
     }
 
-    /// Blocks the calling thread until `hasRoom(for:)` (replay writers; not for async code).
+    /// Suspends until `hasRoom(for:)` (the daemon's ingest task; checked every millisecond).
+    public func waitForRoom(for count: Int) async {
+        while !hasRoom(for: count) { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    /// Blocks the calling thread until `hasRoom(for:)` (replay writer threads; not for async code).
     public func waitForRoom(for count: Int) {
         condition.lock()
         defer { condition.unlock() }
@@ -108,16 +113,7 @@ public final class RedisPublisher: @unchecked Sendable {
             return enqueuedCount
         }
         // The newest stored tick of each symbol whose latest moved becomes its `last` value.
-        var newest: [Symbol: Int] = [:]
-        for (index, stored) in result.stored.enumerated() where result.latestMoved.contains(stored.keyed.tick.symbol) {
-            let tick = stored.keyed.tick
-            if let current = newest[tick.symbol] {
-                let other = result.stored[current].keyed
-                if (tick.time, stored.keyed.tradeSeq) > (other.tick.time, other.tradeSeq) { newest[tick.symbol] = index }
-            } else {
-                newest[tick.symbol] = index
-            }
-        }
+        let newest = StoredTick.newestIndices(result.stored).filter { result.latestMoved.contains($0.key) }
         let lastIndexes = Set(newest.values)
         let messages = result.stored.enumerated().map { index, stored in
             Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index))
@@ -236,9 +232,9 @@ public final class RedisPublisher: @unchecked Sendable {
             for message in work {
                 let channel = Array("\(options.prefix)\(message.symbol.rawValue)".utf8)
                 let payload = TickMessage.json(message.tick, seq: message.seq)
-                try redis.append([Array("PUBLISH".utf8), channel, payload])
+                try redis.append([Self.publishCommand, channel, payload])
                 if message.setLast {
-                    try redis.append([Array("SET".utf8), Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), payload])
+                    try redis.append([Self.setCommand, Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), payload])
                 }
             }
             // A message counts only when Redis accepted it. An error reply (NOAUTH, OOM, READONLY…)
@@ -270,6 +266,9 @@ public final class RedisPublisher: @unchecked Sendable {
             return 0
         }
     }
+
+    private static let publishCommand = Array("PUBLISH".utf8)
+    private static let setCommand = Array("SET".utf8)
 
     private var everConnected = false
 
