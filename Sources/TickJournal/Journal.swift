@@ -17,7 +17,9 @@ import Zstd
 ///
 /// Appends from any thread are serialised by a lock (a write(2) of a record; a seal only opens
 /// the next file). A sealed segment is fsynced and compressed on a background queue, so a seal
-/// never holds up the feed.
+/// never holds up the feed. With `fsync: interval` the periodic fsync runs on a queue of its own
+/// (on a duplicate of the descriptor), so appends go on while the disk is slow to answer it; a
+/// failed fsync is thrown by the next append. Files are deleted outside the lock.
 public final class Journal: Sendable {
     public let options: JournalOptions
     /// Names this journal; a position recorded for another journal (a directory started afresh)
@@ -46,13 +48,27 @@ public final class Journal: Sendable {
         var totalBytes: Int
         var unsynced = false
         var lastSync = ContinuousClock.now
+        /// A background fsync (`fsync: interval`) is running.
+        var syncing = false
+        /// What a background fsync failed with; the next append or `sync` throws it.
+        var syncFailure: JournalError?
     }
     private let state: Mutex<State>
     /// Fsyncs and compresses sealed segments, one at a time, off the append path.
     private let sealing = DispatchQueue(label: "tickd.journal.seal", qos: .utility)
+    /// Runs the `fsync: interval` fsyncs of the active segment, off the append path.
+    private let flushing = DispatchQueue(label: "tickd.journal.fsync", qos: .userInitiated)
+    /// The fsync(2) the journal calls; tests replace it to hold or fail a background fsync.
+    let fsyncFile: @Sendable (Int32) -> Int32
 
     /// Opens (creating it when absent) and recovers the journal in `options.directory`.
-    public init(options: JournalOptions, logger: Logger = Logger(label: "tickd.journal")) throws(JournalError) {
+    public convenience init(options: JournalOptions, logger: Logger = Logger(label: "tickd.journal")) throws(JournalError) {
+        try self.init(options: options, logger: logger, fsyncFile: { fsync($0) })
+    }
+
+    init(options: JournalOptions, logger: Logger = Logger(label: "tickd.journal"),
+         fsyncFile: @escaping @Sendable (Int32) -> Int32) throws(JournalError) {
+        self.fsyncFile = fsyncFile
         self.options = options
         self.logger = logger
         let files = SegmentFiles(directory: options.directory)
@@ -103,11 +119,11 @@ public final class Journal: Sendable {
                                                "last_record": "\(recoveredThrough)", "bytes": "\(segments.reduce(0) { $0 + $1.bytes })"])
     }
 
-    // A pending seal holds a reference, so deinit runs once every seal is done (maybe on the
-    // seal queue itself: it must not wait for that queue).
+    // A pending seal or background fsync holds a reference, so deinit runs once they are done
+    // (maybe on one of their queues itself: it must not wait for them).
     deinit {
         state.withLock { s in
-            if s.unsynced { fsync(s.fd) }
+            if s.unsynced { _ = fsyncFile(s.fd) }
             close(s.fd)
         }
         close(lockFD)
@@ -142,6 +158,10 @@ public final class Journal: Sendable {
     public func append(_ chunk: TickChunk) throws(JournalError) -> UInt64 {
         let payload = JournalRecord.encode(chunk)
         return try state.withLock { s throws(JournalError) -> UInt64 in
+            if let failure = s.syncFailure {
+                s.syncFailure = nil
+                throw failure
+            }
             let lsn = s.nextLSN
             let frame = JournalFrame.encode(lsn: lsn, payload: payload)
             let path = files.path(first: s.segments[s.segments.count - 1].first, compressed: false)
@@ -158,7 +178,7 @@ public final class Journal: Sendable {
             s.unsynced = true
             switch options.fsync {
             case .always: try syncLocked(&s, path: path)
-            case .interval where ContinuousClock.now - s.lastSync >= options.fsyncInterval: try syncLocked(&s, path: path)
+            case .interval where ContinuousClock.now - s.lastSync >= options.fsyncInterval: try syncInBackground(&s, path: path)
             default: break
             }
             if s.segments[s.segments.count - 1].bytes >= options.segmentBytes { try seal(&s) }
@@ -169,7 +189,12 @@ public final class Journal: Sendable {
     /// Forces appended records to the disk, sealed segments included (at exit).
     public func sync() throws(JournalError) {
         sealing.sync {}
+        flushing.sync {}
         try state.withLock { s throws(JournalError) in
+            if let failure = s.syncFailure {
+                s.syncFailure = nil
+                throw failure
+            }
             guard s.unsynced else { return }
             try syncLocked(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
         }
@@ -181,14 +206,37 @@ public final class Journal: Sendable {
         guard options.fsync == .interval else { return }
         try state.withLock { s throws(JournalError) in
             guard s.unsynced, ContinuousClock.now - s.lastSync >= options.fsyncInterval else { return }
-            try syncLocked(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
+            try syncInBackground(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
         }
     }
 
     private func syncLocked(_ s: inout State, path: String) throws(JournalError) {
-        guard fsync(s.fd) == 0 else { throw files.error(path) }
+        guard fsyncFile(s.fd) == 0 else { throw files.error(path) }
         s.unsynced = false
         s.lastSync = .now
+    }
+
+    /// Starts an fsync of what is appended so far on `flushing`, unless one is running. It works
+    /// on a duplicate descriptor, so a seal may close the segment's own meanwhile.
+    private func syncInBackground(_ s: inout State, path: String) throws(JournalError) {
+        guard !s.syncing else { return }
+        let fd = dup(s.fd)
+        guard fd >= 0 else { return try syncLocked(&s, path: path) }
+        s.syncing = true
+        s.unsynced = false
+        s.lastSync = .now
+        flushing.async {
+            let failure = self.fsyncFile(fd) == 0 ? nil : self.files.error(path)
+            close(fd)
+            if let failure { self.logger.error("journal: fsync failed", metadata: ["error": "\(failure)"]) }
+            self.state.withLock { s in
+                s.syncing = false
+                if let failure {
+                    s.syncFailure = failure
+                    s.unsynced = true
+                }
+            }
+        }
     }
 
     /// Closes the full segment and starts the next; the full one is fsynced and compressed in the
@@ -210,22 +258,21 @@ public final class Journal: Sendable {
     /// compress leaves it raw, still readable). A segment released meanwhile is left deleted.
     private func finishSeal(first: UInt64, fd: Int32) {
         let rawPath = files.path(first: first, compressed: false)
-        let synced = fsync(fd) == 0
+        let synced = fsyncFile(fd) == 0
         close(fd)
         if !synced { logger.error("journal: fsync of a sealed segment failed", metadata: ["segment": "\(rawPath)", "error": "\(files.error(rawPath))"]) }
         let zstdPath = files.path(first: first, compressed: true)
         do {
             let compressedBytes = try files.compress(rawPath, to: zstdPath, level: 1)
-            state.withLock { s in
-                guard let index = s.segments.firstIndex(where: { $0.first == first }) else {
-                    unlink(zstdPath)
-                    return
-                }
-                unlink(rawPath)
+            let released = state.withLock { s in
+                guard let index = s.segments.firstIndex(where: { $0.first == first }) else { return true }
                 s.segments[index].compressed = true
                 s.totalBytes += compressedBytes - s.segments[index].bytes
                 s.segments[index].bytes = compressedBytes
+                return false
             }
+            // A cursor that listed the raw file reads the compressed one once it is gone.
+            unlink(released ? zstdPath : rawPath)
         } catch {
             let released = state.withLock { s in !s.segments.contains { $0.first == first } }
             if !released {
@@ -237,13 +284,16 @@ public final class Journal: Sendable {
 
     /// Deletes the sealed segments whose every record is at or before `lsn` (applied and published).
     public func release(through lsn: UInt64) {
-        state.withLock { s in
+        let gone = state.withLock { s in
+            var gone: [Segment] = []
             while s.segments.count > 1 && s.segments[1].first - 1 <= lsn {
-                let gone = s.segments.removeFirst()
-                unlink(files.path(first: gone.first, compressed: gone.compressed))
-                s.totalBytes -= gone.bytes
+                gone.append(s.segments.removeFirst())
+                s.totalBytes -= gone[gone.count - 1].bytes
             }
+            return gone
         }
+        // Outside the lock: an unlink can wait on the disk (a discard, say).
+        for segment in gone { unlink(files.path(first: segment.first, compressed: segment.compressed)) }
     }
 
     /// True while the journal holds `maxBytes` or more: appends should wait.

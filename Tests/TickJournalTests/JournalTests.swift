@@ -1,6 +1,7 @@
 import Foundation
+import Synchronization
 import Testing
-import TickJournal
+@testable import TickJournal
 import TickModel
 import TickPipeline
 
@@ -146,5 +147,88 @@ import TickPipeline
         let second = try Journal(options: JournalOptions(directory: dir))
         #expect(second.identity != first, "numbering restarts at 1, so old positions must not apply")
         #expect(second.recoveredThrough == 0)
+    }
+
+    /// Counts the journal's fsync calls; the first one can be held until released.
+    final class FsyncProbe: Sendable {
+        let calls = Mutex(0)
+        let entered = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let holdFirst: Bool
+        let failFirst: Bool
+        init(holdFirst: Bool = false, failFirst: Bool = false) {
+            self.holdFirst = holdFirst
+            self.failFirst = failFirst
+        }
+        func fsyncFile(_ fd: Int32) -> Int32 {
+            let call = calls.withLock { n in n += 1; return n }
+            if call == 1 && holdFirst { entered.signal(); release.wait() }
+            if call == 1 && failFirst { errno = EIO; return -1 }
+            return fsync(fd)
+        }
+    }
+
+    /// A journal with `fsync: interval` due at every append, fsyncing through `probe`.
+    static func journal(_ dir: String, fsyncingEveryAppendThrough probe: FsyncProbe, segmentBytes: Int = 16 << 20) throws -> Journal {
+        try Journal(options: JournalOptions(directory: dir, segmentBytes: segmentBytes, fsync: .interval, fsyncInterval: .zero),
+                    fsyncFile: probe.fsyncFile)
+    }
+
+    @Test func appendsGoOnWhileAnIntervalFsyncIsWaitingForTheDisk() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let probe = FsyncProbe(holdFirst: true)
+        let journal = try Self.journal(dir, fsyncingEveryAppendThrough: probe, segmentBytes: 4096)
+        // Record 1 starts an fsync that does not return until released (no seal has happened
+        // yet, so it is the interval one); 50 more records, and the seals they cause, must not
+        // wait for it.
+        let appended = DispatchSemaphore(value: 0)
+        let failure = Mutex<String?>(nil)
+        DispatchQueue.global().async {
+            do {
+                _ = try journal.append(Self.chunk(1, ticks: 10))
+                probe.entered.wait()
+                for n in 2...51 { _ = try journal.append(Self.chunk(n, ticks: 10)) }
+            } catch { failure.withLock { $0 = "\(error)" } }
+            appended.signal()
+        }
+        let finished = appended.wait(timeout: .now() + 10) == .success
+        probe.release.signal()
+        if !finished { appended.wait() }
+        #expect(finished, "appends waited for the held fsync")
+        #expect(failure.withLock { $0 } == nil)
+        try journal.sync()
+        #expect(try Self.readAll(journal).map(\.0) == Array(1...51))
+    }
+
+    @Test func aFailedIntervalFsyncIsThrownByTheNextAppendAndLosesNoRecord() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let probe = FsyncProbe(failFirst: true)
+        let journal = try Self.journal(dir, fsyncingEveryAppendThrough: probe)
+        #expect(try journal.append(Self.chunk(1)) == 1)
+        // The failure arrives from the background; appends before it succeed, the first after it throws.
+        var thrown: JournalError?
+        var stored = 1
+        let deadline = ContinuousClock.now + .seconds(10)
+        while thrown == nil && ContinuousClock.now < deadline {
+            do { _ = try journal.append(Self.chunk(stored + 1)); stored += 1 } catch { thrown = error }
+        }
+        #expect(thrown?.message == String(cString: strerror(EIO)))
+        // The refused append wrote nothing; the next one gets the next number, and all are there.
+        #expect(try journal.append(Self.chunk(stored + 1)) == UInt64(stored + 1))
+        try journal.sync()
+        #expect(try Self.readAll(journal).map(\.0) == Array(1...UInt64(stored + 1)))
+    }
+
+    @Test func aFailedIntervalFsyncIsThrownBySync() throws {
+        let dir = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let probe = FsyncProbe(failFirst: true)
+        let journal = try Self.journal(dir, fsyncingEveryAppendThrough: probe)
+        _ = try journal.append(Self.chunk(1))
+        #expect(throws: JournalError.self) { try journal.sync() }
+        try journal.sync()   // the records were left unsynced, so this one fsyncs them again
+        #expect(probe.calls.withLock { $0 } == 2)
     }
 }
