@@ -48,7 +48,7 @@ final class IngestService: Service {
     }
 
     func run() async throws {
-        var progress = try await ProgressTracker(journal: journal, sink: sink)
+        var progress = try await ProgressTracker(journal: journal, sink: sink, logger: logger)
         try await withGracefulShutdownHandler {
             try await consume(&progress)
         } onGracefulShutdown: { [queue] in
@@ -139,11 +139,21 @@ struct ProgressTracker {
     private var releases: [(ticket: Int?, through: UInt64)] = []
     private let journal: Journal?
 
-    init(journal: Journal?, sink: SinkThread) async throws {
+    init(journal: Journal?, sink: SinkThread, logger: Logger) async throws {
         self.journal = journal
         journalIdentity = journal?.identity
         if let journal {
             journalApplied = try await sink.appliedPosition(stream: "journal", identity: journal.identity).map { UInt64($0) } ?? 0
+            if journalApplied > journal.recoveredThrough {
+                // The database committed records the journal no longer holds: a power loss took
+                // the unsynced tail (`fsync: interval` or `never`). Those records are stored; the
+                // numbers after the journal's end are this run's new records, so the position
+                // goes back to that end before any of them is applied (or replayed after a crash).
+                logger.warning("journal: the database has applied records past the journal's end (an unsynced tail was lost); the position restarts at its end",
+                               metadata: ["applied": "\(journalApplied)", "journal_end": "\(journal.recoveredThrough)"])
+                try await sink.recordPosition(StreamPosition(stream: "journal", identity: journal.identity, offset: Int64(journal.recoveredThrough)))
+                journalApplied = journal.recoveredThrough
+            }
         }
     }
 
@@ -220,6 +230,10 @@ final class SinkThread: Sendable {
 
     func appliedPosition(stream: String, identity: String) async throws -> Int64? {
         try await pool.runIfActive { try self.sink.appliedPosition(stream: stream, identity: identity) }
+    }
+
+    func recordPosition(_ position: StreamPosition) async throws {
+        try await pool.runIfActive { try self.sink.recordPosition(position) }
     }
 
     func recordPublished(_ published: [Symbol: Int64]) async throws {

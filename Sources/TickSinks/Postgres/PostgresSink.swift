@@ -111,6 +111,11 @@ public final class PostgresSink {
         _ = try write([], progress: BatchProgress(published: published))
     }
 
+    /// Records `position` alone, in a transaction of its own (when no batch is due to carry it).
+    public func recordPosition(_ position: StreamPosition) throws(SinkError) {
+        _ = try write([], progress: BatchProgress(positions: [position.stream: position]))
+    }
+
     /// Where `stream` was applied to, if it was and it is still the same stream (`identity`).
     public func appliedPosition(stream: String, identity: String) throws(SinkError) -> Int64? {
         try withRetries(table: "tickd_positions") { () throws(PostgresError) -> Int64? in
