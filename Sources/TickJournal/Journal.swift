@@ -44,6 +44,8 @@ public final class Journal: Sendable {
     private struct State {
         var segments: [Segment]
         var fd: Int32
+        /// The active (last) segment's file, which `fd` appends to.
+        var activePath: String
         var nextLSN: UInt64
         var totalBytes: Int
         var unsynced = false
@@ -114,7 +116,8 @@ public final class Journal: Sendable {
         guard fd >= 0 else { throw files.error(activePath) }
         recoveredThrough = nextLSN - 1
         self.repair = repair
-        state = Mutex(State(segments: segments, fd: fd, nextLSN: nextLSN, totalBytes: segments.reduce(0) { $0 + $1.bytes }))
+        state = Mutex(State(segments: segments, fd: fd, activePath: activePath, nextLSN: nextLSN,
+                            totalBytes: segments.reduce(0) { $0 + $1.bytes }))
         logger.info("journal open", metadata: ["directory": "\(options.directory)", "segments": "\(segments.count)",
                                                "last_record": "\(recoveredThrough)", "bytes": "\(segments.reduce(0) { $0 + $1.bytes })"])
     }
@@ -158,15 +161,11 @@ public final class Journal: Sendable {
     public func append(_ chunk: TickChunk) throws(JournalError) -> UInt64 {
         let payload = JournalRecord.encode(chunk)
         return try state.withLock { s throws(JournalError) -> UInt64 in
-            if let failure = s.syncFailure {
-                s.syncFailure = nil
-                throw failure
-            }
+            try Self.throwSyncFailure(&s)
             let lsn = s.nextLSN
             let frame = JournalFrame.encode(lsn: lsn, payload: payload)
-            let path = files.path(first: s.segments[s.segments.count - 1].first, compressed: false)
             do throws(JournalError) {
-                try files.writeAll(s.fd, frame, path: path)
+                try files.writeAll(s.fd, frame, path: s.activePath)
             } catch {
                 // Leave no partial record behind: cut the file back to where the record began.
                 _ = ftruncate(s.fd, off_t(s.segments[s.segments.count - 1].bytes))
@@ -177,8 +176,8 @@ public final class Journal: Sendable {
             s.totalBytes += frame.count
             s.unsynced = true
             switch options.fsync {
-            case .always: try syncLocked(&s, path: path)
-            case .interval where ContinuousClock.now - s.lastSync >= options.fsyncInterval: try syncInBackground(&s, path: path)
+            case .always: try syncLocked(&s)
+            case .interval where ContinuousClock.now - s.lastSync >= options.fsyncInterval: try syncInBackground(&s)
             default: break
             }
             if s.segments[s.segments.count - 1].bytes >= options.segmentBytes { try seal(&s) }
@@ -191,12 +190,8 @@ public final class Journal: Sendable {
         sealing.sync {}
         flushing.sync {}
         try state.withLock { s throws(JournalError) in
-            if let failure = s.syncFailure {
-                s.syncFailure = nil
-                throw failure
-            }
-            guard s.unsynced else { return }
-            try syncLocked(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
+            try Self.throwSyncFailure(&s)
+            if s.unsynced { try syncLocked(&s) }
         }
     }
 
@@ -206,22 +201,30 @@ public final class Journal: Sendable {
         guard options.fsync == .interval else { return }
         try state.withLock { s throws(JournalError) in
             guard s.unsynced, ContinuousClock.now - s.lastSync >= options.fsyncInterval else { return }
-            try syncInBackground(&s, path: files.path(first: s.segments[s.segments.count - 1].first, compressed: false))
+            try syncInBackground(&s)
         }
     }
 
-    private func syncLocked(_ s: inout State, path: String) throws(JournalError) {
-        guard fsyncFile(s.fd) == 0 else { throw files.error(path) }
+    /// Throws (once) what a background fsync failed with.
+    private static func throwSyncFailure(_ s: inout State) throws(JournalError) {
+        guard let failure = s.syncFailure else { return }
+        s.syncFailure = nil
+        throw failure
+    }
+
+    private func syncLocked(_ s: inout State) throws(JournalError) {
+        guard fsyncFile(s.fd) == 0 else { throw files.error(s.activePath) }
         s.unsynced = false
         s.lastSync = .now
     }
 
     /// Starts an fsync of what is appended so far on `flushing`, unless one is running. It works
     /// on a duplicate descriptor, so a seal may close the segment's own meanwhile.
-    private func syncInBackground(_ s: inout State, path: String) throws(JournalError) {
+    private func syncInBackground(_ s: inout State) throws(JournalError) {
         guard !s.syncing else { return }
         let fd = dup(s.fd)
-        guard fd >= 0 else { return try syncLocked(&s, path: path) }
+        guard fd >= 0 else { return try syncLocked(&s) }
+        let path = s.activePath
         s.syncing = true
         s.unsynced = false
         s.lastSync = .now
@@ -249,6 +252,7 @@ public final class Journal: Sendable {
         files.syncDirectory()
         let sealedFD = s.fd
         s.fd = fd
+        s.activePath = nextPath
         s.unsynced = false   // the sealed file's unsynced records are finishSeal's to sync
         s.segments.append(Segment(first: s.nextLSN, compressed: false, bytes: 0))
         sealing.async { self.finishSeal(first: old.first, fd: sealedFD) }

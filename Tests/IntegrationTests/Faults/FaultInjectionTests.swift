@@ -11,6 +11,9 @@ import TickDaemon
         try DaemonTests.configFile(db, extra)
     }
 
+    /// Batch settings under which no batch closes by itself: what tickd receives stays in its journal.
+    static let batchesThatNeverClose = ["TICKD_BATCH_MAX_TICKS": "100000", "TICKD_BATCH_MAX_AGE_MS": "600000", "TICKD_BATCH_LINGER_MS": "-1"]
+
     static func report(_ name: String, _ verdict: FaultVerdict) {
         print("fault \(name): \(verdict) — \(verdict.passes ? "PASS" : "FAIL")")
     }
@@ -51,8 +54,8 @@ import TickDaemon
         let journal = TickdProcess.temporaryPath("journal")
         // Batches that do not close by themselves: what tickd received is only in its journal.
         let config = try Self.config(db, "batch:\n  max_ticks: 100000\n  max_age_ms: 600000\n")
-        let environment = ["DATABASE_URL": db.url, "REDIS_URL": redisURL, "TICKD_JOURNAL_DIRECTORY": journal,
-                           "TICKD_BATCH_MAX_TICKS": "100000", "TICKD_BATCH_MAX_AGE_MS": "600000", "TICKD_BATCH_LINGER_MS": "-1"]
+        let environment = ["DATABASE_URL": db.url, "REDIS_URL": redisURL, "TICKD_JOURNAL_DIRECTORY": journal]
+            .merging(Self.batchesThatNeverClose) { $1 }
         let subscriber = try TickSubscriber(url: redisURL, prefix: "\(db.schema):ticks:")
         do {
             let daemon = try DaemonProcess(["run", "--config", config, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
@@ -111,8 +114,7 @@ import TickDaemon
         // Run 2 journals 3000 new ticks, commits none (batches that do not close) and is killed.
         do {
             let daemon = try DaemonProcess(["run", "--config", config, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"],
-                                           environment: environment.merging(["TICKD_BATCH_MAX_TICKS": "100000", "TICKD_BATCH_MAX_AGE_MS": "600000",
-                                                                             "TICKD_BATCH_LINGER_MS": "-1"]) { $1 })
+                                           environment: environment.merging(Self.batchesThatNeverClose) { $1 })
             let port = try #require(daemon.listeningPort())
             let metrics = try #require(daemon.port(loggedWith: "metrics endpoint"))
             #expect(daemon.waitForLine(containing: "the position restarts at its end") != nil, "\(daemon.output)")
