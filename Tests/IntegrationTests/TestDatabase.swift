@@ -6,6 +6,7 @@ import TickPipeline
 
 /// A private schema in the test PostgreSQL (DATABASE_URL from scripts/test.sh) for one test:
 /// tickd's tables land there through `search_path`, so tests run in parallel without sharing rows.
+/// `public` stays on the path after it, as on a default role's: TimescaleDB's functions live there.
 final class TestDatabase {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -22,7 +23,7 @@ final class TestDatabase {
         schema = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
         let admin = try Connection(conninfo: base)
         try admin.execute("CREATE SCHEMA \(schema)")
-        url = base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+        url = base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)%2Cpublic"
         sql = try Connection(conninfo: url)
     }
 

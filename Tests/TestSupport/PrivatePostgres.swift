@@ -6,9 +6,17 @@ import Foundation
 public final class PrivatePostgres: @unchecked Sendable {
     public let port: Int
     public let directory: String
+    /// More server settings for the next `start()` (`-c name=value …`).
+    public var settings: String
     static let bin = "/usr/lib/postgresql/15/bin"
 
-    public init() throws {
+    /// Whether TimescaleDB is built and installed into this machine's PostgreSQL.
+    public static let timescaleInstalled = FileManager.default.fileExists(atPath: "/usr/lib/postgresql/15/lib/timescaledb.so")
+    /// The settings that load TimescaleDB.
+    public static let preloadTimescale = "-c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
+
+    public init(settings: String = "") throws {
+        self.settings = settings
         port = try PrivateRedis.freePort()
         directory = "/tmp/tickd-pg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,7 +36,12 @@ public final class PrivatePostgres: @unchecked Sendable {
 
     public func start() throws {
         try asPostgres(["\(Self.bin)/pg_ctl", "-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-t", "60", "start",
-                        "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -k \(directory) -c fsync=off"])
+                        "-o", "-c listen_addresses=127.0.0.1 -c port=\(port) -k \(directory) -c fsync=off \(settings)"])
+    }
+
+    /// Stops the server cleanly (`-m fast`), as before a configuration change.
+    public func stopCleanly() throws {
+        try asPostgres(["\(Self.bin)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "stop"])
     }
 
     /// Stops the server at once (`-m immediate`: like a crash or a pulled plug).

@@ -10,8 +10,10 @@ import TickSources
         #expect(config.batchMaxTicks == 100)
         let loaded = try ConfigLoader.load(explicitPath: nil, environment: [
             "TICKD_BATCH_MAX_TICKS": "777", "TICKD_REDIS_PREFIX": "md:", "TICKD_INPUT_CSV_DELIMITER": ";",
-            "TICKD_PG_SOCKET_DIR": "/tmp/ignored"])
+            "TICKD_PG_SOCKET_DIR": "/tmp/ignored", "TICKD_FUZZ_RUNS": "1000", "TICKD_TIMESCALE": "off",
+            "TICKD_TIMESCALE_REFRESH_INTERVAL_MS": "250"])
         #expect(loaded.batchMaxTicks == 777)
+        #expect(loaded.candleRefreshMilliseconds == 250)
         #expect(loaded.redisPrefix == "md:")
         #expect(loaded.csv.delimiter == UInt8(ascii: ";"))
     }

@@ -48,6 +48,15 @@ as_pg() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# Server options that load TimescaleDB when it is installed on this machine (it is in no Debian
+# package: an operator builds it). Empty elsewhere, where the TimescaleDB tests print SKIP.
+timescale_options() {
+  local libdir; libdir="$("$PG_BIN/pg_config" --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)"
+  if [ -f "$libdir/timescaledb.so" ] && [ "${TICKD_TIMESCALE:-auto}" != off ]; then
+    echo "-c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
+  fi
+}
+
 start_postgres() {
   local data="$DEV_DIR/pg/data" sock="$DEV_DIR/pg/sock"
   mkdir -p "$DEV_DIR/pg" "$sock"
@@ -68,14 +77,26 @@ start_postgres() {
     PG_PORT="$(free_port "$PG_PORT")"
     log "starting postgres on 127.0.0.1:$PG_PORT"
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$DEV_DIR/pg/postgres.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -k $sock -c fsync=off -c full_page_writes=off" >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -k $sock -c fsync=off -c full_page_writes=off $(timescale_options)" >/dev/null
   fi
+  local ts=off   # what the running server has preloaded (it may have been started before)
+  as_pg "$PG_BIN/psql" -h "$sock" -p "$PG_PORT" -U postgres -d postgres -qAt -c "SHOW shared_preload_libraries" \
+    | grep -q timescaledb && ts=on
   as_pg "$PG_BIN/psql" -h "$sock" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt >/dev/null <<SQL
 SELECT 'CREATE ROLE tickd LOGIN PASSWORD ''$PG_PASSWORD'''
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tickd') \gexec
 SELECT 'CREATE DATABASE tickd OWNER tickd'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'tickd') \gexec
 SQL
+  if [ "$ts" = on ]; then
+    # In public, before any test schema is on a search_path (the tests drop their schemas).
+    as_pg "$PG_BIN/psql" -h "$sock" -p "$PG_PORT" -U postgres -d tickd -v ON_ERROR_STOP=1 -qAt \
+      -c "CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA public" >/dev/null
+    log "TimescaleDB $(as_pg "$PG_BIN/psql" -h "$sock" -p "$PG_PORT" -U postgres -d tickd -qAt \
+      -c "SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'") is preloaded"
+  else
+    log "TimescaleDB is not installed: its tests print SKIP"
+  fi
   export DATABASE_URL="postgresql://tickd:$PG_PASSWORD@127.0.0.1:$PG_PORT/tickd?sslmode=disable"
   export TICKD_PG_SOCKET_DIR="$sock"
 }

@@ -100,11 +100,12 @@ public enum ConfigLoader {
             if let ms = try database.integer("retry_max_backoff_ms", in: 10...600_000) { config.retryMaxBackoffMilliseconds = ms }
         }
         if let timescale = try top.section("timescale") {
-            try timescale.only(["enabled", "chunk_interval_hours", "compress_after_days", "retention_days"])
+            try timescale.only(["enabled", "chunk_interval_hours", "compress_after_days", "retention_days", "refresh_interval_ms"])
             if let mode = try timescale.choice("enabled", SchemaOptions.TimescaleMode.self) { config.timescale = mode }
             if let hours = try timescale.integer("chunk_interval_hours", in: 1...8760) { config.chunkIntervalHours = hours }
             if let days = try timescale.integer("compress_after_days", in: 1...36_500) { config.compressAfterDays = days }
             if let days = try timescale.integer("retention_days", in: 0...36_500) { config.retentionDays = days }
+            if let ms = try timescale.integer("refresh_interval_ms", in: 100...3_600_000) { config.candleRefreshMilliseconds = ms }
         }
         if let redis = try top.section("redis") {
             try redis.only(["prefix", "max_backlog", "timeout_ms", "retry_max_backoff_ms", "drain_timeout_ms"])
@@ -257,14 +258,15 @@ extension ConfigLoader {
         "exchange.timezone", "input.format", "input.max_line_bytes", "input.max_future_skew_seconds",
         "input.csv.delimiter", "input.csv.header", "symbols.unknown", "symbols.instruments_file", "dead_letter.path",
         "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "database.writers", "timescale.enabled",
-        "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days",
+        "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days", "timescale.refresh_interval_ms",
         "batch.max_ticks", "batch.max_age_ms", "batch.linger_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
         "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",
         "journal.enabled", "journal.directory", "journal.segment_bytes", "journal.max_bytes", "journal.fsync",
         "journal.fsync_interval_ms",
         "log.format", "log.level", "metrics.address", "metrics.allow_public",
     ]
-    static let notKeys: Set<String> = ["TICKD_CONFIG", "TICKD_DB_PASSWORD", "TICKD_DEV_DIR", "TICKD_PG_PORT", "TICKD_REDIS_PORT", "TICKD_PG_SOCKET_DIR"]
+    static let notKeys: Set<String> = ["TICKD_CONFIG", "TICKD_DB_PASSWORD", "TICKD_DEV_DIR", "TICKD_PG_PORT", "TICKD_REDIS_PORT", "TICKD_PG_SOCKET_DIR",
+                                        "TICKD_TIMESCALE", "TICKD_FUZZ_RUNS"]
 
     static func applyEnvironment(_ environment: [String: String], to config: inout TickdConfig) throws(ConfigError) {
         let byVariable = Dictionary(uniqueKeysWithValues: environmentKeys.map {

@@ -22,6 +22,7 @@ extension TickdConfig {
                   "  retry_max_backoff_ms: \(retryMaxBackoffMilliseconds)", "  writers: \(databaseWriters)",
                   "timescale:", "  enabled: \(timescale.rawValue)", "  chunk_interval_hours: \(chunkIntervalHours)",
                   "  compress_after_days: \(compressAfterDays)", "  retention_days: \(retentionDays)",
+                  "  refresh_interval_ms: \(candleRefreshMilliseconds)",
                   "batch:", "  max_ticks: \(batchMaxTicks)", "  max_age_ms: \(batchMaxAgeMilliseconds)",
                   "  linger_ms: \(batchLingerMilliseconds ?? -1)",
                   "redis:", "  prefix: \"\(redisPrefix)\"", "  max_backlog: \(redisMaxBacklog)",

@@ -42,3 +42,12 @@ extension TickdConfig {
                                 maxBackoff: .milliseconds(redisRetryMaxBackoffMilliseconds))
     }
 }
+
+extension TickdConfig {
+    /// The candle refresher of the database at `url`, started; nil when its candles are plain
+    /// views (no TimescaleDB), which need none.
+    func candleRefresher(url: String) throws(SinkError) -> CandleRefresher? {
+        try CandleRefresher.start(conninfo: url, options: schemaOptions, interval: .milliseconds(candleRefreshMilliseconds),
+                                  maxBackoff: .milliseconds(retryMaxBackoffMilliseconds))
+    }
+}

@@ -49,6 +49,9 @@ public struct TickdConfig: Sendable {
     public var chunkIntervalHours = 24
     public var compressAfterDays = 7
     public var retentionDays = 0
+    /// `timescale.refresh_interval_ms`: how often, at most, the candle aggregates are refreshed
+    /// behind tickd's commits.
+    public var candleRefreshMilliseconds = 1000
 
     /// `redis.*`: channel prefix, backlog bound while Redis is away, timeouts.
     public var redisPrefix = "ticks:"

@@ -62,6 +62,7 @@ public struct ReplayRunner {
         var sink: PostgresSink?
         var writers: ParallelWriters?
         var publisher: RedisPublisher?
+        var candles: CandleRefresher?
         var known: Set<Symbol>?
         if !request.dryRun {
             let url = try config.requireDatabaseURL(for: "replay without --dry-run")
@@ -83,10 +84,13 @@ public struct ReplayRunner {
                 more.publishingOff = database.publishingOff
                 sinks.append(more)
             }
+            candles = try config.candleRefresher(url: url)
+            for writer in sinks { writer.candles = candles }
             writers = ParallelWriters(sinks: sinks, publisher: publisher)
         }
         defer {
             writers?.stop()
+            candles?.stop()
             publisher?.finish(timeout: .zero)
         }
         let normaliser = try config.makeNormaliser(now: clock(), known: known)
@@ -172,6 +176,8 @@ public struct ReplayRunner {
         }
         progress.finish()
         try deadLetters.flush()
+        // The replay returns with every candle of what it stored materialised.
+        try candles?.flush()
         if let publisher, let sink {
             report.published = publisher.finish(timeout: .milliseconds(config.redisDrainTimeoutMilliseconds)).published
             try sink.recordPublished(publisher.retirement.seqs)

@@ -56,14 +56,17 @@ public struct Daemon {
     private func runServices(url: String, publishing: PublisherOptions?, pool: NIOThreadPool) async throws {
         let config = self.config
         let logger = self.logger
-        // Connect on the sink's thread (retrying transient failures) and read the instrument list.
-        let (sinkThread, known) = try await pool.runIfActive { () -> (SinkThread, Set<Symbol>?) in
+        // Connect on the sink's thread (retrying transient failures), read the instrument list,
+        // start the candle refresher (TimescaleDB).
+        let (sinkThread, known, candles) = try await pool.runIfActive { () -> (SinkThread, Set<Symbol>?, CandleRefresher?) in
             let sink = try PostgresSink(conninfo: url, options: config.schemaOptions,
                                         maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
                                         logger: Logger(label: "tickd.postgres"))
             let known = config.unknownSymbols == .reject ? try sink.knownSymbols() : nil
-            return (SinkThread(sink: sink, pool: pool), known)
+            sink.candles = try config.candleRefresher(url: url)
+            return (SinkThread(sink: sink, pool: pool), known, sink.candles)
         }
+        defer { candles?.stop() }
         let normaliser = try config.makeNormaliser(now: .now(), known: known)
         let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
         let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
@@ -136,6 +139,13 @@ public struct Daemon {
                                                   "files": "\(files.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
         try await ServiceGroup(configuration: groupConfig).run()
         try deadLetters.flush()
+        if let candles {
+            // The last commits' candles, as far as the drain timeout allows.
+            let timeout = Duration.milliseconds(config.drainTimeoutMilliseconds)
+            if try await pool.runIfActive({ try candles.flush(timeout: timeout) }) == false {
+                logger.warning("candles: the last refresh did not finish in time; the next start or policy run catches up")
+            }
+        }
         logger.notice("tickd stopped", metadata: ["inserted": "\(stats.snapshot.inserted)"])
     }
 }

@@ -46,9 +46,16 @@ struct BatchSQL {
             RETURNING c.symbol, c.last_seq
             """
         copyNew = "COPY \(ticks) (time, symbol, trade_seq, open, high, low, close, volume, seq) FROM STDIN (FORMAT binary)"
-        // The merge path. Ticks already stored with the same values are not stored again (a replay changes nothing).
+        // The merge path. Ticks already stored with the same values are not stored again (a replay
+        // changes nothing). The stored rows are read per symbol over the batch's time range of
+        // that symbol (LATERAL, kept a nested loop by OFFSET 0): an index range scan on a plain
+        // chunk, and on a compressed chunk only the batches of that symbol and range are
+        // decompressed (one probe per staged tick would decompress the symbol's whole segment);
+        // they are then hash-joined with the staged ticks.
         deleteUnchanged = """
-            DELETE FROM tickd_staging s USING \(ticks) m
+            DELETE FROM tickd_staging s
+            USING (SELECT symbol, min(time) AS first, max(time) AS last FROM tickd_staging GROUP BY symbol) r,
+                  LATERAL (SELECT * FROM \(ticks) t WHERE t.symbol = r.symbol AND t.time >= r.first AND t.time <= r.last OFFSET 0) m
             WHERE m.symbol = s.symbol AND m.time = s.time AND m.trade_seq = s.trade_seq
               AND m.open = s.open AND m.high = s.high AND m.low = s.low AND m.close = s.close AND m.volume = s.volume
             """
@@ -119,6 +126,7 @@ struct BatchSQL {
                    m.volume, m.seq, (l.time = m.time AND l.trade_seq = m.trade_seq)
             FROM tickd_symbol_seq c JOIN \(ticks) m ON m.symbol = c.symbol AND m.seq > c.published_seq
             LEFT JOIN tickd_latest l ON l.symbol = m.symbol
+            WHERE c.published_seq < c.last_seq
             ORDER BY m.symbol, m.seq LIMIT $1
             """
     }

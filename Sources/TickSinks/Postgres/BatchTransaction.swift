@@ -87,10 +87,9 @@ extension PostgresSink {
         var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
         for keyed in ticks { Self.appendRow(keyed, seq: nil, to: &copy) }
         copy.finish()
-        // The staging table is small and market_ticks large: a nested loop of index probes is
-        // the right plan whatever the statistics say (a merge join would read the whole index).
+        // The staging table has no statistics; a merge join would read the whole ticks index.
         do {
-            try db.execute("SET LOCAL enable_mergejoin = off; SET LOCAL enable_hashjoin = off")
+            try db.execute("SET LOCAL enable_mergejoin = off")
             try db.copyIn(sql.copy, bytes: copy.bytes)
         } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
         let merged = try db.pipeline([

@@ -35,6 +35,9 @@ public final class PostgresSink {
     /// throwing from it stands for a connection lost at that moment.
     public var commitFault: ((CommitPhase, Connection) throws(PostgresError) -> Void)?
 
+    /// Told of every commit that stored ticks, so the candle aggregates follow (TimescaleDB only).
+    public var candles: CandleRefresher?
+
     /// Where `commitFault` is called.
     public enum CommitPhase: Sendable { case beforeCommit, afterCommit }
 
@@ -81,7 +84,7 @@ public final class PostgresSink {
     public func write(_ batch: [KeyedTick], progress: BatchProgress) throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
         var uncertain: (transaction: String, result: BatchResult)?
-        return try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
+        let result = try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
                 let status = try self.connected().execute(BatchSQL.transactionStatus, [pending.transaction]).value(row: 0, column: 0)
                 switch status {
@@ -103,6 +106,8 @@ public final class PostgresSink {
             }
             return try self.writeOnce(ticks, progress: progress) { uncertain = ($0, $1) }
         }
+        if !result.stored.isEmpty { candles?.noteCommit() }
+        return result
     }
 
     /// Records the Redis outbox watermark alone (when no batch is due to carry it: at exit).

@@ -1,5 +1,7 @@
+import Foundation
 import LibPQ
 import Logging
+import TickModel
 
 /// Creates or upgrades tickd's schema, step by numbered step, recording each applied step in
 /// `tickd_schema_migrations`. Idempotent: a second run finds every step applied and changes
@@ -15,8 +17,9 @@ public struct SchemaMigrator {
     }
 
     static let steps = [Step(version: 1, description: "tables: stocks (if absent), market_ticks, tickd bookkeeping"),
-                        Step(version: 2, description: "storage: hypertable + policies + continuous aggregates, or plain views"),
-                        Step(version: 3, description: "reliability: stream positions (tickd_positions), Redis outbox (published_seq)")]
+                        Step(version: 2, description: "storage: hypertable with compression and retention policies, or a plain table"),
+                        Step(version: 3, description: "reliability: stream positions (tickd_positions), Redis outbox (published_seq)"),
+                        Step(version: 4, description: "candles: open/close by (time, trade_seq), turnover and vwap; real-time hierarchical aggregates refreshed by tickd, or plain views")]
 
     /// A lock key only tickd's migrations take, so two `tickd migrate` never interleave.
     static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -31,10 +34,13 @@ public struct SchemaMigrator {
         /// Versions applied by this run (empty when already up to date).
         public var applied: [Int]
         public var mode: StorageMode
+        /// True when this run turned a plain `market_ticks` into a hypertable.
+        public var converted = false
     }
 
     public func migrate(_ db: Connection) throws(PostgresError) -> Outcome {
         try db.execute("BEGIN")
+        var outcome: Outcome
         do {
             try db.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLock))")
             try db.execute("""
@@ -47,7 +53,13 @@ public struct SchemaMigrator {
             let done = try db.execute("SELECT version, storage_mode FROM tickd_schema_migrations ORDER BY version").rows
             let appliedVersions = Set(done.compactMap { $0[0].flatMap { Int($0) } })
             var mode = done.compactMap { $0[1] }.last.flatMap(StorageMode.init(rawValue:))
-            var applied: [Int] = []
+            outcome = Outcome(applied: [], mode: mode ?? .plain)
+            // A plain table, now that TimescaleDB can be used: a hypertable, rows and all.
+            if mode == .plain, options.timescale != .off, try chooseMode(db) == .timescale {
+                try convertToHypertable(db, candlesExist: appliedVersions.contains(4))
+                mode = .timescale
+                outcome.converted = true
+            }
             for step in Self.steps where !appliedVersions.contains(step.version) {
                 var stepMode: StorageMode?
                 switch step.version {
@@ -55,39 +67,101 @@ public struct SchemaMigrator {
                     try db.execute(SchemaSQL.tables(options))
                 case 2:
                     let chosen = try chooseMode(db)
-                    try db.execute(chosen == .timescale ? SchemaSQL.timescale(options) : SchemaSQL.plain(options))
+                    try db.execute(chosen == .timescale ? SchemaSQL.hypertable(options) : SchemaSQL.plainStorage(options))
                     stepMode = chosen
                     mode = chosen
                 case 3:
                     try db.execute(SchemaSQL.reliability)
+                case 4:
+                    // Replaces the candles of earlier releases (views or aggregates: derived data only).
+                    let storage = mode ?? .plain
+                    try db.execute(SchemaSQL.dropCandles(options, mode: storage))
+                    try db.execute(storage == .timescale ? SchemaSQL.candleAggregates(options) : SchemaSQL.candleViews(options))
+                    stepMode = storage
                 default:
                     break
                 }
                 try db.execute("INSERT INTO tickd_schema_migrations (version, description, storage_mode) VALUES ($1, $2, $3)",
                                [String(step.version), step.description, stepMode?.rawValue])
-                applied.append(step.version)
+                outcome.applied.append(step.version)
                 logger.info("applied schema step", metadata: ["version": "\(step.version)", "step": "\(step.description)"])
             }
             try db.execute("COMMIT")
-            let finalMode = mode ?? .plain
-            switch finalMode {
-            case .timescale:
-                logger.notice("storage mode: timescale — \(options.ticksTable) is a TimescaleDB hypertable with compression, retention and continuous aggregates market_candles_1m/1h/1d")
-            case .plain:
-                logger.notice("storage mode: plain — TimescaleDB is not in use; \(options.ticksTable) is a plain PostgreSQL table and market_candles_1m/1h/1d are plain views")
-            }
-            if applied.isEmpty { logger.info("schema is up to date") }
-            return Outcome(applied: applied, mode: finalMode)
+            outcome.mode = mode ?? .plain
         } catch {
             if db.isOpen { _ = try? db.execute("ROLLBACK") }
             throw error
         }
+        switch outcome.mode {
+        case .timescale:
+            logger.notice("storage mode: timescale — \(options.ticksTable) is a TimescaleDB hypertable with compression and retention policies; market_candles_1m/1h/1d are real-time continuous aggregates")
+            if outcome.converted || outcome.applied.contains(4) { try materialiseCandles(db) }
+        case .plain:
+            logger.notice("storage mode: plain — TimescaleDB is not in use; \(options.ticksTable) is a plain PostgreSQL table and market_candles_1m/1h/1d are plain views")
+        }
+        if outcome.applied.isEmpty && !outcome.converted { logger.info("schema is up to date") }
+        return outcome
     }
 
-    /// Tries to create the timescaledb extension (in a savepoint, so a failure leaves the
-    /// transaction usable) unless the config says `off`; `on` makes its absence an error.
+    /// Turns the plain `market_ticks` of an earlier `migrate` into a hypertable (its rows move into
+    /// chunks; none is dropped or changed) and its plain candle views into continuous aggregates.
+    private func convertToHypertable(_ db: Connection, candlesExist: Bool) throws(PostgresError) {
+        let rows = try db.execute("SELECT count(*) FROM \(options.ticksTable.sql)").value(row: 0, column: 0) ?? "0"
+        logger.notice("converting the plain table to a TimescaleDB hypertable", metadata: ["table": "\(options.ticksTable)", "rows": "\(rows)"])
+        try db.execute(SchemaSQL.hypertable(options))
+        if candlesExist {
+            try db.execute(SchemaSQL.dropCandles(options, mode: .plain))
+            try db.execute(SchemaSQL.candleAggregates(options))
+        } else {
+            // Candles of a release before step 4 are replaced by that step.
+            try db.execute(SchemaSQL.dropCandles(options, mode: .plain))
+        }
+        try db.execute("UPDATE tickd_schema_migrations SET storage_mode = 'timescale' WHERE storage_mode = 'plain'")
+    }
+
+    /// Materialises every candle bucket of the stored ticks (after the transaction: a refresh
+    /// cannot run inside one). Takes a while on a long history; later refreshes are incremental.
+    /// A refresh running elsewhere (a policy job, a running tickd) holds a lock: wait and retry.
+    private func materialiseCandles(_ db: Connection) throws(PostgresError) {
+        let started = ContinuousClock.now
+        for statement in SchemaSQL.refreshCandles(options) {
+            var attempt = 0
+            while true {
+                do {
+                    try db.execute(statement)
+                    break
+                } catch where error.isTransient && db.isOpen && attempt < 40 {
+                    attempt += 1
+                    Thread.sleep(forTimeInterval: 0.25)
+                } catch {
+                    throw error.during("refresh candles", table: "market_candles")
+                }
+            }
+        }
+        logger.info("candles materialised", metadata: ["seconds": "\((ContinuousClock.now - started).seconds)"])
+    }
+
+    /// Whether TimescaleDB can be used: `off` never; otherwise it must be installed on the server,
+    /// preloaded (`shared_preload_libraries`: CREATE EXTENSION without it is a FATAL error that
+    /// ends the connection, so it is checked first) and creatable by this role. `auto` falls back
+    /// to plain tables with a notice that says why; `on` makes any of these an error.
     private func chooseMode(_ db: Connection) throws(PostgresError) -> StorageMode {
         if options.timescale == .off { return .plain }
+        // The loader defines timescaledb.* settings in every database once preloaded; an
+        // unprivileged role cannot read shared_preload_libraries itself.
+        let probe = try db.execute("""
+            SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'),
+                   current_setting('timescaledb.disable_load', true) IS NOT NULL,
+                   EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+            """)
+        let installed = probe.value(row: 0, column: 0) == "t", preloaded = probe.value(row: 0, column: 1) == "t"
+        if probe.value(row: 0, column: 2) == "t" && preloaded { return .timescale }
+        guard installed else {
+            return try fallBack("the timescaledb extension is not installed on the PostgreSQL server")
+        }
+        guard preloaded else {
+            return try fallBack("TimescaleDB is installed on the server but not preloaded: add timescaledb to shared_preload_libraries in postgresql.conf, restart PostgreSQL, then run tickd migrate again (it converts market_ticks to a hypertable)")
+        }
         try db.execute("SAVEPOINT tickd_timescaledb")
         do {
             try db.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
@@ -95,9 +169,16 @@ public struct SchemaMigrator {
             return .timescale
         } catch {
             try db.execute("ROLLBACK TO SAVEPOINT tickd_timescaledb")
-            if options.timescale == .on { throw error.during("create extension timescaledb (timescale: on)") }
-            logger.notice("TimescaleDB is not available, using plain tables", metadata: ["reason": "\(error.message)"])
-            return .plain
+            return try fallBack("CREATE EXTENSION timescaledb failed: \(error.message)")
         }
+    }
+
+    /// Plain tables with a notice (`auto`), or the reason as an error (`on`).
+    private func fallBack(_ reason: String) throws(PostgresError) -> StorageMode {
+        if options.timescale == .on {
+            throw PostgresError(sqlState: "55000", message: "timescale.enabled is on: \(reason)", operation: "create extension timescaledb")
+        }
+        logger.notice("TimescaleDB is not used, storing in plain tables", metadata: ["reason": "\(reason)"])
+        return .plain
     }
 }

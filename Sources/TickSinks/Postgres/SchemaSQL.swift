@@ -68,8 +68,9 @@ enum SchemaSQL {
                                      ALTER COLUMN published_seq SET NOT NULL;
         """
 
-    /// TimescaleDB: hypertable, compression and retention policies, continuous aggregates.
-    static func timescale(_ o: SchemaOptions) -> String {
+    /// TimescaleDB storage: `market_ticks` as a hypertable (rows of a plain table are moved into
+    /// chunks), compression by symbol and the compression and retention policies.
+    static func hypertable(_ o: SchemaOptions) -> String {
         let ticks = o.ticksTable.sql
         var sql = """
         SELECT create_hypertable(\(o.ticksTable.literal), 'time',
@@ -82,43 +83,110 @@ enum SchemaSQL {
         if o.retentionDays > 0 {
             sql += "SELECT add_retention_policy(\(o.ticksTable.literal), INTERVAL '\(o.retentionDays) days', if_not_exists => TRUE);\n"
         }
-        let candles: [(String, String, String, String, String)] = [
-            ("market_candles_1m", "time_bucket(INTERVAL '1 minute', time)", "3 hours", "1 minute", "1 minute"),
-            ("market_candles_1h", "time_bucket(INTERVAL '1 hour', time)", "3 days", "1 hour", "30 minutes"),
-            ("market_candles_1d", "time_bucket(INTERVAL '1 day', time, \(sqlLiteral(o.exchangeZone)))", "30 days", "1 hour", "1 hour"),
-        ]
-        for (view, bucket, start, end, every) in candles {
+        return sql
+    }
+
+    /// Plain PostgreSQL storage: a time index.
+    static func plainStorage(_ o: SchemaOptions) -> String {
+        "CREATE INDEX IF NOT EXISTS \(o.ticksTable.derived("time_idx")) ON \(o.ticksTable.sql) (time DESC);\n"
+    }
+
+    /// One candle view: its name and its bucket (one `unit`; in the exchange `zone` when it has one).
+    struct Candle {
+        let view: String
+        let unit: String
+        let zone: String?
+
+        /// The bucket width as an interval literal's text (`1 minute`).
+        var width: String { "1 \(unit)" }
+
+        /// The bucket of a time expression (`time`, a finer candle's `bucket`, `now()`):
+        /// TimescaleDB's time_bucket, or date_trunc on plain PostgreSQL (the same buckets).
+        func bucket(_ time: String, timescale: Bool) -> String {
+            let zoneArgument = zone.map { ", \(sqlLiteral($0))" } ?? ""
+            return timescale ? "time_bucket(INTERVAL '\(width)', \(time)\(zoneArgument))" : "date_trunc('\(unit)', \(time)\(zoneArgument))"
+        }
+    }
+
+    /// The three candles, finest first. The daily bucket is the exchange's trading day (midnight
+    /// to midnight in its zone); minutes and hours are the same in every zone.
+    static func candles(_ o: SchemaOptions) -> [Candle] {
+        [Candle(view: "market_candles_1m", unit: "minute", zone: nil), Candle(view: "market_candles_1h", unit: "hour", zone: nil),
+         Candle(view: "market_candles_1d", unit: "day", zone: o.exchangeZone)]
+    }
+
+    /// Every candle's columns, aggregated from ticks: open and close are the first and last trade
+    /// by (time, trade_seq), so same-instant trades keep the feed's order; turnover is
+    /// Σ close × volume and vwap = turnover ÷ volume to 4 places.
+    /// TimescaleDB has first()/last() by one sort key: (time, trade_seq) packed into one exact
+    /// numeric, time in µs × 10^20 + trade_seq (any bigint fits in ±10^20, so the order is that of
+    /// the pair; a ROW key breaks the aggregate's parallel state). Plain PostgreSQL takes the ends
+    /// of an ordered array.
+    static func candleFromTicks(_ bucket: String, timescale: Bool) -> String {
+        let order = "extract(epoch FROM time) * 1e26 + trade_seq"
+        let open = timescale ? "first(open, \(order))" : "(array_agg(open ORDER BY time, trade_seq))[1]"
+        let close = timescale ? "last(close, \(order))" : "(array_agg(close ORDER BY time DESC, trade_seq DESC))[1]"
+        return """
+        \(bucket) AS bucket, symbol,
+               \(open) AS open, max(high) AS high, min(low) AS low,
+               \(close) AS close, sum(volume) AS volume, count(*) AS ticks,
+               sum(close * volume) AS turnover, round(sum(close * volume) / NULLIF(sum(volume), 0), 4) AS vwap
+        """
+    }
+
+    /// The same columns aggregated from one-minute candles (each minute is whole: first and last by bucket).
+    static func candleFromMinutes(_ bucket: String) -> String {
+        """
+        \(bucket) AS bucket, symbol,
+               first(open, bucket) AS open, max(high) AS high, min(low) AS low, last(close, bucket) AS close,
+               sum(volume) AS volume, sum(ticks)::bigint AS ticks,
+               sum(turnover) AS turnover, round(sum(turnover) / NULLIF(sum(volume), 0), 4) AS vwap
+        """
+    }
+
+    /// TimescaleDB candles: continuous aggregates with real-time aggregation (buckets past the
+    /// materialised ones are computed from the ticks when read). The minute candle aggregates the
+    /// ticks; the hour and the day aggregate the minutes (hierarchical, so a refresh reads minutes,
+    /// not ticks). tickd refreshes them after its commits (`CandleRefresher`); the policies are a
+    /// backstop for rows written by anything else.
+    static func candleAggregates(_ o: SchemaOptions) -> String {
+        var sql = ""
+        for (index, candle) in candles(o).enumerated() {
+            let select = index == 0
+                ? "SELECT \(candleFromTicks(candle.bucket("time", timescale: true), timescale: true)) FROM \(o.ticksTable.sql)"
+                : "SELECT \(candleFromMinutes(candle.bucket("bucket", timescale: true))) FROM market_candles_1m"
             sql += """
-            CREATE MATERIALIZED VIEW IF NOT EXISTS \(view) WITH (timescaledb.continuous) AS
-                SELECT \(bucket) AS bucket, symbol,
-                       first(open, time) AS open, max(high) AS high, min(low) AS low, last(close, time) AS close,
-                       sum(volume) AS volume, count(*) AS ticks
-                FROM \(ticks) GROUP BY bucket, symbol WITH NO DATA;
-            SELECT add_continuous_aggregate_policy('\(view)', start_offset => INTERVAL '\(start)',
-                end_offset => INTERVAL '\(end)', schedule_interval => INTERVAL '\(every)', if_not_exists => TRUE);
+            CREATE MATERIALIZED VIEW \(candle.view) WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+                \(select) GROUP BY 1, symbol WITH NO DATA;
+            SELECT add_continuous_aggregate_policy('\(candle.view)', start_offset => NULL,
+                end_offset => INTERVAL '\(candle.width)', schedule_interval => INTERVAL '1 hour',
+                initial_start => now() + INTERVAL '1 hour', if_not_exists => TRUE);
 
             """
         }
         return sql
     }
 
-    /// Plain PostgreSQL: a time index and plain views with the same names and columns.
-    static func plain(_ o: SchemaOptions) -> String {
-        let ticks = o.ticksTable.sql
-        var sql = "CREATE INDEX IF NOT EXISTS \(o.ticksTable.derived("time_idx")) ON \(ticks) (time DESC);\n"
-        let candles = [("market_candles_1m", "date_trunc('minute', time)"), ("market_candles_1h", "date_trunc('hour', time)"),
-                       ("market_candles_1d", "date_trunc('day', time, \(sqlLiteral(o.exchangeZone)))")]
-        for (view, bucket) in candles {
-            sql += """
-            CREATE OR REPLACE VIEW \(view) AS
-                SELECT \(bucket) AS bucket, symbol,
-                       (array_agg(open ORDER BY time, trade_seq))[1] AS open, max(high) AS high, min(low) AS low,
-                       (array_agg(close ORDER BY time DESC, trade_seq DESC))[1] AS close,
-                       sum(volume) AS volume, count(*) AS ticks
-                FROM \(ticks) GROUP BY 1, 2;
-
-            """
+    /// Plain PostgreSQL candles: views with the same names, columns and definitions.
+    static func candleViews(_ o: SchemaOptions) -> String {
+        var sql = ""
+        for candle in candles(o) {
+            let columns = candleFromTicks(candle.bucket("time", timescale: false), timescale: false)
+            sql += "CREATE VIEW \(candle.view) AS\n    SELECT \(columns)\n    FROM \(o.ticksTable.sql) GROUP BY 1, symbol;\n"
         }
         return sql
+    }
+
+    /// Drops the candles of `mode` (coarsest first: the hour and day may be built on the minute).
+    /// Without CASCADE: a view of the application's built on a candle stops the migration.
+    static func dropCandles(_ o: SchemaOptions, mode: StorageMode) -> String {
+        candles(o).reversed().map { "DROP \(mode == .timescale ? "MATERIALIZED VIEW" : "VIEW") IF EXISTS \($0.view);\n" }.joined()
+    }
+
+    /// The refresh of each candle aggregate, finest first, up to the start of the current bucket:
+    /// buckets still open stay real-time (computed from the ticks when read). Each must run
+    /// outside a transaction block.
+    static func refreshCandles(_ o: SchemaOptions) -> [String] {
+        candles(o).map { "CALL refresh_continuous_aggregate('\($0.view)', NULL, \($0.bucket("now()", timescale: true)))" }
     }
 }

@@ -1,0 +1,179 @@
+import CoreMetrics
+import Foundation
+import LibPQ
+import Logging
+import TickModel
+
+/// Keeps TimescaleDB's candle aggregates (`market_candles_1m/1h/1d`) materialised behind tickd's
+/// commits, on a connection and a thread of its own, off the ingest path.
+///
+/// The candles are real-time aggregates: a bucket past the last materialised one is computed from
+/// the ticks whenever it is read, so a live tick shows at once. A tick stored into an older bucket
+/// (a late tick, a corrected trade, a replayed past day) is logged by TimescaleDB as an
+/// invalidation; a refresh re-materialises exactly the invalidated buckets. Writers call
+/// `noteCommit()` after each commit; the refresher then runs at most once per `interval`
+/// (commits in between are coalesced into one refresh), minute candles first, then the hours
+/// and days built on them, each up to the start of its current bucket, so open buckets stay
+/// real-time. `flush()` refreshes now and waits (the end of a replay).
+///
+/// Transient database errors are retried with backoff on a new connection; a permanent one is
+/// logged, counted, and thrown by the `flush()` waiting for it.
+public final class CandleRefresher: @unchecked Sendable {
+    private let conninfo: String
+    private let statements: [String]
+    private let interval: Duration
+    private let maxBackoff: Duration
+    private let logger: Logger
+    private let refreshes = Counter(label: "tickd_candle_refreshes_total")
+    private let errors = Counter(label: "tickd_candle_refresh_errors_total")
+    private let duration = Timer(label: "tickd_candle_refresh_duration_seconds")
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    /// Bumped by every commit noted and every flush; a refresh that starts covers all up to it.
+    private var wanted = 0
+    /// The `wanted` value the last finished refresh started from.
+    private var done = 0
+    private var flushers = 0
+    private var failure: (covering: Int, error: SinkError)?
+    private var stopping = false
+    private var running = true
+    /// Only the refresher's thread uses it.
+    private var connection: Connection?
+
+    /// Starts a refresher for the candles of the database at `conninfo`, or returns nil when they
+    /// are not continuous aggregates (plain PostgreSQL: views need no refresh).
+    public static func start(conninfo: String, options: SchemaOptions, interval: Duration, maxBackoff: Duration = .seconds(5),
+                             logger: Logger = Logger(label: "tickd.candles")) throws(SinkError) -> CandleRefresher? {
+        let db: Connection
+        do {
+            db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+            let extensions = try db.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+            guard extensions.rowCount > 0 else { return nil }
+            let aggregates = try db.execute("""
+                SELECT count(*) FROM timescaledb_information.continuous_aggregates a
+                WHERE format('%I.%I', a.view_schema, a.view_name)::regclass = to_regclass('market_candles_1m')
+                """)
+            guard aggregates.value(row: 0, column: 0) == "1" else { return nil }
+        } catch {
+            throw SinkError(table: "market_candles_1m", underlying: error.during("find candle aggregates"))
+        }
+        let refresher = CandleRefresher(conninfo: conninfo, statements: SchemaSQL.refreshCandles(options), interval: interval,
+                                        maxBackoff: maxBackoff, logger: logger)
+        refresher.connection = db
+        let thread = Thread { refresher.loop() }
+        thread.name = "tickd-candles"
+        thread.start()
+        return refresher
+    }
+
+    private init(conninfo: String, statements: [String], interval: Duration, maxBackoff: Duration, logger: Logger) {
+        self.conninfo = conninfo
+        self.statements = statements
+        self.interval = interval
+        self.maxBackoff = maxBackoff
+        self.logger = logger
+    }
+
+    /// A batch with stored ticks committed: refresh within `interval`. Cheap; any thread.
+    public func noteCommit() {
+        condition.lock()
+        wanted += 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Refreshes now and waits until every commit noted before this call is materialised.
+    /// Returns false when `timeout` passed first; throws the refresh's permanent error.
+    @discardableResult
+    public func flush(timeout: Duration? = nil) throws(SinkError) -> Bool {
+        let deadline = timeout.map { Date(timeIntervalSinceNow: $0.seconds) }
+        condition.lock()
+        defer { condition.unlock() }
+        wanted += 1
+        let target = wanted
+        flushers += 1
+        defer { flushers -= 1 }
+        condition.broadcast()
+        while done < target && running {
+            if let deadline { if !condition.wait(until: deadline) { return false } } else { condition.wait() }
+        }
+        if let failure, failure.covering >= target { throw failure.error }
+        return done >= target
+    }
+
+    /// Stops the thread (a refresh under way finishes; one retrying gives up).
+    public func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while running { condition.wait() }
+        condition.unlock()
+    }
+
+    private func loop() {
+        var lastRun = ContinuousClock.now - interval
+        condition.lock()
+        while true {
+            while !stopping && !(wanted > done && (flushers > 0 || ContinuousClock.now - lastRun >= interval)) {
+                if wanted > done {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: (interval - (ContinuousClock.now - lastRun)).seconds))
+                } else {
+                    condition.wait()
+                }
+            }
+            if stopping { break }
+            let target = wanted
+            condition.unlock()
+            let outcome = refreshOnce()
+            lastRun = .now
+            condition.lock()
+            done = target
+            if case .failure(let error) = outcome { failure = (target, error) } else { failure = nil }
+            condition.broadcast()
+        }
+        connection = nil
+        running = false
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// One refresh of every candle, retrying transient failures until it succeeds or `stop()`.
+    private func refreshOnce() -> Result<Void, SinkError> {
+        var attempt = 0
+        while true {
+            do throws(PostgresError) {
+                let started = ContinuousClock.now
+                let db = try connected()
+                for statement in statements { try db.execute(statement) }
+                duration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                refreshes.increment()
+                return .success(())
+            } catch {
+                let failure = SinkError(table: "market_candles", underlying: error.during("refresh candles"))
+                guard error.isTransient else {
+                    errors.increment()
+                    logger.error("candles: refresh failed", metadata: ["error": "\(failure)"])
+                    return .failure(failure)
+                }
+                if connection?.isOpen != true { connection = nil }
+                attempt += 1
+                let pause = min(.milliseconds(100) * (1 << min(attempt, 10)), maxBackoff)
+                logger.warning("candles: refresh failed, retrying", metadata: [
+                    "sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
+                condition.lock()
+                if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: pause.seconds)) }
+                let stop = stopping
+                condition.unlock()
+                if stop { return .failure(failure) }
+            }
+        }
+    }
+
+    private func connected() throws(PostgresError) -> Connection {
+        if let connection, connection.isOpen { return connection }
+        let db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+        connection = db
+        return db
+    }
+}
