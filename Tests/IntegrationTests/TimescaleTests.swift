@@ -71,6 +71,34 @@ struct TimescaleTests {
                 == [["2026-01-05 00:00:00", try db.value("SELECT count(*) FROM market_ticks WHERE symbol = 'SCOM'"), "t"]])
     }
 
+    @Test func migrateReplacesTheCandlesOfAnEarlierReleaseAndKeepsEveryTick() throws {
+        let db = try TestDatabase()
+        let config = db.config { $0.timescale = .on }
+        try db.migrateAndSeed(config)
+        try db.replay(files: [Self.sampleDay])
+        let ticks = "SELECT count(*), md5(string_agg(symbol || time || trade_seq || close || volume || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"
+        let stored = try db.rows(ticks)
+        // What an earlier release left: materialised-only aggregates ordered by time alone,
+        // never refreshed for a past day, and no step 4.
+        var old = "DROP MATERIALIZED VIEW market_candles_1d; DROP MATERIALIZED VIEW market_candles_1h; DROP MATERIALIZED VIEW market_candles_1m;\n"
+        for (view, bucket) in [("market_candles_1m", "time_bucket(INTERVAL '1 minute', time)"), ("market_candles_1h", "time_bucket(INTERVAL '1 hour', time)"),
+                               ("market_candles_1d", "time_bucket(INTERVAL '1 day', time, 'Africa/Nairobi')")] {
+            old += """
+                CREATE MATERIALIZED VIEW \(view) WITH (timescaledb.continuous) AS
+                    SELECT \(bucket) AS bucket, symbol, first(open, time) AS open, max(high) AS high, min(low) AS low,
+                           last(close, time) AS close, sum(volume) AS volume, count(*) AS ticks
+                    FROM market_ticks GROUP BY bucket, symbol WITH NO DATA;
+
+                """
+        }
+        try db.sql.execute(old + "DELETE FROM tickd_schema_migrations WHERE version = 4")
+        #expect(try db.value("SELECT count(*) FROM market_candles_1m") == "0")
+        let outcome = try DatabaseCommands.migrate(config: config)
+        #expect(outcome.applied == [4] && outcome.mode == .timescale)
+        #expect(try db.rows(ticks) == stored)
+        try Self.expectCandlesMatch(db, "after the upgrade")
+    }
+
     @Test func sameInstantTradesOpenAndCloseByTradeSeqNotByArrival() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed(db.config { $0.timescale = .on })

@@ -62,7 +62,7 @@ public struct TickdConfig: Sendable {
     public var redisDrainTimeoutMilliseconds = 10_000
 
     /// `batch.max_ticks`, `batch.max_age_ms`: a batch closes at this many ticks or this age.
-    public var batchMaxTicks = 5000
+    public var batchMaxTicks = 10_000
     public var batchMaxAgeMilliseconds = 250
     /// `batch.linger_ms` (`tickd run`): a batch also closes when no more ticks are waiting and its
     /// oldest has waited this long (group commit); nil (`-1` in the file) turns it off.

@@ -177,7 +177,11 @@ public struct ReplayRunner {
         progress.finish()
         try deadLetters.flush()
         // The replay returns with every candle of what it stored materialised.
-        try candles?.flush()
+        if let candles {
+            let refreshing = ContinuousClock.now
+            try candles.flush()
+            logger.info("candles refreshed", metadata: ["seconds": "\((ContinuousClock.now - refreshing).seconds)"])
+        }
         if let publisher, let sink {
             report.published = publisher.finish(timeout: .milliseconds(config.redisDrainTimeoutMilliseconds)).published
             try sink.recordPublished(publisher.retirement.seqs)

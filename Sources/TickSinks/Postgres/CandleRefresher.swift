@@ -42,21 +42,36 @@ public final class CandleRefresher: @unchecked Sendable {
     private var connection: Connection?
 
     /// Starts a refresher for the candles of the database at `conninfo`, or returns nil when they
-    /// are not continuous aggregates (plain PostgreSQL: views need no refresh).
+    /// are not continuous aggregates (plain PostgreSQL: views need no refresh). Transient
+    /// failures are retried with backoff, as the sink retries them.
     public static func start(conninfo: String, options: SchemaOptions, interval: Duration, maxBackoff: Duration = .seconds(5),
                              logger: Logger = Logger(label: "tickd.candles")) throws(SinkError) -> CandleRefresher? {
-        let db: Connection
-        do {
-            db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
-            let extensions = try db.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
-            guard extensions.rowCount > 0 else { return nil }
-            let aggregates = try db.execute("""
-                SELECT count(*) FROM timescaledb_information.continuous_aggregates a
-                WHERE format('%I.%I', a.view_schema, a.view_name)::regclass = to_regclass('market_candles_1m')
-                """)
-            guard aggregates.value(row: 0, column: 0) == "1" else { return nil }
-        } catch {
-            throw SinkError(table: "market_candles_1m", underlying: error.during("find candle aggregates"))
+        var db: Connection?
+        var attempt = 0
+        while db == nil {
+            do throws(PostgresError) {
+                let connection = try Self.connect(conninfo)
+                let extensions = try connection.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+                guard extensions.rowCount > 0 else { return nil }
+                // By name: casting every aggregate's name to regclass fails when another schema
+                // is dropped meanwhile.
+                let aggregates = try connection.execute("""
+                    SELECT count(*) FROM timescaledb_information.continuous_aggregates a
+                    JOIN pg_class c ON c.relname = a.view_name JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = a.view_schema
+                    WHERE c.oid = to_regclass('market_candles_1m')
+                    """)
+                guard aggregates.value(row: 0, column: 0) == "1" else { return nil }
+                db = connection
+            } catch {
+                guard error.isTransient else {
+                    throw SinkError(table: "market_candles_1m", underlying: error.during("find candle aggregates"))
+                }
+                attempt += 1
+                let pause = backoff(attempt: attempt, max: maxBackoff)
+                logger.warning("candles: database not reachable, retrying", metadata: [
+                    "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
+                Thread.sleep(forTimeInterval: pause.seconds)
+            }
         }
         let refresher = CandleRefresher(conninfo: conninfo, statements: SchemaSQL.refreshCandles(options), interval: interval,
                                         maxBackoff: maxBackoff, logger: logger)
@@ -158,7 +173,7 @@ public final class CandleRefresher: @unchecked Sendable {
                 }
                 if connection?.isOpen != true { connection = nil }
                 attempt += 1
-                let pause = min(.milliseconds(100) * (1 << min(attempt, 10)), maxBackoff)
+                let pause = Self.backoff(attempt: attempt, max: maxBackoff)
                 logger.warning("candles: refresh failed, retrying", metadata: [
                     "sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
                 condition.lock()
@@ -172,8 +187,21 @@ public final class CandleRefresher: @unchecked Sendable {
 
     private func connected() throws(PostgresError) -> Connection {
         if let connection, connection.isOpen { return connection }
-        let db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+        let db = try Self.connect(conninfo)
         connection = db
+        return db
+    }
+
+    /// The pause before retry `attempt` (1-based): 200 ms doubling, capped at `max`.
+    private static func backoff(attempt: Int, max: Duration) -> Duration {
+        min(.milliseconds(100) * (1 << min(attempt, 10)), max)
+    }
+
+    /// A session without JIT: compiling a refresh's statements took 300-400 ms of a refresh
+    /// that runs in 5-16 ms without it.
+    private static func connect(_ conninfo: String) throws(PostgresError) -> Connection {
+        let db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+        try db.execute(BatchSQL.sessionSettings)
         return db
     }
 }

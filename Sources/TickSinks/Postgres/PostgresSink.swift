@@ -218,6 +218,7 @@ public final class PostgresSink {
         if let connection, connection.isOpen { return connection }
         connection = nil
         let db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+        try db.execute(BatchSQL.sessionSettings)
         try db.execute(sql.createStaging)
         for (name, text) in sql.prepared { try db.prepare(name, text) }
         logger.info("connected to PostgreSQL", metadata: ["server_version": "\(db.serverVersion)", "pid": "\(db.backendPID)"])

@@ -118,12 +118,14 @@ enum SchemaSQL {
     /// Every candle's columns, aggregated from ticks: open and close are the first and last trade
     /// by (time, trade_seq), so same-instant trades keep the feed's order; turnover is
     /// Σ close × volume and vwap = turnover ÷ volume to 4 places.
-    /// TimescaleDB has first()/last() by one sort key: (time, trade_seq) packed into one exact
-    /// numeric, time in µs × 10^20 + trade_seq (any bigint fits in ±10^20, so the order is that of
-    /// the pair; a ROW key breaks the aggregate's parallel state). Plain PostgreSQL takes the ends
-    /// of an ordered array.
+    /// TimescaleDB has first()/last() by one sort key: (time, trade_seq) packed into 16 bytes that
+    /// compare (bytewise) in the pair's order — time's 8 big-endian bytes (within one bucket all
+    /// times have the same sign, so they compare as the times do), then trade_seq with its sign
+    /// bit flipped. A ROW key breaks the aggregate's parallel state ("input of anonymous composite
+    /// types"); an exact numeric key made the minute aggregate 65 % slower, these bytes 15 %.
+    /// Plain PostgreSQL takes the ends of an ordered array.
     static func candleFromTicks(_ bucket: String, timescale: Bool) -> String {
-        let order = "extract(epoch FROM time) * 1e26 + trade_seq"
+        let order = "timestamptz_send(time) || int8send(trade_seq # (-9223372036854775808)::int8)"
         let open = timescale ? "first(open, \(order))" : "(array_agg(open ORDER BY time, trade_seq))[1]"
         let close = timescale ? "last(close, \(order))" : "(array_agg(close ORDER BY time DESC, trade_seq DESC))[1]"
         return """
