@@ -113,17 +113,24 @@ start_redis() {
     REDIS_PORT="$(cat "$DEV_DIR/redis/port")"
     log "redis already running on 127.0.0.1:$REDIS_PORT"
   else
-    REDIS_PORT="$(free_port "$REDIS_PORT")"
-    echo "$REDIS_PORT" > "$DEV_DIR/redis/port"
-    log "starting redis on 127.0.0.1:$REDIS_PORT"
-    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
-      --dir "$DEV_DIR/redis" --pidfile "$DEV_DIR/redis/redis.pid" --logfile "$DEV_DIR/redis/redis.log" \
-      --save "" --appendonly no --requirepass "$REDIS_PASSWORD"
-    local i
-    for i in $(seq 1 50); do
-      redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning ping 2>/dev/null | grep -q PONG && break
-      sleep 0.1
+    # Another process can take a free port before Redis binds it: then try the next one.
+    local attempt i up=no
+    for attempt in 1 2 3 4 5; do
+      REDIS_PORT="$(free_port "$REDIS_PORT")"
+      echo "$REDIS_PORT" > "$DEV_DIR/redis/port"
+      log "starting redis on 127.0.0.1:$REDIS_PORT"
+      redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
+        --dir "$DEV_DIR/redis" --pidfile "$DEV_DIR/redis/redis.pid" --logfile "$DEV_DIR/redis/redis.log" \
+        --save "" --appendonly no --requirepass "$REDIS_PASSWORD"
+      for i in $(seq 1 50); do
+        if redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning ping 2>/dev/null | grep -q PONG; then up=yes; break; fi
+        sleep 0.1
+      done
+      [ "$up" = yes ] && break
+      log "redis did not start on port $REDIS_PORT: $(tail -n 1 "$DEV_DIR/redis/redis.log" 2>/dev/null)"
+      REDIS_PORT=$((REDIS_PORT + 1))
     done
+    [ "$up" = yes ] || { log "redis could not be started (see $DEV_DIR/redis/redis.log)"; return 1; }
   fi
   export REDIS_URL="redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0"
 }

@@ -109,13 +109,9 @@ public struct SchemaMigrator {
         let rows = try db.execute("SELECT count(*) FROM \(options.ticksTable.sql)").value(row: 0, column: 0) ?? "0"
         logger.notice("converting the plain table to a TimescaleDB hypertable", metadata: ["table": "\(options.ticksTable)", "rows": "\(rows)"])
         try db.execute(SchemaSQL.hypertable(options))
-        if candlesExist {
-            try db.execute(SchemaSQL.dropCandles(options, mode: .plain))
-            try db.execute(SchemaSQL.candleAggregates(options))
-        } else {
-            // Candles of a release before step 4 are replaced by that step.
-            try db.execute(SchemaSQL.dropCandles(options, mode: .plain))
-        }
+        try db.execute(SchemaSQL.dropCandles(options, mode: .plain))
+        // Before step 4, that step creates them.
+        if candlesExist { try db.execute(SchemaSQL.candleAggregates(options)) }
         try db.execute("UPDATE tickd_schema_migrations SET storage_mode = 'timescale' WHERE storage_mode = 'plain'")
     }
 
