@@ -99,6 +99,25 @@ struct TimescaleTests {
         try Self.expectCandlesMatch(db, "after the upgrade")
     }
 
+    @Test func migrateAndRefreshesTouchOnlyTheCandlesOfTheirOwnSchema() throws {
+        let other = try TestDatabase()
+        try other.migrateAndSeed(other.config { $0.timescale = .on })
+        try other.replay(files: [Self.sampleDay])
+        let candles = "SELECT count(*), sum(volume), max(high) FROM market_candles_1m"
+        let before = try other.rows(candles)
+        // A second installation whose search_path has the first one's schema after its own:
+        // until it has candles of its own, an unqualified name would resolve to the other's.
+        let db = try TestDatabase()
+        let url = db.url.replacingOccurrences(of: "search_path%3D\(db.schema)%2Cpublic",
+                                              with: "search_path%3D\(db.schema)%2C\(other.schema)%2Cpublic")
+        let config = db.config { $0.timescale = .on; $0.databaseURL = url }
+        try db.migrateAndSeed(config)
+        try db.replay(["time,symbol,price,volume,trade_id", "2026-01-05T07:15:30Z,SCOM,99.00,7,1"], config: config)
+        #expect(try other.rows(candles) == before)
+        #expect(try db.value("SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_schema = '\(db.schema)'") == "3")
+        #expect(try db.rows("SELECT high, volume FROM \(db.schema).market_candles_1d") == [["99.00", "7"]])
+    }
+
     @Test func sameInstantTradesOpenAndCloseByTradeSeqNotByArrival() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed(db.config { $0.timescale = .on })

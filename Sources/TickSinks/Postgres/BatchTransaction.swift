@@ -31,7 +31,8 @@ extension PostgresSink {
             if let numbering { stored = try storeNew(numbering, counters: opened[3], on: db) }
             var tail: [Statement] = []
             if stored != nil { tail.append(Statement("RELEASE SAVEPOINT tickd_new", operation: "savepoint")) }
-            if !ticks.isEmpty && stored == nil { stored = try storeMerging(ticks, on: db) }
+            let merging = !ticks.isEmpty && stored == nil
+            if merging { stored = try storeMerging(ticks, on: db) }
             let newest = SeqNumbering.newest(stored ?? [])
             let latestIndex = newest.isEmpty ? nil : tail.count
             if !newest.isEmpty { tail.append(latestStatement(newest)) }
@@ -42,6 +43,11 @@ extension PostgresSink {
             tail.append(Statement("COMMIT", operation: "commit"))
             let done = try db.pipeline(tail)
             try commitFault?(.afterCommit, db)
+            if merging {
+                // Counted once committed: a retried batch (deadlock, lost connection) is one batch.
+                mergedBatches += 1
+                Counter(label: "tickd_database_merge_batches_total").increment()
+            }
             if let latestIndex {
                 let moved = done[latestIndex]
                 result.latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
@@ -82,8 +88,6 @@ extension PostgresSink {
 
     /// The merge path: COPY into staging, drop the unchanged, upsert the rest with seq numbers.
     private func storeMerging(_ ticks: [KeyedTick], on db: Connection) throws(PostgresError) -> [StoredTick] {
-        mergedBatches += 1
-        Counter(label: "tickd_database_merge_batches_total").increment()
         var copy = BinaryCopyWriter(capacity: ticks.count * 96 + 32)
         for keyed in ticks { Self.appendRow(keyed, seq: nil, to: &copy) }
         copy.finish()

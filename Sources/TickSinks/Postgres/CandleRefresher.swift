@@ -47,20 +47,21 @@ public final class CandleRefresher: @unchecked Sendable {
     public static func start(conninfo: String, options: SchemaOptions, interval: Duration, maxBackoff: Duration = .seconds(5),
                              logger: Logger = Logger(label: "tickd.candles")) throws(SinkError) -> CandleRefresher? {
         var db: Connection?
+        var schema = ""
         var attempt = 0
         while db == nil {
             do throws(PostgresError) {
                 let connection = try Self.connect(conninfo)
                 let extensions = try connection.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
                 guard extensions.rowCount > 0 else { return nil }
-                // By name: casting every aggregate's name to regclass fails when another schema
-                // is dropped meanwhile.
-                let aggregates = try connection.execute("""
-                    SELECT count(*) FROM timescaledb_information.continuous_aggregates a
-                    JOIN pg_class c ON c.relname = a.view_name JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = a.view_schema
-                    WHERE c.oid = to_regclass('market_candles_1m')
+                // The minute candle of tickd's own schema, found by name (casting every
+                // aggregate's name to regclass fails when another schema is dropped meanwhile).
+                let found = try connection.execute("""
+                    SELECT current_schema(), count(*) FROM timescaledb_information.continuous_aggregates
+                    WHERE view_schema = current_schema() AND view_name = 'market_candles_1m'
                     """)
-                guard aggregates.value(row: 0, column: 0) == "1" else { return nil }
+                guard found.value(row: 0, column: 1) == "1", let current = found.value(row: 0, column: 0) else { return nil }
+                schema = current
                 db = connection
             } catch {
                 guard error.isTransient else {
@@ -73,7 +74,7 @@ public final class CandleRefresher: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: pause.seconds)
             }
         }
-        let refresher = CandleRefresher(conninfo: conninfo, statements: SchemaSQL.refreshCandles(options), interval: interval,
+        let refresher = CandleRefresher(conninfo: conninfo, statements: SchemaSQL.refreshCandles(options, schema: schema), interval: interval,
                                         maxBackoff: maxBackoff, logger: logger)
         refresher.connection = db
         let thread = Thread { refresher.loop() }

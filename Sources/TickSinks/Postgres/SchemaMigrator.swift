@@ -36,12 +36,14 @@ public struct SchemaMigrator {
         public var mode: StorageMode
         /// True when this run turned a plain `market_ticks` into a hypertable.
         public var converted = false
+        /// The schema tickd's tables and candles are in (the first of the search_path).
+        public var schema = ""
     }
 
     public func migrate(_ db: Connection) throws(PostgresError) -> Outcome {
         try db.execute("BEGIN")
         var outcome: Outcome
-        do {
+        do throws(PostgresError) {
             try db.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLock))")
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS tickd_schema_migrations (
@@ -50,13 +52,16 @@ public struct SchemaMigrator {
                     storage_mode text,
                     applied_at timestamptz NOT NULL DEFAULT now())
                 """)
+            guard let schema = try db.execute(SchemaSQL.currentSchema).value(row: 0, column: 0) else {
+                throw PostgresError(sqlState: "3F000", message: "no schema of the search_path exists to create tickd's tables in", operation: "migrate")
+            }
             let done = try db.execute("SELECT version, storage_mode FROM tickd_schema_migrations ORDER BY version").rows
             let appliedVersions = Set(done.compactMap { $0[0].flatMap { Int($0) } })
             var mode = done.compactMap { $0[1] }.last.flatMap(StorageMode.init(rawValue:))
             outcome = Outcome(applied: [], mode: mode ?? .plain)
             // A plain table, now that TimescaleDB can be used: a hypertable, rows and all.
             if mode == .plain, options.timescale != .off, try chooseMode(db) == .timescale {
-                try convertToHypertable(db, candlesExist: appliedVersions.contains(4))
+                try convertToHypertable(db, schema: schema, candlesExist: appliedVersions.contains(4))
                 mode = .timescale
                 outcome.converted = true
             }
@@ -75,8 +80,9 @@ public struct SchemaMigrator {
                 case 4:
                     // Replaces the candles of earlier releases (views or aggregates: derived data only).
                     let storage = mode ?? .plain
-                    try db.execute(SchemaSQL.dropCandles(options, mode: storage))
-                    try db.execute(storage == .timescale ? SchemaSQL.candleAggregates(options) : SchemaSQL.candleViews(options))
+                    try db.execute(SchemaSQL.dropCandles(options, mode: storage, schema: schema))
+                    try db.execute(storage == .timescale ? SchemaSQL.candleAggregates(options, schema: schema)
+                                                         : SchemaSQL.candleViews(options, schema: schema))
                     stepMode = storage
                 default:
                     break
@@ -88,6 +94,7 @@ public struct SchemaMigrator {
             }
             try db.execute("COMMIT")
             outcome.mode = mode ?? .plain
+            outcome.schema = schema
         } catch {
             if db.isOpen { _ = try? db.execute("ROLLBACK") }
             throw error
@@ -95,7 +102,7 @@ public struct SchemaMigrator {
         switch outcome.mode {
         case .timescale:
             logger.notice("storage mode: timescale — \(options.ticksTable) is a TimescaleDB hypertable with compression and retention policies; market_candles_1m/1h/1d are real-time continuous aggregates")
-            if outcome.converted || outcome.applied.contains(4) { try materialiseCandles(db) }
+            if outcome.converted || outcome.applied.contains(4) { try materialiseCandles(db, schema: outcome.schema) }
         case .plain:
             logger.notice("storage mode: plain — TimescaleDB is not in use; \(options.ticksTable) is a plain PostgreSQL table and market_candles_1m/1h/1d are plain views")
         }
@@ -105,22 +112,22 @@ public struct SchemaMigrator {
 
     /// Turns the plain `market_ticks` of an earlier `migrate` into a hypertable (its rows move into
     /// chunks; none is dropped or changed) and its plain candle views into continuous aggregates.
-    private func convertToHypertable(_ db: Connection, candlesExist: Bool) throws(PostgresError) {
+    private func convertToHypertable(_ db: Connection, schema: String, candlesExist: Bool) throws(PostgresError) {
         let rows = try db.execute("SELECT count(*) FROM \(options.ticksTable.sql)").value(row: 0, column: 0) ?? "0"
         logger.notice("converting the plain table to a TimescaleDB hypertable", metadata: ["table": "\(options.ticksTable)", "rows": "\(rows)"])
         try db.execute(SchemaSQL.hypertable(options))
-        try db.execute(SchemaSQL.dropCandles(options, mode: .plain))
+        try db.execute(SchemaSQL.dropCandles(options, mode: .plain, schema: schema))
         // Before step 4, that step creates them.
-        if candlesExist { try db.execute(SchemaSQL.candleAggregates(options)) }
+        if candlesExist { try db.execute(SchemaSQL.candleAggregates(options, schema: schema)) }
         try db.execute("UPDATE tickd_schema_migrations SET storage_mode = 'timescale' WHERE storage_mode = 'plain'")
     }
 
     /// Materialises every candle bucket of the stored ticks (after the transaction: a refresh
     /// cannot run inside one). Takes a while on a long history; later refreshes are incremental.
     /// A refresh running elsewhere (a policy job, a running tickd) holds a lock: wait and retry.
-    private func materialiseCandles(_ db: Connection) throws(PostgresError) {
+    private func materialiseCandles(_ db: Connection, schema: String) throws(PostgresError) {
         let started = ContinuousClock.now
-        for statement in SchemaSQL.refreshCandles(options) {
+        for statement in SchemaSQL.refreshCandles(options, schema: schema) {
             var attempt = 0
             while true {
                 do {

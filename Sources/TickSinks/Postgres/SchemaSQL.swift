@@ -92,10 +92,16 @@ enum SchemaSQL {
     }
 
     /// One candle view: its name and its bucket (one `unit`; in the exchange `zone` when it has one).
+    /// The views live in the schema tickd creates its objects in (`current_schema()`, the first
+    /// schema of the search_path), and every statement names that schema: an unqualified name
+    /// resolves through the whole search_path and could reach another schema's candles.
     struct Candle {
         let view: String
         let unit: String
         let zone: String?
+
+        /// The view in `schema`, quoted.
+        func name(in schema: String) -> String { quotedIdentifier(schema) + "." + view }
 
         /// The bucket width as an interval literal's text (`1 minute`).
         var width: String { "1 \(unit)" }
@@ -151,16 +157,17 @@ enum SchemaSQL {
     /// ticks; the hour and the day aggregate the minutes (hierarchical, so a refresh reads minutes,
     /// not ticks). tickd refreshes them after its commits (`CandleRefresher`); the policies are a
     /// backstop for rows written by anything else.
-    static func candleAggregates(_ o: SchemaOptions) -> String {
+    static func candleAggregates(_ o: SchemaOptions, schema: String) -> String {
         var sql = ""
-        for (index, candle) in candles(o).enumerated() {
+        let all = candles(o)
+        for (index, candle) in all.enumerated() {
             let select = index == 0
                 ? "SELECT \(candleFromTicks(candle.bucket("time", timescale: true), timescale: true)) FROM \(o.ticksTable.sql)"
-                : "SELECT \(candleFromMinutes(candle.bucket("bucket", timescale: true))) FROM market_candles_1m"
+                : "SELECT \(candleFromMinutes(candle.bucket("bucket", timescale: true))) FROM \(all[0].name(in: schema))"
             sql += """
-            CREATE MATERIALIZED VIEW \(candle.view) WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+            CREATE MATERIALIZED VIEW \(candle.name(in: schema)) WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
                 \(select) GROUP BY 1, symbol WITH NO DATA;
-            SELECT add_continuous_aggregate_policy('\(candle.view)', start_offset => NULL,
+            SELECT add_continuous_aggregate_policy(\(sqlLiteral(candle.name(in: schema))), start_offset => NULL,
                 end_offset => INTERVAL '\(candle.width)', schedule_interval => INTERVAL '1 hour',
                 initial_start => now() + INTERVAL '1 hour', if_not_exists => TRUE);
 
@@ -170,25 +177,28 @@ enum SchemaSQL {
     }
 
     /// Plain PostgreSQL candles: views with the same names, columns and definitions.
-    static func candleViews(_ o: SchemaOptions) -> String {
+    static func candleViews(_ o: SchemaOptions, schema: String) -> String {
         var sql = ""
         for candle in candles(o) {
             let columns = candleFromTicks(candle.bucket("time", timescale: false), timescale: false)
-            sql += "CREATE VIEW \(candle.view) AS\n    SELECT \(columns)\n    FROM \(o.ticksTable.sql) GROUP BY 1, symbol;\n"
+            sql += "CREATE VIEW \(candle.name(in: schema)) AS\n    SELECT \(columns)\n    FROM \(o.ticksTable.sql) GROUP BY 1, symbol;\n"
         }
         return sql
     }
 
     /// Drops the candles of `mode` (coarsest first: the hour and day may be built on the minute).
     /// Without CASCADE: a view of the application's built on a candle stops the migration.
-    static func dropCandles(_ o: SchemaOptions, mode: StorageMode) -> String {
-        candles(o).reversed().map { "DROP \(mode == .timescale ? "MATERIALIZED VIEW" : "VIEW") IF EXISTS \($0.view);\n" }.joined()
+    static func dropCandles(_ o: SchemaOptions, mode: StorageMode, schema: String) -> String {
+        candles(o).reversed().map { "DROP \(mode == .timescale ? "MATERIALIZED VIEW" : "VIEW") IF EXISTS \($0.name(in: schema));\n" }.joined()
     }
 
     /// The refresh of each candle aggregate, finest first, up to the start of the current bucket:
     /// buckets still open stay real-time (computed from the ticks when read). Each must run
     /// outside a transaction block.
-    static func refreshCandles(_ o: SchemaOptions) -> [String] {
-        candles(o).map { "CALL refresh_continuous_aggregate('\($0.view)', NULL, \($0.bucket("now()", timescale: true)))" }
+    static func refreshCandles(_ o: SchemaOptions, schema: String) -> [String] {
+        candles(o).map { "CALL refresh_continuous_aggregate(\(sqlLiteral($0.name(in: schema))), NULL, \($0.bucket("now()", timescale: true)))" }
     }
+
+    /// The schema tickd creates its objects in.
+    static let currentSchema = "SELECT current_schema()"
 }

@@ -33,6 +33,9 @@ public struct TableName: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Quotes `text` as a SQL identifier (`"a""b"`), for names the server reports (a schema).
+func quotedIdentifier(_ text: String) -> String { "\"\(text.replacingOccurrences(of: "\"", with: "\"\""))\"" }
+
 /// Quotes `text` as a SQL string literal. Only for values that cannot travel as parameters
 /// (DDL such as view definitions); everything on the data path uses parameters or COPY.
 func sqlLiteral(_ text: String) -> String { "'\(text.replacingOccurrences(of: "'", with: "''"))'" }
