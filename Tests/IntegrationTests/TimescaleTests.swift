@@ -19,6 +19,14 @@ struct TimescaleTests {
     static let buckets = [("market_candles_1m", "date_trunc('minute', time)"), ("market_candles_1h", "date_trunc('hour', time)"),
                           ("market_candles_1d", "((time AT TIME ZONE 'Africa/Nairobi')::date)::timestamp AT TIME ZONE 'Africa/Nairobi'")]
 
+    /// A test schema migrated and seeded on TimescaleDB, with the sample day replayed into it.
+    static func sampleDayReplayed() throws -> TestDatabase {
+        let db = try TestDatabase()
+        try db.migrateAndSeed(db.config { $0.timescale = .on })
+        try db.replay(files: [sampleDay])
+        return db
+    }
+
     struct Comparison: Equatable, CustomStringConvertible {
         var buckets = 0, missing = 0, differ = 0, extra = 0
         var description: String { "buckets \(buckets), missing \(missing), differ \(differ), extra \(extra)" }
@@ -100,9 +108,7 @@ struct TimescaleTests {
     }
 
     @Test func migrateAndRefreshesTouchOnlyTheCandlesOfTheirOwnSchema() throws {
-        let other = try TestDatabase()
-        try other.migrateAndSeed(other.config { $0.timescale = .on })
-        try other.replay(files: [Self.sampleDay])
+        let other = try Self.sampleDayReplayed()
         let candles = "SELECT count(*), sum(volume), max(high) FROM market_candles_1m"
         let before = try other.rows(candles)
         // A second installation whose search_path has the first one's schema after its own:
@@ -133,9 +139,7 @@ struct TimescaleTests {
     }
 
     @Test func aLateTickAndACorrectedTradeReviseEveryCandle() throws {
-        let db = try TestDatabase()
-        try db.migrateAndSeed(db.config { $0.timescale = .on })
-        try db.replay(files: [Self.sampleDay])
+        let db = try Self.sampleDayReplayed()
         let before = try db.rows("SELECT high, volume FROM market_candles_1m WHERE symbol = 'SCOM' AND bucket = '2026-01-05T07:15:00Z'")
         // A late trade far into the past of everything materialised, and a correction of the
         // day's first SCOM trade (trade_id 1000001: same key, new price and size).
@@ -150,9 +154,7 @@ struct TimescaleTests {
     }
 
     @Test func aRunningDaemonRevisesOldCandlesWithinSeconds() throws {
-        let db = try TestDatabase()
-        try db.migrateAndSeed(db.config { $0.timescale = .on })
-        try db.replay(files: [Self.sampleDay])
+        let db = try Self.sampleDayReplayed()
         let config = try DaemonTests.configFile(db, "timescale:\n  refresh_interval_ms: 500\n")
         let daemon = try DaemonProcess(["run", "--config", config, "--listen", "127.0.0.1:0"], environment: ["DATABASE_URL": db.url])
         let port = try #require(daemon.listeningPort(), "\(daemon.output)")
@@ -173,9 +175,7 @@ struct TimescaleTests {
     }
 
     @Test func replaysOverCompressedChunksStoreNothingTwiceAndLoseNothing() throws {
-        let db = try TestDatabase()
-        try db.migrateAndSeed(db.config { $0.timescale = .on })
-        try db.replay(files: [Self.sampleDay])
+        let db = try Self.sampleDayReplayed()
         let fingerprint = "SELECT count(*), sum(volume), md5(string_agg(symbol || time || trade_seq || close || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"
         let stored = try db.rows(fingerprint)
         #expect(try db.value("SELECT count(compress_chunk(c)) FROM show_chunks('market_ticks') c") == "1")
