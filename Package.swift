@@ -68,7 +68,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "tickd", dependencies: [
-            "TickDaemon", "TickSources", "TickCodecs", "TickModel", "TickPipeline", "CMalloc",
+            "TickDaemon", "TickSources", "TickCodecs", "TickModel", "TickPipeline", "TickJournal", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

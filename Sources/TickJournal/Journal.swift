@@ -28,6 +28,12 @@ public final class Journal: Sendable {
     /// The last record on disk when the journal was opened (0 when empty): records up to it are
     /// replayed at start, the later ones arrive through the pipeline.
     public let recoveredThrough: UInt64
+    /// The first record still on disk when the journal was opened (earlier ones were applied,
+    /// published and deleted); nil when it holds none.
+    public let firstRecord: UInt64?
+    /// The identity of the database this journal serves (`tickd_database.id`), once bound: its
+    /// records are applied to that database only. Nil for a journal never bound.
+    public let boundDatabase: String?
     /// What was cut from a damaged tail at open, if anything (also logged).
     public let repair: String?
 
@@ -93,6 +99,9 @@ public final class Journal: Sendable {
             identity = fresh
         }
         self.identity = identity!
+        // A journal starting afresh serves no database yet.
+        if found.isEmpty { unlink(files.databasePath) }
+        boundDatabase = found.isEmpty ? nil : (try? files.readAll(files.databasePath)).map { String(decoding: $0, as: UTF8.self) }
         if found.isEmpty {
             let fd = open(files.path(first: 1, compressed: false), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw files.error(options.directory) }
@@ -115,11 +124,47 @@ public final class Journal: Sendable {
         let fd = open(activePath, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard fd >= 0 else { throw files.error(activePath) }
         recoveredThrough = nextLSN - 1
+        firstRecord = recoveredThrough >= segments[0].first ? segments[0].first : nil
         self.repair = repair
         state = Mutex(State(segments: segments, fd: fd, activePath: activePath, nextLSN: nextLSN,
                             totalBytes: segments.reduce(0) { $0 + $1.bytes }))
         logger.info("journal open", metadata: ["directory": "\(options.directory)", "segments": "\(segments.count)",
                                                "last_record": "\(recoveredThrough)", "bytes": "\(segments.reduce(0) { $0 + $1.bytes })"])
+    }
+
+    /// Binds the journal to the database `identity` (written to `journal.database`, durably).
+    public func bind(to database: String) throws(JournalError) {
+        try files.writeAtomically(Array(database.utf8), to: files.databasePath)
+    }
+
+    /// What `discard` removed.
+    public struct Discarded: Sendable, Equatable {
+        public var segments: Int
+        public var bytes: Int
+    }
+
+    /// Deletes every record of the journal in `directory`, its identity and its binding, so the
+    /// next `tickd run` starts a new journal. Refused while a tickd holds the journal.
+    public static func discard(directory: String) throws(JournalError) -> Discarded {
+        let files = SegmentFiles(directory: directory)
+        let lockPath = "\(directory)/journal.lock"
+        let lock = open(lockPath, O_RDWR | O_CLOEXEC)
+        guard lock >= 0 else { throw files.error(lockPath) }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            throw JournalError(path: directory, message: "in use by a running tickd: stop it first")
+        }
+        var discarded = Discarded(segments: 0, bytes: 0)
+        for segment in try files.list() {
+            let path = files.path(first: segment.first, compressed: segment.compressed)
+            discarded.bytes += files.size(path)
+            guard unlink(path) == 0 else { throw files.error(path) }
+            discarded.segments += 1
+        }
+        unlink(files.databasePath)
+        unlink(files.identityPath)
+        files.syncDirectory()
+        return discarded
     }
 
     // A pending seal or background fsync holds a reference, so deinit runs once they are done

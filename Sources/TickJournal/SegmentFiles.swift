@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Zstd
 
-/// The journal's files: `journal.id`, and per segment `<first record, 20 digits>.seg` (being
+/// The journal's files: `journal.id`, `journal.database` (the database it serves), and per segment `<first record, 20 digits>.seg` (being
 /// written, or sealed but not compressed) or `….seg.zst` (sealed and compressed).
 struct SegmentFiles {
     let directory: String
@@ -14,6 +14,7 @@ struct SegmentFiles {
     }
 
     var identityPath: String { "\(directory)/journal.id" }
+    var databasePath: String { "\(directory)/journal.database" }
 
     /// The segments on disk: first record number and whether compressed, oldest first. Removes
     /// leftovers of an interrupted seal (`.tmp`; a raw `.seg` whose `.seg.zst` is complete).

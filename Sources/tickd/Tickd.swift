@@ -12,7 +12,8 @@ struct Tickd: AsyncParsableCommand {
         commandName: "tickd",
         abstract: "Market-data ingestion daemon for Stock Soko (NSE): feeds → OHLCV → PostgreSQL/TimescaleDB → Redis.",
         version: "0.1.0",
-        subcommands: [RunCommand.self, ReplayCommand.self, MigrateCommand.self, SeedCommand.self, CheckConfigCommand.self])
+        subcommands: [RunCommand.self, ReplayCommand.self, MigrateCommand.self, SeedCommand.self, CheckConfigCommand.self,
+                      JournalCommand.self])
 }
 
 /// Exit codes of SPEC.md.

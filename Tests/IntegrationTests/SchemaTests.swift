@@ -20,7 +20,7 @@ import TickSinks
     @Test func migrateTwiceChangesNothing() throws {
         let db = try TestDatabase()
         let first = try DatabaseCommands.migrate(config: db.config())
-        #expect(first.applied == [1, 2, 3, 4])
+        #expect(first.applied == [1, 2, 3, 4, 5])
         let before = try Self.snapshot(db)
         let second = try DatabaseCommands.migrate(config: db.config())
         #expect(second.applied == [])
@@ -29,7 +29,7 @@ import TickSinks
         // What SPEC.md names exists.
         let tables = try db.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = '\(db.schema)' ORDER BY 1")
             .compactMap { $0[0] }
-        for name in ["stocks", "market_ticks", "tickd_symbol_seq", "tickd_latest", "tickd_source_offsets", "tickd_schema_migrations",
+        for name in ["stocks", "market_ticks", "tickd_symbol_seq", "tickd_latest", "tickd_source_offsets", "tickd_schema_migrations", "tickd_database",
                      "market_candles_1m", "market_candles_1h", "market_candles_1d"] {
             #expect(tables.contains(name), "\(name)")
         }

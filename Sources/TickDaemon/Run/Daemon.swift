@@ -67,12 +67,19 @@ public struct Daemon {
             return (SinkThread(sink: sink, pool: pool), known, sink.candles)
         }
         defer { candles?.stop() }
+        // The journal first: records of another database must stop tickd before it writes anything.
+        let journal = config.journalEnabled ? try Journal(options: config.journalOptions, logger: Logger(label: "tickd.journal")) : nil
+        if let journal {
+            let database = try await sinkThread.databaseIdentity()
+            if try journal.claim(for: database) == .bind {
+                logger.notice("journal: bound to this database", metadata: ["directory": "\(journal.options.directory)", "database": "\(database)"])
+            }
+        }
         let normaliser = try config.makeNormaliser(now: .now(), known: known)
         let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
         let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
         if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
         try await sinkThread.recoverOutbox(publisher: publisher, logger: Logger(label: "tickd.redis"))
-        let journal = config.journalEnabled ? try Journal(options: config.journalOptions, logger: Logger(label: "tickd.journal")) : nil
         let queue = TickQueue(capacity: config.maxQueuedTicks)
         let stats = DaemonStats()
         let clock: @Sendable () -> Timestamp = { .now() }

@@ -228,6 +228,10 @@ final class SinkThread: Sendable {
         return try await pool.runIfActive { try self.sink.write(batch, progress: progress) }
     }
 
+    func databaseIdentity() async throws -> String {
+        try await pool.runIfActive { try self.sink.databaseIdentity() }
+    }
+
     func appliedPosition(stream: String, identity: String) async throws -> Int64? {
         try await pool.runIfActive { try self.sink.appliedPosition(stream: stream, identity: identity) }
     }

@@ -60,6 +60,20 @@ public final class PostgresSink {
         try withRetries(table: "connection") { () throws(PostgresError) in _ = try self.connected() }
     }
 
+    /// The id `migrate` gave this database (`tickd_database`); a journal is bound to it.
+    public func databaseIdentity() throws(SinkError) -> String {
+        try withRetries(table: "tickd_database") { () throws(PostgresError) -> String in
+            do throws(PostgresError) {
+                guard let id = try self.connected().execute("SELECT id::text FROM tickd_database").value(row: 0, column: 0) else {
+                    throw PostgresError(sqlState: "P0002", message: "tickd_database is empty: run tickd migrate", operation: "read the database identity")
+                }
+                return id
+            } catch where error.sqlState == "42P01" {
+                throw PostgresError(sqlState: "42P01", message: "tickd_database does not exist: run tickd migrate", operation: "read the database identity")
+            }
+        }
+    }
+
     /// The symbols of `stocks`: the listed instruments for the unknown-symbol policy.
     public func knownSymbols() throws(SinkError) -> Set<Symbol> {
         try withRetries(table: options.stocksTable.description) { () throws(PostgresError) -> Set<Symbol> in

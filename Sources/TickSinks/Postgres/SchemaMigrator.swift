@@ -19,7 +19,8 @@ public struct SchemaMigrator {
     static let steps = [Step(version: 1, description: "tables: stocks (if absent), market_ticks, tickd bookkeeping"),
                         Step(version: 2, description: "storage: hypertable with compression and retention policies, or a plain table"),
                         Step(version: 3, description: "reliability: stream positions (tickd_positions), Redis outbox (published_seq)"),
-                        Step(version: 4, description: "candles: open/close by (time, trade_seq), turnover and vwap; real-time hierarchical aggregates refreshed by tickd, or plain views")]
+                        Step(version: 4, description: "candles: open/close by (time, trade_seq), turnover and vwap; real-time hierarchical aggregates refreshed by tickd, or plain views"),
+                        Step(version: 5, description: "identity: tickd_database, the id a journal is bound to")]
 
     /// A lock key only tickd's migrations take, so two `tickd migrate` never interleave.
     static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -77,6 +78,8 @@ public struct SchemaMigrator {
                     mode = chosen
                 case 3:
                     try db.execute(SchemaSQL.reliability)
+                case 5:
+                    try db.execute(SchemaSQL.identity)
                 case 4:
                     // Replaces the candles of earlier releases (views or aggregates: derived data only).
                     let storage = mode ?? .plain

@@ -68,6 +68,18 @@ enum SchemaSQL {
                                      ALTER COLUMN published_seq SET NOT NULL;
         """
 
+    /// The database's identity: a random id made once, by `migrate`. It is data, so a restored
+    /// backup keeps it, and any other database has another: a journal bound to one id is never
+    /// applied to a database with another.
+    static let identity = """
+        CREATE TABLE IF NOT EXISTS tickd_database (
+            id uuid NOT NULL DEFAULT gen_random_uuid(),
+            created_at timestamptz NOT NULL DEFAULT now(),
+            one_row boolean PRIMARY KEY DEFAULT true CHECK (one_row)
+        );
+        INSERT INTO tickd_database DEFAULT VALUES ON CONFLICT DO NOTHING;
+        """
+
     /// TimescaleDB storage: `market_ticks` as a hypertable (rows of a plain table are moved into
     /// chunks), compression by symbol and the compression and retention policies.
     static func hypertable(_ o: SchemaOptions) -> String {
