@@ -28,7 +28,7 @@ public final class Connection {
         if PQstatus(conn) != CONNECTION_OK {
             let message = Self.firstLine(PQerrorMessage(conn))
             PQfinish(conn)
-            throw PostgresError(sqlState: "08001", message: message, operation: "connect")
+            throw PostgresError(sqlState: ConnectFailure.sqlState(for: message), message: message, operation: "connect")
         }
         // Server NOTICEs ("relation … already exists, skipping") are not errors; libpq would
         // print them on stderr. Drop them.

@@ -35,13 +35,15 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable, Equatable
         return Self.isTransient(sqlState: state)
     }
 
-    /// Classifies an SQLSTATE: class 08 connection exception, 40 transaction rollback
-    /// (serialization failure, deadlock), 53 insufficient resources, 57P01-57P03 admin/crash
-    /// shutdown and cannot-connect-now, 58 system error, and 55P03 lock not available.
+    /// Classifies an SQLSTATE: class 08 connection exception (but 08004, the server or the TLS
+    /// setup rejecting the connection), 40 transaction rollback (serialization failure,
+    /// deadlock), 53 insufficient resources, 57P01-57P03 admin/crash shutdown and
+    /// cannot-connect-now, 58 system error, and 55P03 lock not available.
     public static func isTransient(sqlState state: String) -> Bool {
         let sqlClass = state.prefix(2)
         switch sqlClass {
-        case "08", "40", "53", "58": return true
+        case "08": return state != "08004"
+        case "40", "53", "58": return true
         case "57": return state == "57P01" || state == "57P02" || state == "57P03" || state == "57014"
         case "55": return state == "55P03"
         default: return false

@@ -67,6 +67,29 @@ import Gzip
         let error = #expect(throws: PostgresError.self) { try Connection(conninfo: wrong) }
         #expect(error?.operation == "connect")
         #expect(error?.message.contains("password") == true)
+        #expect(error?.sqlState == "28P01" && error?.isTransient == false)
+    }
+
+    /// libpq's messages as PostgreSQL 15 and libpq 15 print them: what no retry can fix is permanent.
+    @Test(arguments: [
+        ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"tickd\"", "28P01", false),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: fe_sendauth: no password supplied", "28P01", false),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"nodb\" does not exist", "3D000", false),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  role \"ghost\" does not exist", "28000", false),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  no pg_hba.conf entry for host \"127.0.0.1\", user \"x\", database \"y\", no encryption", "28000", false),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: server does not support SSL, but SSL was required", "08004", false),
+        ("invalid sslmode value: \"bogus\"", "08004", false),
+        ("connection to server at \"127.0.0.1\", port 1 failed: Connection refused", "08001", true),
+        ("could not translate host name \"db.internal\" to address: Name or service not known", "08001", true),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  the database system is starting up", "57P03", true),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  sorry, too many clients already", "53300", true),
+        ("connection to server at \"127.0.0.1\", port 5432 failed: timeout expired", "08001", true),
+        // A database named like a phrase of another rule is still an unknown database.
+        ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"certificate\" does not exist", "3D000", false),
+    ])
+    func connectFailuresArePermanentOrTransientByTheirCause(message: String, sqlState: String, transient: Bool) {
+        #expect(ConnectFailure.sqlState(for: message) == sqlState)
+        #expect(PostgresError.isTransient(sqlState: ConnectFailure.sqlState(for: message)) == transient)
     }
 
     @Test func redisPingWithAuth() throws {

@@ -44,6 +44,9 @@ public final class PostgresSink {
     private let conninfo: String
     let sql: BatchSQL
     private var connection: Connection?
+    /// Set once a connection succeeded: from then on even a permanent connect error (a rotated
+    /// password, a changed pg_hba.conf) is retried, since the operator may put it right.
+    private var hasConnected = false
     /// Batches still to take the merge path after the fast path met stored ticks, and how many
     /// times in a row it did (the pause doubles, up to 64 batches).
     var mergeBatchesLeft = 0
@@ -207,15 +210,21 @@ public final class PostgresSink {
             do {
                 return try body()
             } catch {
-                guard error.isTransient else { throw SinkError(table: table, underlying: error) }
+                let refusedAfterStart = !error.isTransient && error.operation == "connect" && hasConnected
+                guard error.isTransient || refusedAfterStart else { throw SinkError(table: table, underlying: error) }
                 attempt += 1
                 retries += 1
                 Counter(label: "tickd_database_retries_total").increment()
                 if connection?.isOpen != true { connection = nil }
                 let pause = backoff(attempt: attempt)
-                logger.warning("database error, retrying", metadata: [
+                let metadata: Logger.Metadata = [
                     "sqlstate": "\(error.sqlState ?? "none")", "operation": "\(error.operation)",
-                    "error": "\(error.message)", "attempt": "\(attempt)", "retry_in_ms": "\(pause.milliseconds)"])
+                    "error": "\(error.message)", "attempt": "\(attempt)", "retry_in_ms": "\(pause.milliseconds)"]
+                if refusedAfterStart {
+                    logger.error("database refuses the connection (credentials or pg_hba.conf changed?), retrying", metadata: metadata)
+                } else {
+                    logger.warning("database error, retrying", metadata: metadata)
+                }
                 sleep(pause)
             }
         }
@@ -237,6 +246,7 @@ public final class PostgresSink {
         for (name, text) in sql.prepared { try db.prepare(name, text) }
         logger.info("connected to PostgreSQL", metadata: ["server_version": "\(db.serverVersion)", "pid": "\(db.backendPID)"])
         connection = db
+        hasConnected = true
         return db
     }
 

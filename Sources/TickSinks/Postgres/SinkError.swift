@@ -13,6 +13,8 @@ public struct SinkError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String {
-        "\(underlying.operation) failed on table \(table): SQLSTATE \(underlying.sqlState ?? "none"): \(underlying.message)"
+        let code = "SQLSTATE \(underlying.sqlState ?? "none")"
+        if underlying.operation == "connect" { return "could not connect to PostgreSQL: \(code): \(underlying.message)" }
+        return "\(underlying.operation) failed on table \(table): \(code): \(underlying.message)"
     }
 }
