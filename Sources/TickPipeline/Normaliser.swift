@@ -16,6 +16,9 @@ public struct Normaliser: Sendable {
     public let maxFutureSkew: Int64
 
     private var symbolCache: [PackedName: Result<Symbol, SymbolRules.RejectOrMissing>] = [:]
+    /// The listing's version the cache was filled under (its results, unknown symbols included,
+    /// hold until the listing changes).
+    private var cachedListingVersion = 0
     private static let symbolCacheLimit = 4096
 
     public init(zone: ExchangeZone = .nairobi, symbols: SymbolRules, maxFutureSkewSeconds: Int64 = 300,
@@ -92,6 +95,10 @@ public struct Normaliser: Sendable {
 
     private mutating func symbolFor(_ raw: UnsafeBufferPointer<UInt8>) -> Result<Symbol, SymbolRules.RejectOrMissing> {
         guard let key = PackedName(raw) else { return symbols.normalise(Self.text(raw)) }
+        if let listing = symbols.listing, listing.version != cachedListingVersion {
+            symbolCache.removeAll(keepingCapacity: true)
+            cachedListingVersion = listing.version
+        }
         if let hit = symbolCache[key] { return hit }
         let result = symbols.normalise(Self.text(raw))
         if symbolCache.count >= Self.symbolCacheLimit { symbolCache.removeAll(keepingCapacity: true) }

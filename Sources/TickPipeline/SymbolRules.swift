@@ -15,6 +15,8 @@ public struct SymbolRules: Sendable {
     public var aliases: [String: Symbol]
     /// Listed instruments; used by the `reject` policy.
     public var known: Set<Symbol>
+    /// Listed instruments that change while tickd runs; when set, used instead of `known`.
+    public var listing: Listing?
     public var unknownPolicy: UnknownPolicy
 
     /// The longest symbol accepted, in bytes.
@@ -50,7 +52,7 @@ public struct SymbolRules: Sendable {
         if bytes.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
             return .failure(.reject(Reject(.badSymbol, "symbol '\(raw.debugEscaped)' holds blanks or control characters")))
         }
-        if unknownPolicy == .reject && !known.contains(symbol) {
+        if unknownPolicy == .reject && !(listing?.contains(symbol) ?? known.contains(symbol)) {
             return .failure(.reject(Reject(.unknownSymbol, "'\(symbol.rawValue.debugEscaped)' is not a listed instrument")))
         }
         return .success(symbol)

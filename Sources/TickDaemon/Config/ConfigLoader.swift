@@ -85,8 +85,9 @@ public enum ConfigLoader {
             }
         }
         if let symbols = try top.section("symbols") {
-            try symbols.only(["unknown", "instruments_file", "strip_prefixes", "strip_suffixes", "aliases"])
+            try symbols.only(["unknown", "instruments_file", "strip_prefixes", "strip_suffixes", "aliases", "reload_interval_ms"])
             if let policy = try symbols.choice("unknown", SymbolRules.UnknownPolicy.self) { config.unknownSymbols = policy }
+            if let ms = try symbols.integer("reload_interval_ms", in: 100...3_600_000) { config.instrumentReloadMilliseconds = ms }
             if let file = try symbols.string("instruments_file") { config.instrumentsFile = file }
             if let prefixes = try symbols.strings("strip_prefixes") { config.stripPrefixes = prefixes }
             if let suffixes = try symbols.strings("strip_suffixes") { config.stripSuffixes = suffixes }
@@ -256,7 +257,7 @@ extension ConfigLoader {
     /// validated the same way. `TICKD_CONFIG` and the dev scripts' own variables are not keys.
     public static let environmentKeys: [String] = [
         "exchange.timezone", "input.format", "input.max_line_bytes", "input.max_future_skew_seconds",
-        "input.csv.delimiter", "input.csv.header", "symbols.unknown", "symbols.instruments_file", "dead_letter.path",
+        "input.csv.delimiter", "input.csv.header", "symbols.unknown", "symbols.instruments_file", "symbols.reload_interval_ms", "dead_letter.path",
         "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "database.writers", "timescale.enabled",
         "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days", "timescale.refresh_interval_ms",
         "batch.max_ticks", "batch.max_age_ms", "batch.linger_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",

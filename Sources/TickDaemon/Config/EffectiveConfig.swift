@@ -13,6 +13,7 @@ extension TickdConfig {
                      "  csv:", "    delimiter: \"\(delimiter)\"", "    header: \(csv.header.rawValue)",
                      "    columns: [\(csv.columns.map(\.description).joined(separator: ", "))]",
                      "symbols:", "  unknown: \(unknownSymbols.rawValue)", "  instruments_file: \(instrumentsFile)",
+                     "  reload_interval_ms: \(instrumentReloadMilliseconds)",
                      "  strip_prefixes: [\(stripPrefixes.map { "\"\($0)\"" }.joined(separator: ", "))]",
                      "  strip_suffixes: [\(stripSuffixes.map { "\"\($0)\"" }.joined(separator: ", "))]",
                      "  aliases:"]

@@ -18,9 +18,11 @@ extension TickdConfig {
     }
 
     /// A normaliser with this configuration's zone, symbol rules and clock skew.
-    public func makeNormaliser(now: Timestamp, known: Set<Symbol>? = nil) throws(ConfigError) -> Normaliser {
-        Normaliser(zone: try exchangeZone(), symbols: try makeSymbolRules(known: known),
-                   maxFutureSkewSeconds: maxFutureSkewSeconds, now: now)
+    /// `listing`, when given, is the list of listed instruments that changes while tickd runs.
+    public func makeNormaliser(now: Timestamp, known: Set<Symbol>? = nil, listing: Listing? = nil) throws(ConfigError) -> Normaliser {
+        var rules = try makeSymbolRules(known: known)
+        rules.listing = listing
+        return Normaliser(zone: try exchangeZone(), symbols: rules, maxFutureSkewSeconds: maxFutureSkewSeconds, now: now)
     }
 
     /// A decoder for one source; `format` overrides `input.format`.

@@ -26,6 +26,9 @@ public struct TickdConfig: Sendable {
     /// `symbols.instruments_file`: the instrument list used for the known-symbol check when no
     /// database is involved (`--dry-run`), and by `tickd seed`.
     public var instrumentsFile = "Seeds/stocks.csv"
+    /// `symbols.reload_interval_ms` (`tickd run`): how often the listed instruments are read again
+    /// from `stocks`, so a new listing is accepted without a restart.
+    public var instrumentReloadMilliseconds = 5000
     /// `symbols.strip_prefixes`, `symbols.strip_suffixes`.
     public var stripPrefixes = ["NSE:", "XNAI:"]
     public var stripSuffixes = [".NR", ".NSE", ".KE"]

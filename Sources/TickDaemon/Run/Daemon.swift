@@ -75,7 +75,9 @@ public struct Daemon {
                 logger.notice("journal: bound to this database", metadata: ["directory": "\(journal.options.directory)", "database": "\(database)"])
             }
         }
-        let normaliser = try config.makeNormaliser(now: .now(), known: known)
+        // New listings are picked up while tickd runs (ListingReloadService).
+        let listing = known.map(Listing.init)
+        let normaliser = try config.makeNormaliser(now: .now(), known: known, listing: listing)
         let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
         let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
         if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
@@ -127,6 +129,12 @@ public struct Daemon {
         services += listeners.map { .init(service: ListenerService(server: $0), serviceName: $0.options.name) }
         services += upstreams.map { .init(service: UpstreamService(client: $0), serviceName: $0.options.name) }
         services += files.map { .init(service: $0, successTerminationBehavior: .ignore, serviceName: "file \($0.path)") }
+        if let listing {
+            services.append(.init(service: ListingReloadService(listing: listing, sink: sinkThread,
+                                                                interval: .milliseconds(config.instrumentReloadMilliseconds),
+                                                                logger: Logger(label: "tickd.instruments")),
+                                  successTerminationBehavior: .ignore, serviceName: "instrument list"))
+        }
         services += extraServices.map { .init(service: $0, successTerminationBehavior: .ignore) }
         if let address = config.metricsAddress, let registry = metricsRegistry {
             let (host, port) = try ConfigLoader.hostPort(address, key: "metrics.address", allowZero: true)

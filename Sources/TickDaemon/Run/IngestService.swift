@@ -228,6 +228,10 @@ final class SinkThread: Sendable {
         return try await pool.runIfActive { try self.sink.write(batch, progress: progress) }
     }
 
+    func knownSymbols() async throws -> Set<Symbol> {
+        try await pool.runIfActive { try self.sink.knownSymbols() }
+    }
+
     func databaseIdentity() async throws -> String {
         try await pool.runIfActive { try self.sink.databaseIdentity() }
     }

@@ -1,0 +1,32 @@
+import Logging
+import ServiceLifecycle
+import TickModel
+import TickPipeline
+
+/// Reads the listed instruments from `stocks` every `interval` (on the sink's thread, between
+/// batches) and replaces the shared `Listing`, so an instrument added by `tickd seed` or by the
+/// Stock Soko backend is accepted by a running tickd within the interval. A failed read is
+/// logged and tried again at the next interval; the list in use stays.
+struct ListingReloadService: Service, CustomStringConvertible {
+    let listing: Listing
+    let sink: SinkThread
+    let interval: Duration
+    let logger: Logger
+
+    var description: String { "instrument list" }
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, (try? await Task.sleep(for: interval)) != nil {
+            do {
+                let change = listing.replace(with: try await sink.knownSymbols())
+                if !change.added.isEmpty || !change.removed.isEmpty {
+                    logger.notice("instruments: the listing changed", metadata: [
+                        "added": "\(change.added.map(\.rawValue).sorted().joined(separator: ","))",
+                        "removed": "\(change.removed.map(\.rawValue).sorted().joined(separator: ","))"])
+                }
+            } catch {
+                logger.warning("instruments: could not read the listing, keeping the one in use", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
