@@ -20,6 +20,9 @@ public struct FeedDecoder {
     private var csv: CSVDecoder
     private let json: NDJSONDecoder
     private var record = RawRecord()
+    /// The CSV header line in effect (a copy), so a rejected CSV line can be read again later
+    /// (`tickd redrive`) with the columns it was sent under.
+    public private(set) var csvHeader: [UInt8]?
 
     public init(format: FeedFormat, csv options: CSVOptions, normaliser: Normaliser, maxLineBytes: Int) {
         self.format = format
@@ -44,6 +47,7 @@ public struct FeedDecoder {
             if isJSON {
                 try json.decode(line, into: &record)
             } else if try csv.decode(line, into: &record) == .header {
+                csvHeader = Array(line)
                 return .header
             }
         } catch {

@@ -4,8 +4,8 @@ import TickModel
 /// Where a source's rejected records go (the dead-letter file in tickd).
 public protocol RejectRecorder: Sendable {
     /// Records one reject of `source` at `line`; `raw` is the line (or its kept prefix when
-    /// `length` is larger).
-    func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>, length: Int?) throws
+    /// `length` is larger); `header` the CSV header line it was read under, if any.
+    func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>, length: Int?, header: [UInt8]?) throws
 }
 
 /// The counts of one source.
@@ -127,7 +127,9 @@ public struct SourceDecoder {
             case .reject(let reject):
                 counts.read += 1
                 counts.rejectedByReason[reject.reason, default: 0] += 1
-                try rejects.record(source: source, line: number, reject: reject, raw: line, length: nil)
+                let isJSON = line.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "{")
+                try rejects.record(source: source, line: number, reject: reject, raw: line, length: nil,
+                                   header: isJSON ? nil : decoder.csvHeader)
             case .header, .blank:
                 break
             }
@@ -135,7 +137,7 @@ public struct SourceDecoder {
             counts.read += 1
             counts.rejectedByReason[.lineTooLong, default: 0] += 1
             let reject = Reject(.lineTooLong, "line of \(length) bytes is over the \(maxLineBytes)-byte limit")
-            try rejects.record(source: source, line: number, reject: reject, raw: prefix, length: length)
+            try rejects.record(source: source, line: number, reject: reject, raw: prefix, length: length, header: nil)
         }
     }
 }

@@ -10,7 +10,7 @@ import TickPipeline
 /// Beyond "no crash", every accepted tick must be a well-formed bar.
 enum FuzzTarget {
     struct Discard: RejectRecorder {
-        func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>, length: Int?) throws {}
+        func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>, length: Int?, header: [UInt8]?) throws {}
     }
 
     static func run(_ input: UnsafeRawBufferPointer) {

@@ -10,7 +10,8 @@ import TickPipeline
 ///
 /// `raw` is the line as received; a line that is not valid UTF-8 has `raw` with U+FFFD for
 /// the bad bytes and `raw_hex` with the exact bytes; an over-long line keeps only its first
-/// bytes and says `"truncated":true,"length":N`. Writes are buffered and reach the file when
+/// bytes and says `"truncated":true,"length":N`; a CSV line read under a header line has it as
+/// `header` (what `tickd redrive` needs to read the line again). Writes are buffered and reach the file when
 /// 64 KiB gather, a second has passed since the last write, or on `flush()`. Safe to share
 /// between sources: a lock serialises records.
 public final class DeadLetterFile: RejectRecorder, @unchecked Sendable {
@@ -41,7 +42,7 @@ public final class DeadLetterFile: RejectRecorder, @unchecked Sendable {
 
     /// Records one reject. `raw` is the line as received (or its kept prefix when `length` is larger).
     public func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>,
-                       length: Int? = nil) throws(DeadLetterError) {
+                       length: Int? = nil, header: [UInt8]? = nil) throws(DeadLetterError) {
         lock.lock()
         defer { lock.unlock() }
         buffer.append(contentsOf: Array(#"{"source":"#.utf8))
@@ -62,6 +63,10 @@ public final class DeadLetterFile: RejectRecorder, @unchecked Sendable {
         }
         if let length, length > raw.count {
             buffer.append(contentsOf: Array(#","truncated":true,"length":\#(length)"#.utf8))
+        }
+        if let header {
+            buffer.append(contentsOf: Array(#","header":"#.utf8))
+            JSONText.appendString(header, to: &buffer)
         }
         buffer.append(contentsOf: Array("}\n".utf8))
         recordCount += 1
