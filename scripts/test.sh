@@ -10,6 +10,6 @@ start_services
 log "swift build (tests)"
 swift build --build-tests "$@"
 log "swift test"
-swift test --skip-build "$@"
+run_tests "$@"
 log "fuzz the parsers (libFuzzer + AddressSanitizer, a fixed number of runs)"
 bash scripts/fuzz.sh "${TICKD_FUZZ_RUNS:-200000}"

@@ -147,5 +147,41 @@ stop_redis() {
   rm -f "$pidfile"
 }
 
+# Runs `swift test --skip-build ARGS`, its output shown as it comes. A run that prints nothing for
+# TEST_STALL_SECONDS (default 600; a whole run takes about 2.5 minutes) is stuck: the threads of
+# the test process are printed (gdb, when installed) and the run fails, instead of waiting for
+# CI's time limit with nothing to show.
+run_tests() {
+  local out="$DEV_DIR/swift-test.log" limit="${TEST_STALL_SECONDS:-600}"
+  swift test --skip-build "$@" > "$out" 2>&1 &
+  local pid=$! last=-1 quiet=0 size
+  tail -n +1 -f "$out" --pid="$pid" &
+  local shown=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    size=$(stat -c %s "$out")
+    if [ "$size" = "$last" ]; then quiet=$((quiet + 5)); else quiet=0; last=$size; fi
+    if [ "$quiet" -ge "$limit" ]; then
+      log "the tests printed nothing for $quiet s; the threads of the test process:"
+      # This run's processes only: swift test and the test binary it started.
+      local children; children=$(pgrep -P "$pid" || true)
+      if command -v gdb >/dev/null; then
+        for p in $children; do gdb -p "$p" -batch -ex "thread apply all bt 15" 2>&1 | tail -n 600; done
+      fi
+      for p in $children; do kill "$p" 2>/dev/null || true; done
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" || true
+      kill "$shown" 2>/dev/null || true
+      log "stopped: no progress for $quiet s"
+      return 1
+    fi
+  done
+  local status=0
+  wait "$pid" || status=$?
+  sleep 0.5
+  kill "$shown" 2>/dev/null || true
+  return "$status"
+}
+
 start_services() { start_postgres; start_redis; }
 stop_services() { stop_redis; stop_postgres; }

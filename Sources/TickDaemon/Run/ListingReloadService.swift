@@ -16,17 +16,25 @@ struct ListingReloadService: Service, CustomStringConvertible {
     var description: String { "instrument list" }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully, (try? await Task.sleep(for: interval)) != nil {
-            do {
-                let change = listing.replace(with: try await sink.knownSymbols())
-                if !change.added.isEmpty || !change.removed.isEmpty {
-                    logger.notice("instruments: the listing changed", metadata: [
-                        "added": "\(change.added.map(\.rawValue).sorted().joined(separator: ","))",
-                        "removed": "\(change.removed.map(\.rawValue).sorted().joined(separator: ","))"])
-                }
-            } catch {
-                logger.warning("instruments: could not read the listing, keeping the one in use", metadata: ["error": "\(error)"])
+        // A graceful shutdown ends the wait at once instead of after up to one interval.
+        try? await cancelWhenGracefulShutdown { [self] in
+            while true {
+                try await Task.sleep(for: interval)
+                await reload()
             }
+        }
+    }
+
+    private func reload() async {
+        do {
+            let change = listing.replace(with: try await sink.knownSymbols())
+            if !change.added.isEmpty || !change.removed.isEmpty {
+                logger.notice("instruments: the listing changed", metadata: [
+                    "added": "\(change.added.map(\.rawValue).sorted().joined(separator: ","))",
+                    "removed": "\(change.removed.map(\.rawValue).sorted().joined(separator: ","))"])
+            }
+        } catch {
+            logger.warning("instruments: could not read the listing, keeping the one in use", metadata: ["error": "\(error)"])
         }
     }
 }
