@@ -24,7 +24,7 @@ public enum DatabaseCommands {
     static func connect(_ config: TickdConfig, purpose: String) throws -> Connection {
         let url = try config.requireDatabaseURL(for: purpose)
         do {
-            return try Connection(conninfo: url, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+            return try Connection(conninfo: url, defaults: PostgresSink.connectionDefaults)
         } catch {
             throw SinkError(table: "connection", underlying: error)
         }

@@ -201,7 +201,7 @@ public final class CandleRefresher: @unchecked Sendable {
     /// A session without JIT: compiling a refresh's statements took 300-400 ms of a refresh
     /// that runs in 5-16 ms without it.
     private static func connect(_ conninfo: String) throws(PostgresError) -> Connection {
-        let db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+        let db = try Connection(conninfo: conninfo, defaults: PostgresSink.connectionDefaults)
         try db.execute(BatchSQL.sessionSettings)
         return db
     }

@@ -35,6 +35,9 @@ public final class PostgresSink {
     /// throwing from it stands for a connection lost at that moment.
     public var commitFault: ((CommitPhase, Connection) throws(PostgresError) -> Void)?
 
+    /// What tickd adds to every DATABASE_URL, for the keys the URL does not set.
+    public static let connectionDefaults = ["fallback_application_name": "tickd", "connect_timeout": "10"]
+
     /// Told of every commit that stored ticks, so the candle aggregates follow (TimescaleDB only).
     public var candles: CandleRefresher?
 
@@ -240,7 +243,7 @@ public final class PostgresSink {
     func connected() throws(PostgresError) -> Connection {
         if let connection, connection.isOpen { return connection }
         connection = nil
-        let db = try Connection(conninfo: conninfo, defaults: ["fallback_application_name": "tickd", "connect_timeout": "10"])
+        let db = try Connection(conninfo: conninfo, defaults: Self.connectionDefaults)
         try db.execute(BatchSQL.sessionSettings)
         try db.execute(sql.createStaging)
         for (name, text) in sql.prepared { try db.prepare(name, text) }
