@@ -1,6 +1,8 @@
 import Foundation
 import LibPQ
+import Synchronization
 import Testing
+import TestSupport
 import TickDaemon
 import TickSinks
 
@@ -33,6 +35,38 @@ import TickSinks
                      "market_candles_1m", "market_candles_1h", "market_candles_1d"] {
             #expect(tables.contains(name), "\(name)")
         }
+    }
+
+    /// A migration that PostgreSQL picks as a deadlock victim (a running tickd or another
+    /// installation taking the same locks in the other order) was rolled back: it runs again.
+    @Test func aMigrationChosenAsDeadlockVictimRunsAgain() throws {
+        let db = try TestDatabase()
+        _ = try DatabaseCommands.migrate(config: db.config())
+        let other = try Connection(conninfo: db.url)
+        try other.execute("BEGIN")
+        try other.execute("LOCK TABLE tickd_schema_migrations IN ACCESS EXCLUSIVE MODE")
+        let capture = LogCapture()
+        let result = Mutex<Result<SchemaMigrator.Outcome, any Error>?>(nil)
+        let config = db.config()
+        let migration = Thread {
+            let outcome = Result { try DatabaseCommands.migrate(config: config, logger: capture.logger("tickd.migrate")) }
+            result.withLock { $0 = outcome }
+        }
+        migration.start()
+        // Once the migration (holding tickd's advisory lock) waits for the table, ask for its lock.
+        var waited = 0
+        while try db.value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '\(db.schema).tickd_schema_migrations'::regclass") == "0" {
+            waited += 1
+            try #require(waited < 500, "the migration never waited for the locked table")
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        try other.execute("SELECT pg_advisory_xact_lock(\(SchemaMigrator.advisoryLock))")
+        try other.execute("COMMIT")
+        var polls = 0
+        while result.withLock({ $0 == nil }) && polls < 3000 { polls += 1; Thread.sleep(forTimeInterval: 0.01) }
+        let outcome = try #require(result.withLock { $0 }).get()
+        #expect(outcome.applied == [])
+        #expect(capture.records.contains { $0.message.contains("running it again") && $0.metadata["sqlstate"] == "40P01" })
     }
 
     @Test func plainModeWhenTimescaleIsOffOrMissing() throws {

@@ -22,8 +22,8 @@ public struct SchemaMigrator {
                         Step(version: 4, description: "candles: open/close by (time, trade_seq), turnover and vwap; real-time hierarchical aggregates refreshed by tickd, or plain views"),
                         Step(version: 5, description: "identity: tickd_database, the id a journal is bound to")]
 
-    /// A lock key only tickd's migrations take, so two `tickd migrate` never interleave.
-    static let advisoryLock = 0x7469_636B_6400  // "tickd"
+    /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
+    public static let advisoryLock = 0x7469_636B_6400  // "tickd"
 
     public init(options: SchemaOptions, logger: Logger = Logger(label: "tickd.migrate")) {
         self.options = options
@@ -42,6 +42,24 @@ public struct SchemaMigrator {
     }
 
     public func migrate(_ db: Connection) throws(PostgresError) -> Outcome {
+        // DDL on a hypertable takes TimescaleDB catalog locks that a running tickd (chunk
+        // creation, candle refresh) or another installation in the same database also takes, in
+        // another order: PostgreSQL may pick this transaction as a deadlock victim. It was rolled
+        // back whole, so running it again is safe.
+        var attempt = 0
+        while true {
+            do {
+                return try migrateOnce(db)
+            } catch where error.sqlState?.hasPrefix("40") == true && db.isOpen && attempt < 5 {
+                attempt += 1
+                logger.warning("schema migration rolled back by the server; running it again",
+                               metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
+    }
+
+    private func migrateOnce(_ db: Connection) throws(PostgresError) -> Outcome {
         try db.execute("BEGIN")
         var outcome: Outcome
         do throws(PostgresError) {
