@@ -25,13 +25,15 @@ let package = Package(
         // C libraries, found through pkg-config; apt names the Debian package to install.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // TLS to Redis (hiredis 0.14 has none): the system's OpenSSL behind a socketpair bridge.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMalloc"),
 
         // Swift owners of the C handles; they know nothing of ticks.
         .target(name: "LibPQ", dependencies: ["CLibPQ"]),
-        .target(name: "Hiredis", dependencies: ["CHiredis"]),
+        .target(name: "Hiredis", dependencies: ["CHiredis", "COpenSSL"]),
         .target(name: "Zstd", dependencies: ["CZstd"]),
         .target(name: "Gzip", dependencies: ["CZlib"]),
 

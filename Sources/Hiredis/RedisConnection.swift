@@ -10,11 +10,18 @@ import Glibc
 /// them off Swift's cooperative pool. Not thread-safe.
 public final class RedisConnection {
     private let context: UnsafeMutablePointer<redisContext>
+    /// The TLS session of a `rediss://` connection (hiredis talks to its socketpair end).
+    private let bridge: TLSBridge?
 
-    /// Connects, then sends AUTH and SELECT as the URL asks. `timeout` bounds connect, reads and writes.
-    public init(url: RedisURL, timeout: Duration = .seconds(2)) throws(RedisError) {
+    /// Connects, then sends AUTH and SELECT as the URL asks. `timeout` bounds connect, reads and
+    /// writes; `tls` says how a `rediss://` URL's server is verified.
+    public init(url: RedisURL, timeout: Duration = .seconds(2), tls: RedisTLS = RedisTLS()) throws(RedisError) {
         let tv = Self.timeval(timeout)
-        guard let context = redisConnectWithTimeout(url.host, Int32(url.port), tv) else {
+        let bridge = url.tls ? try TLSBridge(host: url.host, port: url.port, tls: tls, timeout: timeout) : nil
+        self.bridge = bridge
+        let connected = bridge.map { redisConnectFd($0.appSocket) } ?? redisConnectWithTimeout(url.host, Int32(url.port), tv)
+        guard let context = connected else {
+            if let bridge { close(bridge.appSocket) }
             throw RedisError(kind: .io, message: "cannot allocate redis context")
         }
         self.context = context

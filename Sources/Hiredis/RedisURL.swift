@@ -1,5 +1,7 @@
-/// The parts of a `redis://[user:password@]host[:port][/db]` URL.
+/// The parts of a `redis://[user:password@]host[:port][/db]` URL; `rediss://` is the same over TLS.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
+    /// `rediss://`: the connection is TLS (see `RedisTLS`).
+    public var tls = false
     public var host: String
     public var port: Int
     public var database: Int
@@ -12,13 +14,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.user = user; self.password = password
     }
 
-    /// Parses a `redis://` URL; percent-escapes in user and password are decoded.
+    /// Parses a `redis://` or `rediss://` URL; percent-escapes in user and password are decoded.
     public init(parsing text: String) throws(RedisError) {
-        guard text.hasPrefix("redis://") else {
-            throw RedisError(kind: .usage, message: "REDIS_URL must start with redis://")
+        let tls = text.hasPrefix("rediss://")
+        guard tls || text.hasPrefix("redis://") else {
+            throw RedisError(kind: .usage, message: "REDIS_URL must start with redis:// or rediss:// (TLS)")
         }
-        var rest = Substring(text.dropFirst("redis://".count))
+        var rest = Substring(text.dropFirst(tls ? "rediss://".count : "redis://".count))
         self.init()
+        self.tls = tls
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
@@ -60,7 +64,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         case (let u?, nil): credentials = "\(u)@"
         case (let u, _?): credentials = "\(u ?? ""):***@"
         }
-        return "redis://\(credentials)\(host):\(port)/\(database)"
+        return "\(tls ? "rediss" : "redis")://\(credentials)\(host):\(port)/\(database)"
     }
 
     static func percentDecoded(_ text: Substring) -> String {

@@ -143,8 +143,9 @@ import TickPipeline
                   idle_timeout_ms: 1500
                   max_line_bytes: 200
             """)
-        let daemon = try DaemonProcess(["run", "--config", config], environment: ["DATABASE_URL": db.url, "REDIS_URL": ""])
+        let daemon = try DaemonProcess(["run", "--config", config, "--metrics", "127.0.0.1:0"], environment: ["DATABASE_URL": db.url, "REDIS_URL": ""])
         let port = try #require(daemon.listeningPort(), "\(daemon.output)")
+        let metricsPort = try #require(OperationsTests.metricsPort(daemon), "\(daemon.output)")
         let good = try LineSocket(port: port, from: "127.0.0.1")
         good.send("time,symbol,price,volume,trade_id\n")
         // A flood from another peer: two get in (and go idle), the rest are turned away at once.
@@ -160,9 +161,14 @@ import TickPipeline
         #expect(flood.filter { $0.peerCloses(within: .seconds(5)) }.count == 8)   // refused or idle-closed
         #expect(eventually { (try? db.value("SELECT count(*) FROM market_ticks WHERE symbol = 'SCOM'")) == "40" }, "\(daemon.output)")
         #expect(try db.value("SELECT count(*) FROM market_ticks WHERE symbol = 'KCB'") == "1")
+        // Every refusal and idle close is counted; the log says it once per 10 s and kind.
+        let metrics = httpGet(port: metricsPort, path: "/metrics")?.body ?? ""
+        let listener = "listener=\"tcp://127.0.0.1:0\""
+        #expect(OperationsTests.sample(metrics, "tickd_connections_refused_total{\(listener),reason=\"max_connections_per_peer\"}") == 6, "\(metrics)")
+        #expect(OperationsTests.sample(metrics, "tickd_connections_idle_closed_total{\(listener)}") >= 2, "\(metrics)")
         let log = daemon.output
-        #expect(log.components(separatedBy: "reason=max_connections_per_peer").count - 1 == 6, "\(log)")
-        #expect(log.components(separatedBy: "connection idle, closed").count - 1 >= 2)
+        #expect(log.components(separatedBy: "reason=max_connections_per_peer").count - 1 == 1, "\(log)")
+        #expect(log.contains("connection closed by tickd") && log.contains("reason=\"idle: no complete line for 1.5 seconds\""), "\(log)")
         let deadLetters = try String(contentsOfFile: db.config().deadLetterPath, encoding: .utf8)
         #expect(deadLetters.contains("\"reason\":\"line_too_long\""))
         daemon.signal(SIGTERM)

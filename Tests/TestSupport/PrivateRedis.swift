@@ -4,11 +4,20 @@ import Foundation
 /// pause and restart it without touching the shared server.
 public final class PrivateRedis: @unchecked Sendable {
     public let port: Int
+    /// The TLS port, when started with certificates.
+    public let tlsPort: Int?
+    private let tls: (certificates: TestCertificates, clientCertificates: Bool)?
     private var process: Process?
     private let directory: String
 
-    public init() throws {
+    /// With `tls`, the server also listens with TLS on `tlsPort` (its certificate from the test
+    /// CA), asking clients for a certificate when `clientCertificates`.
+    public init(tls: TestCertificates? = nil, clientCertificates: Bool = false) throws {
         port = try Self.freePort()
+        var other = try Self.freePort()
+        while other == port { other = try Self.freePort() }
+        tlsPort = tls == nil ? nil : other
+        self.tls = tls.map { ($0, clientCertificates) }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tickd-redis-\(port)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try start()
@@ -27,6 +36,9 @@ public final class PrivateRedis: @unchecked Sendable {
         process.arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", directory, "--logfile", "\(directory)/redis.log"]
             + (requirePassword.map { ["--requirepass", $0] } ?? [])
+            + (tls.map { tls in ["--tls-port", "\(tlsPort!)", "--tls-cert-file", tls.certificates.serverCert,
+                                 "--tls-key-file", tls.certificates.serverKey, "--tls-ca-cert-file", tls.certificates.caFile,
+                                 "--tls-auth-clients", tls.clientCertificates ? "yes" : "no"] } ?? [])
         try process.run()
         self.process = process
         for _ in 0..<200 {

@@ -16,6 +16,7 @@ public final class TickSubscriber: @unchecked Sendable {
 
     private let lock = NSLock()
     private var received: [Message] = []
+    private var receivedAt: [ContinuousClock.Instant] = []
     private let done = DispatchSemaphore(value: 0)
     public let prefix: String
     private let url: RedisURL
@@ -33,7 +34,11 @@ public final class TickSubscriber: @unchecked Sendable {
                       let channel = parts[2].text, let payload = parts[3].text else { break }
                 if channel == "\(prefix)__end__" { break }
                 let message = Message(channel: channel, payload: payload, fields: Self.fields(of: payload))
-                lock.withLock { received.append(message) }
+                let now = ContinuousClock.now
+                lock.withLock {
+                    received.append(message)
+                    receivedAt.append(now)
+                }
             }
             done.signal()
         }.start()
@@ -49,6 +54,9 @@ public final class TickSubscriber: @unchecked Sendable {
         _ = done.wait(timeout: .now() + 60)
         return lock.withLock { received }
     }
+
+    /// When each message arrived (same order as `finish()`'s messages).
+    public var arrivals: [ContinuousClock.Instant] { lock.withLock { receivedAt } }
 
     /// The top-level fields of tickd's flat JSON message as raw text, numbers exactly as written
     /// (JSONSerialization would turn 23.10 into a double and lose the trailing zero).

@@ -86,11 +86,24 @@ import TickSources
         #expect(config.journalOptions.fsync == .always && config.journalOptions.fsyncInterval == .milliseconds(50))
         #expect(config.batchLingerMilliseconds == nil)
         #expect(config.databaseWriters == 3)
-        for (bad, key) in [("journal:\n  segment_bytes: 1048576\n  max_bytes: 1048576\n", "journal.max_bytes"),
-                           ("journal:\n  fsync: sometimes\n", "journal.fsync"),
-                           ("journal:\n  directory: \"\"\n", "journal.directory"),
-                           ("database:\n  writers: 0\n", "database.writers"),
-                           ("batch:\n  linger_ms: -2\n", "batch.linger_ms")] {
+        Self.expectRefused([("journal:\n  segment_bytes: 1048576\n  max_bytes: 1048576\n", "journal.max_bytes"),
+                            ("journal:\n  fsync: sometimes\n", "journal.fsync"),
+                            ("journal:\n  directory: \"\"\n", "journal.directory"),
+                            ("database:\n  writers: 0\n", "database.writers"),
+                            ("batch:\n  linger_ms: -2\n", "batch.linger_ms")])
+    }
+
+    @Test func redisTLSFilesMustBeReadable() throws {
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: "redis:\n  tls_ca_file: /etc/hostname\n  tls_cert_file: \"\"\n", to: &config)
+        #expect(config.redisTLSCAFile == "/etc/hostname" && config.redisTLSCertFile == nil)
+        Self.expectRefused([("redis:\n  tls_ca_file: /nonexistent/ca.pem\n", "redis.tls_ca_file"),
+                            ("redis:\n  tls_key_file: /etc/hostname\n", "redis.tls_key_file")])
+    }
+
+    /// Each YAML text is refused, naming its key.
+    static func expectRefused(_ cases: [(yaml: String, key: String)]) {
+        for (bad, key) in cases {
             var scratch = TickdConfig()
             do {
                 try ConfigLoader.apply(yaml: bad, to: &scratch)

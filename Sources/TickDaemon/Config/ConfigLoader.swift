@@ -109,7 +109,20 @@ public enum ConfigLoader {
             if let ms = try timescale.integer("refresh_interval_ms", in: 100...3_600_000) { config.candleRefreshMilliseconds = ms }
         }
         if let redis = try top.section("redis") {
-            try redis.only(["prefix", "max_backlog", "timeout_ms", "retry_max_backoff_ms", "drain_timeout_ms"])
+            try redis.only(["prefix", "max_backlog", "timeout_ms", "retry_max_backoff_ms", "drain_timeout_ms",
+                            "tls_ca_file", "tls_cert_file", "tls_key_file"])
+            // Checked here, not at the first connection: a typo exits 2 before anything starts.
+            for (key, path) in [("tls_ca_file", \TickdConfig.redisTLSCAFile), ("tls_cert_file", \TickdConfig.redisTLSCertFile),
+                                ("tls_key_file", \TickdConfig.redisTLSKeyFile)] {
+                guard let file = try redis.string(key), !file.isEmpty else { continue }
+                guard FileManager.default.isReadableFile(atPath: file) else {
+                    throw ConfigError(key: redis.key(key), "cannot read \(file): give a PEM file tickd's user can read")
+                }
+                config[keyPath: path] = file
+            }
+            if config.redisTLSKeyFile != nil && config.redisTLSCertFile == nil {
+                throw ConfigError(key: redis.key("tls_key_file"), "is set without redis.tls_cert_file: give the client certificate too")
+            }
             if let prefix = try redis.string("prefix") {
                 guard !prefix.isEmpty, prefix.utf8.count <= 64, !prefix.contains(where: { $0.isWhitespace }) else {
                     throw ConfigError(key: redis.key("prefix"), "must be 1-64 characters without blanks, e.g. \"ticks:\"")
@@ -193,7 +206,7 @@ extension ConfigLoader {
     /// A TCP listener from `sources.listen[]`.
     static func listener(_ section: Section, config: TickdConfig) throws(ConfigError) -> ListenerOptions {
         try section.only(["address", "format", "max_connections", "max_connections_per_peer", "idle_timeout_ms",
-                          "max_line_bytes", "allow"])
+                          "evict_after_ms", "max_line_bytes", "allow"])
         guard let address = try section.string("address") else { throw ConfigError(key: section.key("address"), "is required (HOST:PORT)") }
         let (host, port) = try hostPort(address, key: section.key("address"), allowZero: true)
         var options = ListenerOptions(host: host, port: port, maxLineBytes: config.maxLineBytes)
@@ -201,6 +214,7 @@ extension ConfigLoader {
         if let n = try section.integer("max_connections", in: 1...100_000) { options.maxConnections = n }
         if let n = try section.integer("max_connections_per_peer", in: 1...100_000) { options.maxConnectionsPerPeer = n }
         if let ms = try section.integer("idle_timeout_ms", in: 0...86_400_000) { options.idleTimeout = ms == 0 ? nil : .milliseconds(ms) }
+        if let ms = try section.integer("evict_after_ms", in: 0...86_400_000) { options.evictAfter = ms == 0 ? nil : .milliseconds(ms) }
         if let n = try section.integer("max_line_bytes", in: 64...16_777_216) { options.maxLineBytes = n }
         if let entries = try section.strings("allow") {
             guard let allow = AddressAllowList(entries) else {
@@ -261,7 +275,7 @@ extension ConfigLoader {
         "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "database.writers", "timescale.enabled",
         "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days", "timescale.refresh_interval_ms",
         "batch.max_ticks", "batch.max_age_ms", "batch.linger_ms", "redis.prefix", "redis.max_backlog", "redis.timeout_ms",
-        "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",
+        "redis.retry_max_backoff_ms", "redis.drain_timeout_ms", "redis.tls_ca_file", "redis.tls_cert_file", "redis.tls_key_file", "pipeline.max_queued_ticks", "shutdown.drain_timeout_ms",
         "journal.enabled", "journal.directory", "journal.segment_bytes", "journal.max_bytes", "journal.fsync",
         "journal.fsync_interval_ms",
         "log.format", "log.level", "metrics.address", "metrics.allow_public",

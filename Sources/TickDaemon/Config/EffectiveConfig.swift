@@ -29,11 +29,14 @@ extension TickdConfig {
                   "redis:", "  prefix: \"\(redisPrefix)\"", "  max_backlog: \(redisMaxBacklog)",
                   "  timeout_ms: \(redisTimeoutMilliseconds)", "  retry_max_backoff_ms: \(redisRetryMaxBackoffMilliseconds)",
                   "  drain_timeout_ms: \(redisDrainTimeoutMilliseconds)",
+                  "  tls_ca_file: \(redisTLSCAFile ?? "\"\"")", "  tls_cert_file: \(redisTLSCertFile ?? "\"\"")",
+                  "  tls_key_file: \(redisTLSKeyFile ?? "\"\"")",
                   "sources:", "  listen:"]
         for l in listeners {
             lines += ["    - address: \"\(l.host):\(l.port)\"", "      format: \(l.format.rawValue)",
                       "      max_connections: \(l.maxConnections)", "      max_connections_per_peer: \(l.maxConnectionsPerPeer)",
                       "      idle_timeout_ms: \(l.idleTimeout?.milliseconds ?? 0)",
+                      "      evict_after_ms: \(l.evictAfter?.milliseconds ?? 0)",
                       "      max_line_bytes: \(l.maxLineBytes)",
                       "      allow: [\(l.allow?.entries.joined(separator: ", ") ?? "")]"]
         }

@@ -37,11 +37,13 @@ extension TickdConfig {
         guard let redisURL else { return nil }
         let url: RedisURL
         do { url = try RedisURL(parsing: redisURL) } catch {
-            throw ConfigError(key: "REDIS_URL", "\(error.message) (form: redis://[user:password@]host:port/db)")
+            throw ConfigError(key: "REDIS_URL", "\(error.message) (form: redis[s]://[user:password@]host:port/db)")
         }
-        return PublisherOptions(url: url, prefix: redisPrefix, maxBacklog: redisMaxBacklog,
-                                timeout: .milliseconds(redisTimeoutMilliseconds),
-                                maxBackoff: .milliseconds(redisRetryMaxBackoffMilliseconds))
+        var options = PublisherOptions(url: url, prefix: redisPrefix, maxBacklog: redisMaxBacklog,
+                                       timeout: .milliseconds(redisTimeoutMilliseconds),
+                                       maxBackoff: .milliseconds(redisRetryMaxBackoffMilliseconds))
+        options.tls = RedisTLS(caFile: redisTLSCAFile, certFile: redisTLSCertFile, keyFile: redisTLSKeyFile)
+        return options
     }
 }
 

@@ -63,6 +63,11 @@ public struct TickdConfig: Sendable {
     public var redisRetryMaxBackoffMilliseconds = 5000
     /// How long a finishing replay waits for the publisher to send what is queued.
     public var redisDrainTimeoutMilliseconds = 10_000
+    /// `redis.tls_ca_file`, `redis.tls_cert_file`, `redis.tls_key_file` (`rediss://`): the CAs
+    /// that verify the server (default: the system's), and a client certificate and key.
+    public var redisTLSCAFile: String?
+    public var redisTLSCertFile: String?
+    public var redisTLSKeyFile: String?
 
     /// `batch.max_ticks`, `batch.max_age_ms`: a batch closes at this many ticks or this age.
     public var batchMaxTicks = 10_000

@@ -15,6 +15,8 @@ public struct PublisherOptions: Sendable {
     public var maxBackoff: Duration
     /// Messages per pipeline round trip at most.
     public var pipelineLimit: Int
+    /// How a `rediss://` server is verified (CA file, client certificate).
+    public var tls = RedisTLS()
 
     public init(url: RedisURL, prefix: String = "ticks:", maxBacklog: Int = 100_000, timeout: Duration = .seconds(2),
                 initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5), pipelineLimit: Int = 2000) {

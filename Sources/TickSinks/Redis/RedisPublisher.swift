@@ -274,7 +274,7 @@ public final class RedisPublisher: @unchecked Sendable {
 
     private func connected() throws -> RedisConnection {
         if let connection { return connection }
-        let redis = try RedisConnection(url: options.url, timeout: options.timeout)
+        let redis = try RedisConnection(url: options.url, timeout: options.timeout, tls: options.tls)
         connection = redis
         condition.lock()
         if everConnected { statsValue.reconnects += 1 }

@@ -43,10 +43,13 @@ struct FeedConnectionReader {
     var decoder: SourceDecoder
     var observer: SourceObserver
     let wiring: SourceWiring
+    /// Called after a read that completed one or more lines (the listener's idle and eviction clock).
+    let completedLines: (@Sendable () -> Void)?
 
-    init(decoder: SourceDecoder, wiring: SourceWiring) {
+    init(decoder: SourceDecoder, wiring: SourceWiring, completedLines: (@Sendable () -> Void)? = nil) {
         self.decoder = decoder
         self.wiring = wiring
+        self.completedLines = completedLines
         observer = SourceObserver(source: decoder.source)
     }
 
@@ -55,9 +58,11 @@ struct FeedConnectionReader {
     mutating func read(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws -> Bool {
         for try await buffer in inbound {
             var ticks: [KeyedTick] = []
+            let linesBefore = decoder.lineNumber
             try buffer.withUnsafeReadableBytes { bytes in
                 try decoder.decode(bytes, now: wiring.clock()) { ticks.append($0.keyed) }
             }
+            if decoder.lineNumber != linesBefore { completedLines?() }
             observer.observe(decoder.counts, logger: wiring.logger)
             if !ticks.isEmpty {
                 guard await wiring.deliver(TickChunk(source: decoder.source, throughLine: decoder.lineNumber, ticks: ticks)) else {
@@ -80,23 +85,5 @@ struct FeedConnectionReader {
     mutating func close() {
         observer.flushWarning(logger: wiring.logger)
         wiring.report(decoder.source, decoder.counts)
-    }
-}
-
-/// Closes a connection when the idle timer (IdleStateHandler) fires for reads.
-final class IdleCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    let onIdle: @Sendable () -> Void
-
-    init(onIdle: @escaping @Sendable () -> Void) { self.onIdle = onIdle }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            onIdle()
-            context.close(promise: nil)
-        } else {
-            context.fireUserInboundEventTriggered(event)
-        }
     }
 }

@@ -15,21 +15,26 @@ public struct ListenerOptions: Sendable {
     public var maxConnections: Int
     /// Connections at once from one peer address.
     public var maxConnectionsPerPeer: Int
-    /// A connection that sends nothing this long is closed; nil never.
+    /// A connection that completes no line this long is closed (bytes that never end a line,
+    /// as a slow-loris sends, do not count); nil never.
     public var idleTimeout: Duration?
+    /// When the listener is full, a connection that completed no line this long gives its place
+    /// to a newcomer (one that never completed a line always can); nil: only those.
+    public var evictAfter: Duration?
     public var maxLineBytes: Int
     /// Only these peers may connect; nil lets any.
     public var allow: AddressAllowList?
 
     public init(host: String, port: Int, format: FeedFormat = .auto, maxConnections: Int = 256,
-                maxConnectionsPerPeer: Int = 32, idleTimeout: Duration? = .seconds(300), maxLineBytes: Int = 65_536,
-                allow: AddressAllowList? = nil) {
+                maxConnectionsPerPeer: Int = 32, idleTimeout: Duration? = .seconds(300), evictAfter: Duration? = .seconds(2),
+                maxLineBytes: Int = 65_536, allow: AddressAllowList? = nil) {
         self.host = host
         self.port = port
         self.format = format
         self.maxConnections = maxConnections
         self.maxConnectionsPerPeer = maxConnectionsPerPeer
         self.idleTimeout = idleTimeout
+        self.evictAfter = evictAfter
         self.maxLineBytes = maxLineBytes
         self.allow = allow
     }
@@ -40,7 +45,8 @@ public struct ListenerOptions: Sendable {
 
 /// A TCP server that feed publishers connect to (SwiftNIO). Each connection is read in a task
 /// of its own; when the pipeline is full the task stops pulling, NIO stops reading the socket
-/// and TCP flow control slows the publisher. Limits refuse or close connections, never tickd.
+/// and TCP flow control slows the publisher. Limits refuse or close connections, never tickd:
+/// see `ConnectionLimiter` for who gets a place when the listener is full.
 public final class TCPFeedServer: Sendable {
     public let options: ListenerOptions
     private let group: any EventLoopGroup
@@ -48,10 +54,13 @@ public final class TCPFeedServer: Sendable {
     private var logger: Logger { wiring.logger }
     private let limiter: ConnectionLimiter
     private let metrics: ListenerMetrics
+    private let throttled = ThrottledLog()
 
     private struct State {
         var server: (any Channel)?
-        var connections: [ObjectIdentifier: any Channel] = [:]
+        /// Open connections by limiter id, and why tickd closed the ones it closed.
+        var connections: [Int: any Channel] = [:]
+        var closedByTickd: [Int: String] = [:]
         var stopping = false
         var boundPort: Int?
     }
@@ -59,7 +68,7 @@ public final class TCPFeedServer: Sendable {
 
     /// The accepted connection, or a refused one (already being closed).
     enum Admission: Sendable {
-        case accepted(NIOAsyncChannel<ByteBuffer, Never>, peer: String)
+        case accepted(NIOAsyncChannel<ByteBuffer, Never>, peer: String, id: Int)
         case refused
     }
 
@@ -68,7 +77,7 @@ public final class TCPFeedServer: Sendable {
         self.group = group
         self.wiring = wiring
         limiter = ConnectionLimiter(maxTotal: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer,
-                                    allow: options.allow)
+                                    allow: options.allow, evictAfter: options.evictAfter)
         metrics = ListenerMetrics(listener: options.name)
     }
 
@@ -94,11 +103,13 @@ public final class TCPFeedServer: Sendable {
         if stopNow { server.channel.close(promise: nil) }
         logger.notice("listening for feed publishers", metadata: ["listener": "\(options.name)", "port": "\(port ?? 0)",
                                                                    "format": "\(options.format.rawValue)"])
+        let sweeper = Task { await closeSilentConnections() }
+        defer { sweeper.cancel() }
         try await withThrowingDiscardingTaskGroup { tasks in
             try await server.executeThenClose { inbound in
                 for try await admission in inbound {
-                    guard case .accepted(let connection, let peer) = admission else { continue }
-                    tasks.addTask { await self.serve(connection, peer: peer) }
+                    guard case .accepted(let connection, let peer, let id) = admission else { continue }
+                    tasks.addTask { await self.serve(connection, peer: peer, id: id) }
                 }
             }
         }
@@ -118,51 +129,85 @@ public final class TCPFeedServer: Sendable {
     /// Runs on the event loop for each accepted socket.
     private func admit(_ channel: any Channel) throws -> Admission {
         let peer = channel.remoteAddress?.ipAddress ?? "unknown"
-        if let refusal = limiter.admit(peer: peer) {
+        let id: Int
+        switch limiter.admit(peer: peer) {
+        case .refused(let refusal):
             metrics.refused(refusal)
-            logger.warning("connection refused", metadata: ["listener": "\(options.name)", "peer": "\(peer)",
-                                                            "reason": "\(refusal.rawValue)"])
+            throttled.log(logger, .warning, "connection refused", kind: refusal.rawValue,
+                          metadata: ["listener": "\(options.name)", "peer": "\(peer)", "reason": "\(refusal.rawValue)"])
             channel.close(promise: nil)
             return .refused
-        }
-        if let idle = options.idleTimeout {
-            let name = options.name
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: TimeAmount(idle)))
-            try channel.pipeline.syncOperations.addHandler(IdleCloser { [self] in
-                metrics.idleClosed.increment()
-                logger.notice("connection idle, closed", metadata: ["listener": "\(name)", "peer": "\(peer)"])
-            })
+        case .admitted(let admitted):
+            id = admitted
+        case .admittedEvicting(let admitted, let evicted):
+            id = admitted
+            metrics.evicted.increment()
+            close(evicted, because: "evicted: the listener was full and it had sent no line for longest", kind: "evicted")
         }
         let connection = try NIOAsyncChannel<ByteBuffer, Never>(
             wrappingChannelSynchronously: channel,
             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
         state.withLock { s in
-            s.connections[ObjectIdentifier(channel)] = channel
+            s.connections[id] = channel
         }
+        // Another event loop may have evicted it between admission and here.
+        if !limiter.holdsPlace(id: id) { close(id, because: "evicted: the listener was full and it had sent no line for longest", kind: "evicted") }
         metrics.accepted.increment()
         metrics.open.record(limiter.open)
-        return .accepted(connection, peer: peer)
+        return .accepted(connection, peer: peer, id: id)
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String) async {
-        let id = ObjectIdentifier(connection.channel)
+    /// Closes connection `id` (its limiter place is already given back or about to be).
+    private func close(_ id: Int, because reason: String, kind: String) {
+        let channel = state.withLock { s -> (any Channel)? in
+            guard let channel = s.connections[id] else { return nil }
+            s.closedByTickd[id] = reason
+            return channel
+        }
+        guard let channel else { return }
+        let peer = channel.remoteAddress.map { "\($0.ipAddress ?? "unknown"):\($0.port ?? 0)" } ?? "unknown"
+        throttled.log(logger, .notice, "connection closed by tickd", kind: kind,
+                      metadata: ["listener": "\(options.name)", "peer": "\(peer)", "reason": "\(reason)"])
+        channel.close(promise: nil)
+    }
+
+    /// The idle timeout: every second (or a quarter of the timeout), closes the connections that
+    /// completed no line for `idleTimeout`.
+    private func closeSilentConnections() async {
+        guard let timeout = options.idleTimeout else { return }
+        let period = min(Duration.seconds(1), timeout / 4)
+        while (try? await Task.sleep(for: period)) != nil {
+            for id in limiter.silent(for: timeout) {
+                limiter.release(id: id)
+                metrics.idleClosed.increment()
+                close(id, because: "idle: no complete line for \(timeout)", kind: "idle")
+            }
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String, id: Int) async {
         let remote = connection.channel.remoteAddress.map { "\($0.ipAddress ?? peer):\($0.port ?? 0)" } ?? peer
         defer {
-            state.withLock { _ = $0.connections.removeValue(forKey: id) }
-            limiter.release(peer: peer)
+            state.withLock { s in
+                s.connections.removeValue(forKey: id)
+                s.closedByTickd.removeValue(forKey: id)
+            }
+            limiter.release(id: id)
         }
         if state.withLock({ $0.stopping }) { connection.channel.close(promise: nil) }
         logger.info("publisher connected", metadata: ["listener": "\(options.name)", "peer": "\(remote)"])
         var reader = FeedConnectionReader(decoder: wiring.makeDecoder(options.name, options.format, options.maxLineBytes),
-                                          wiring: wiring)
+                                          wiring: wiring) { [limiter] in limiter.completedLines(id: id) }
         var outcome = "closed by peer"
         do {
             try await connection.executeThenClose { inbound in
-                let peerClosed = try await reader.read(inbound)
-                if peerClosed && !state.withLock({ $0.stopping }) {
+                let ended = try await reader.read(inbound)
+                // Closed by tickd (idle, evicted, shutting down): a partial last line is not a record.
+                let closedBy = state.withLock { s in s.closedByTickd[id] ?? (s.stopping ? "shutting down" : nil) }
+                if ended && closedBy == nil {
                     try await reader.finish()
                 } else {
-                    outcome = "closed by tickd"
+                    outcome = "closed by tickd" + (closedBy.map { " (\($0))" } ?? "")
                 }
             }
         } catch {
@@ -184,11 +229,12 @@ extension TimeAmount {
 }
 
 /// The metrics of one listener: `tickd_connections_accepted_total`, `…_refused_total{reason}`,
-/// `…_idle_closed_total`, `tickd_connections_open`, all labelled with the listener.
+/// `…_idle_closed_total`, `…_evicted_total`, `tickd_connections_open`, all labelled with the listener.
 struct ListenerMetrics: Sendable {
     let listener: String
     let accepted: Counter
     let idleClosed: Counter
+    let evicted: Counter
     let open: Gauge
     private let refusedCounters: [ConnectionLimiter.Refusal: Counter]
 
@@ -196,6 +242,7 @@ struct ListenerMetrics: Sendable {
         self.listener = listener
         accepted = Counter(label: "tickd_connections_accepted_total", dimensions: [("listener", listener)])
         idleClosed = Counter(label: "tickd_connections_idle_closed_total", dimensions: [("listener", listener)])
+        evicted = Counter(label: "tickd_connections_evicted_total", dimensions: [("listener", listener)])
         open = Gauge(label: "tickd_connections_open", dimensions: [("listener", listener)])
         refusedCounters = Dictionary(uniqueKeysWithValues: ConnectionLimiter.Refusal.allCases.map {
             ($0, Counter(label: "tickd_connections_refused_total", dimensions: [("listener", listener), ("reason", $0.rawValue)]))
