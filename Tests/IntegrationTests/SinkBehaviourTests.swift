@@ -102,16 +102,19 @@ import TickSinks
         #expect(try db.value("SELECT latest_price FROM stocks WHERE symbol = 'SCOM'") == "24.50")
     }
 
-    @Test func theFirstTickOfANewTradingDayMovesThePreviousCloseIn() throws {
+    @Test func underThePlainProfileTheFirstTickOfANewTradingDayMovesTheLastTradeIn() throws {
         let db = try TestDatabase()
-        try db.migrateAndSeed()
+        var config = db.config()
+        config.exchangeProfile = try ExchangeProfile.load("plain", key: "exchange.profile")
+        try db.migrateAndSeed(config)
+        func replay(_ lines: [String]) throws { try db.replay(lines, config: config) }
         // Seed price 23.10 is the close before the first day tickd sees.
-        try db.replay(["time,symbol,price,volume", "2026-01-05T09:00:00+03:00,SCOM,23.50,1", "2026-01-05T14:59:00+03:00,SCOM,23.80,1"])
+        try replay(["time,symbol,price,volume", "2026-01-05T09:00:00+03:00,SCOM,23.50,1", "2026-01-05T14:59:00+03:00,SCOM,23.80,1"])
         #expect(try db.rows("SELECT latest_price, previous_close FROM stocks WHERE symbol = 'SCOM'") == [["23.80", "23.10"]])
         // 23:59 UTC on the 5th is already the 6th in Nairobi: a new trading day.
-        try db.replay(["time,symbol,price,volume", "2026-01-05T21:30:00Z,SCOM,24.10,1"])
+        try replay(["time,symbol,price,volume", "2026-01-05T21:30:00Z,SCOM,24.10,1"])
         #expect(try db.rows("SELECT latest_price, previous_close FROM stocks WHERE symbol = 'SCOM'") == [["24.10", "23.80"]])
-        try db.replay(["time,symbol,price,volume", "2026-01-06T10:00:00+03:00,SCOM,24.30,1"])
+        try replay(["time,symbol,price,volume", "2026-01-06T10:00:00+03:00,SCOM,24.30,1"])
         #expect(try db.rows("SELECT latest_price, previous_close FROM stocks WHERE symbol = 'SCOM'") == [["24.30", "23.80"]])
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TickDaemon
 import TickPipeline
@@ -99,6 +100,27 @@ import TickSources
         #expect(config.redisTLSCAFile == "/etc/hostname" && config.redisTLSCertFile == nil)
         Self.expectRefused([("redis:\n  tls_ca_file: /nonexistent/ca.pem\n", "redis.tls_ca_file"),
                             ("redis:\n  tls_key_file: /etc/hostname\n", "redis.tls_key_file")])
+    }
+
+    @Test func theExchangeProfileIsNSEByDefaultPlainOrAFile() throws {
+        #expect(TickdConfig().exchangeProfile.closingPrice == .vwap(minimumVolume: 100))
+        #expect(TickdConfig().exchangeProfile.tickSizes?.bands.count == 6)
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: "exchange:\n  profile: plain\n", to: &config)
+        #expect(config.exchangeProfile.closingPrice == .lastTrade && config.exchangeProfile.tickSizes == nil)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("profile-\(UUID().uuidString).yaml").path
+        try "closing_price: vwap\nclosing_min_volume: 500\ntick_sizes:\n  - { from: \"0\", tick: \"0.10\" }\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ConfigLoader.apply(yaml: "exchange:\n  profile: \(path)\n", to: &config)
+        #expect(config.exchangeProfile.closingPrice == .vwap(minimumVolume: 500) && config.exchangeProfile.name == path)
+        #expect(config.exchangeProfile.tickSizes?.bands.map(\.tick.description) == ["0.10"])
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml").path
+        try "closing_price: vwap\ntick_sizes:\n  - { from: \"1\", tick: \"0.10\" }\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        Self.expectRefused([("exchange:\n  profile: lse\n", "exchange.profile"),
+                            ("exchange:\n  profile: /nonexistent/nse.yaml\n", "exchange.profile"),
+                            ("exchange:\n  profile: \(bad)\n", "exchange.profile.tick_sizes")])
     }
 
     /// Each YAML text is refused, naming its key.

@@ -7,7 +7,7 @@ extension TickdConfig {
     public var effectiveYAML: String {
         let delimiter = csv.delimiter == 0x09 ? "\\t" : String(UnicodeScalar(csv.delimiter))
         var lines = ["# effective configuration (from \(source))",
-                     "exchange:", "  timezone: \(timezone)",
+                     "exchange:", "  timezone: \(timezone)", "  profile: \(exchangeProfile.name)",
                      "input:", "  format: \(format.rawValue)", "  max_line_bytes: \(maxLineBytes)",
                      "  max_future_skew_seconds: \(maxFutureSkewSeconds)",
                      "  csv:", "    delimiter: \"\(delimiter)\"", "    header: \(csv.header.rawValue)",

@@ -11,6 +11,8 @@ import TickSources
 public struct TickdConfig: Sendable {
     /// `exchange.timezone`: zone of naive times and of the trading day.
     public var timezone = "Africa/Nairobi"
+    /// `exchange.profile`: the exchange's rules (official close, tick sizes); NSE by default.
+    public var exchangeProfile = try! ExchangeProfile.parse(ExchangeProfile.nse, key: "exchange.profile")
 
     /// `input.format`: csv, ndjson or auto.
     public var format: FeedFormat = .auto
@@ -125,7 +127,8 @@ public struct TickdConfig: Sendable {
     public var schemaOptions: SchemaOptions {
         SchemaOptions(ticksTable: ticksTable, stocksTable: stocksTable, timescale: timescale,
                       chunkIntervalHours: chunkIntervalHours, compressAfterDays: compressAfterDays,
-                      retentionDays: retentionDays, exchangeZone: timezone)
+                      retentionDays: retentionDays, exchangeZone: timezone,
+                      closingPrice: exchangeProfile.closingPrice, tickSizes: exchangeProfile.tickSizes)
     }
 
     /// `DATABASE_URL`, or a configuration error saying it is needed.

@@ -1,3 +1,5 @@
+import TickModel
+
 /// The statements of one batch write. Feed values never appear in them: ticks travel as binary
 /// COPY data, the zone, source and counts as parameters; table names are validated identifiers.
 struct BatchSQL {
@@ -8,6 +10,7 @@ struct BatchSQL {
     let deleteUnchanged: String
     let upsert: String
     let latest: String
+    let officialClose: String
     let offsets: String
     let position: String
     let readPosition: String
@@ -26,7 +29,7 @@ struct BatchSQL {
     static let sessionSettings = "SET jit = off"
     /// The statements of every batch, prepared once per connection (parsed and planned once).
     var prepared: [(name: String, sql: String)] {
-        [("tickd_reserve_seqs", reserveSeqs), ("tickd_latest", latest), ("tickd_offsets", offsets),
+        [("tickd_reserve_seqs", reserveSeqs), ("tickd_latest", latest), ("tickd_official_close", officialClose), ("tickd_offsets", offsets),
          ("tickd_position", position), ("tickd_published", published), ("tickd_mark_published", markAllPublished)]
     }
     static let transactionStatus = "SELECT txid_status($1)"
@@ -85,9 +88,9 @@ struct BatchSQL {
             RETURNING m.symbol, (extract(epoch FROM m.time) * 1000000)::int8, m.trade_seq, m.seq
             """
         // latest_price follows the newest stored tick of each symbol ($2 symbols, $3 times, $4
-        // trade_seqs, $5 closes; a corrected newest trade moves it too); the first tick of a new trading day (in the exchange zone, $1)
-        // moves the previous day's last price into previous_close. A symbol's first tick ever
-        // takes previous_close from the price stocks held until then.
+        // trade_seqs, $5 closes, $1 the exchange zone; a corrected newest trade moves it too). A
+        // symbol's first tick ever takes previous_close from the price stocks held until then;
+        // after that, officialClose sets it.
         latest = """
             WITH newest AS (
                 SELECT symbol, time, trade_seq, close, (time AT TIME ZONE $1)::date AS day
@@ -97,7 +100,6 @@ struct BatchSQL {
                 SELECT n.symbol, n.time, n.trade_seq, n.close, n.day, st.latest_price
                 FROM newest n LEFT JOIN \(stocks) st ON st.symbol = n.symbol
                 ON CONFLICT (symbol) DO UPDATE SET
-                    previous_close = CASE WHEN EXCLUDED.trading_day > l.trading_day THEN l.close ELSE l.previous_close END,
                     trading_day = EXCLUDED.trading_day, time = EXCLUDED.time, trade_seq = EXCLUDED.trade_seq,
                     close = EXCLUDED.close
                 WHERE (EXCLUDED.time, EXCLUDED.trade_seq) >= (l.time, l.trade_seq)
@@ -109,6 +111,7 @@ struct BatchSQL {
             )
             SELECT symbol FROM moved
             """
+        officialClose = Self.officialClose(options, ticks: ticks, stocks: stocks)
         offsets = """
             INSERT INTO tickd_source_offsets AS o (source, line, ticks, updated_at) VALUES ($1, $2, $3, now())
             ON CONFLICT (source) DO UPDATE SET line = EXCLUDED.line, ticks = o.ticks + EXCLUDED.ticks, updated_at = now()
@@ -132,6 +135,62 @@ struct BatchSQL {
             LEFT JOIN tickd_latest l ON l.symbol = m.symbol
             WHERE c.published_seq < c.last_seq
             ORDER BY m.symbol, m.seq LIMIT $1
+            """
+    }
+
+    /// How many days back the official close looks for a day that has one (NSE: a day under
+    /// 100 shares keeps the previous close, so the close may come from an earlier day).
+    static let officialCloseWindowDays = 10
+
+    /// Sets previous_close to the official close of the last trading day before each symbol's
+    /// current one ($1 zone, $2 symbols, $3 the earliest stored time of each in this batch), for
+    /// the symbols whose trading day moved on since it was last set, or that got a tick of an
+    /// earlier day (a late tick changes that day's close). Computed from the stored ticks, after
+    /// `latest` moved the trading day, so one batch holding two days is right too. No day with a
+    /// close in the window: previous_close stands.
+    static func officialClose(_ options: SchemaOptions, ticks: String, stocks: String) -> String {
+        let close: String, qualifies: String
+        switch options.closingPrice {
+        case .lastTrade:
+            close = "d.last"
+            qualifies = "true"
+        case .vwap(let minimumVolume):
+            if let grid = options.tickSizes {
+                let bounds = grid.bands.map(\.from.description).joined(separator: ","), steps = grid.bands.map(\.tick.description).joined(separator: ",")
+                // Nearest tick, halves up, with the tick's scale (TickSizeTable.rounded does the same).
+                close = """
+                    (SELECT round(d.vwap / b.tick) * b.tick FROM unnest('{\(bounds)}'::numeric[], '{\(steps)}'::numeric[]) AS b(lower, tick)
+                     WHERE d.vwap >= b.lower ORDER BY b.lower DESC LIMIT 1)
+                    """
+            } else {
+                close = "d.vwap"
+            }
+            qualifies = "d.volume >= \(minimumVolume) AND d.volume > 0"
+        }
+        return """
+            WITH touched AS (
+                SELECT v.symbol, min(v.time) AS first FROM unnest($2::text[], $3::timestamptz[]) AS v(symbol, time) GROUP BY v.symbol
+            ), due AS (
+                SELECT l.symbol, l.trading_day, (l.trading_day::timestamp AT TIME ZONE $1) AS day_start
+                FROM touched t JOIN tickd_latest l ON l.symbol = t.symbol
+                WHERE l.previous_close_day IS DISTINCT FROM l.trading_day OR t.first < (l.trading_day::timestamp AT TIME ZONE $1)
+            ), days AS (
+                SELECT u.symbol, (m.time AT TIME ZONE $1)::date AS day, sum(m.volume) AS volume,
+                       sum(m.close * m.volume) / nullif(sum(m.volume), 0) AS vwap,
+                       (array_agg(m.close ORDER BY m.time DESC, m.trade_seq DESC))[1] AS last
+                FROM due u JOIN \(ticks) m ON m.symbol = u.symbol
+                 AND m.time >= u.day_start - interval '\(officialCloseWindowDays) days' AND m.time < u.day_start
+                GROUP BY 1, 2
+            ), official AS (
+                SELECT DISTINCT ON (d.symbol) d.symbol, \(close) AS close FROM days d WHERE \(qualifies) ORDER BY d.symbol, d.day DESC
+            ), settled AS (
+                UPDATE tickd_latest l SET previous_close = COALESCE(o.close, l.previous_close), previous_close_day = u.trading_day
+                FROM due u LEFT JOIN official o ON o.symbol = u.symbol
+                WHERE l.symbol = u.symbol
+                RETURNING l.symbol, l.previous_close
+            )
+            UPDATE \(stocks) AS s SET previous_close = settled.previous_close, updated_at = now()
+            FROM settled WHERE s.symbol = settled.symbol AND s.previous_close IS DISTINCT FROM settled.previous_close
             """
     }
 }

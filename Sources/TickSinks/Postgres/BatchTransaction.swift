@@ -35,7 +35,10 @@ extension PostgresSink {
             if merging { stored = try storeMerging(ticks, on: db) }
             let newest = SeqNumbering.newest(stored ?? [])
             let latestIndex = newest.isEmpty ? nil : tail.count
-            if !newest.isEmpty { tail.append(latestStatement(newest)) }
+            if !newest.isEmpty {
+                tail.append(latestStatement(newest))
+                tail.append(officialCloseStatement(stored ?? []))
+            }
             tail += bookkeeping(progress, stored: stored?.count ?? 0)
             var result = BatchResult(stored: stored ?? [])
             committing(transaction, result)
@@ -140,6 +143,20 @@ extension PostgresSink {
             Self.intArray(newest.map(\.tradeSeq)),
             Self.arrayLiteral(newest.map { $0.tick.close.description }),
         ], operation: "update \(options.stocksTable)")
+    }
+
+    /// Sets previous_close to the official close where this batch moved a symbol to a new
+    /// trading day or stored a tick of an earlier one.
+    private func officialCloseStatement(_ stored: [StoredTick]) -> Statement {
+        var earliest: [Symbol: Timestamp] = [:]
+        for tick in stored.map(\.keyed.tick) where earliest[tick.symbol].map({ tick.time < $0 }) ?? true {
+            earliest[tick.symbol] = tick.time
+        }
+        let symbols = earliest.keys.sorted { $0.rawValue < $1.rawValue }
+        return Statement(prepared: "tickd_official_close", [
+            options.exchangeZone, Self.textArray(symbols.map(\.rawValue)),
+            Self.arrayLiteral(symbols.map { earliest[$0]!.rfc3339(fractionDigits: 6) }),
+        ], operation: "update \(options.stocksTable) previous_close")
     }
 
     /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.

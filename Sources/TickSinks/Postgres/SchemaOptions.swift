@@ -1,3 +1,5 @@
+import TickModel
+
 /// What `tickd migrate` creates, from the `database` and `timescale` sections of the config.
 public struct SchemaOptions: Sendable {
     /// Whether to use TimescaleDB: `auto` uses it when the extension can be created.
@@ -14,10 +16,16 @@ public struct SchemaOptions: Sendable {
     public var retentionDays: Int
     /// The exchange time zone (tz name), for daily candles and trading days.
     public var exchangeZone: String
+    /// The exchange's official-close rule and price grid: `previous_close` follows them.
+    public var closingPrice: ClosingPriceRule
+    public var tickSizes: TickSizeTable?
 
     public init(ticksTable: TableName = TableName("market_ticks")!, stocksTable: TableName = TableName("stocks")!,
                 timescale: TimescaleMode = .auto, chunkIntervalHours: Int = 24, compressAfterDays: Int = 7,
-                retentionDays: Int = 0, exchangeZone: String = "Africa/Nairobi") {
+                retentionDays: Int = 0, exchangeZone: String = "Africa/Nairobi",
+                closingPrice: ClosingPriceRule = .lastTrade, tickSizes: TickSizeTable? = nil) {
+        self.closingPrice = closingPrice
+        self.tickSizes = tickSizes
         self.ticksTable = ticksTable
         self.stocksTable = stocksTable
         self.timescale = timescale

@@ -80,6 +80,12 @@ enum SchemaSQL {
         INSERT INTO tickd_database DEFAULT VALUES ON CONFLICT DO NOTHING;
         """
 
+    /// The trading day for which `previous_close` holds the official close of the day before;
+    /// a tick of a later day, or a late tick of an earlier one, makes tickd set it again.
+    static let officialClose = """
+        ALTER TABLE tickd_latest ADD COLUMN IF NOT EXISTS previous_close_day date;
+        """
+
     /// TimescaleDB storage: `market_ticks` as a hypertable (rows of a plain table are moved into
     /// chunks), compression by symbol and the compression and retention policies.
     static func hypertable(_ o: SchemaOptions) -> String {
