@@ -4,14 +4,18 @@
 Deterministic (fixed seed): running it again gives the same files. Uses only the standard
 library plus the `zstd` command (Debian package zstd) for the compressed bar feed.
 
+Prices follow the NSE's rules: the tick grid of each price band, and a daily limit of 10% around
+the previous close (the seed price for day one, day one's official close for day two).
+
 Outputs, for 2026-01-05 (a Monday; NSE trades 09:00-15:00 Africa/Nairobi = 06:00-12:00 UTC):
   feeds/nse-2026-01-05.trades.csv        trade ticks, headered CSV with aliases
                                          (timestamp,ticker,last,size,trade_id), RFC 3339 +03:00
   feeds/nse-2026-01-05.bars-1m.ndjson.zst  1-minute OHLCV bars built from the same trades, NDJSON
                                          ({"ts": epoch ms, "sym", "open", ... "vol"}), zstd
   feeds/nse-2026-01-06.open.ndjson.gz    the next day's first trading hour (09:00-10:00), trade ticks
-                                         as NDJSON (gzip), continuing from day one's closing prices:
-                                         the sample a publisher streams into `tickd run` over TCP
+                                         as NDJSON (gzip), continuing from day one's closing prices
+                                         within 10% of its official closes, with three planted bad
+                                         prints: the sample a publisher streams into `tickd run` over TCP
   feeds/nse-2026-01-05.expected.json     what a replay must give: the deliberately bad lines
                                          with their reject reason, and per-symbol totals of the
                                          good ticks computed here, independently of tickd
@@ -38,8 +42,34 @@ ACTIVITY = {"SCOM": 30, "EQTY": 12, "KCB": 10, "COOP": 6, "EABL": 5, "NCBA": 4, 
             "CRWN": 1, "UNGA": 1, "KNRE": 2, "JUB": 1, "SLAM": 1, "BOC": 1}
 
 
+# NSE tick sizes by price band (KES): from each bound up to the next, prices move in these steps.
+TICK_SIZES = [(Decimal("1000"), Decimal("5")), (Decimal("500"), Decimal("1")), (Decimal("50"), Decimal("0.25")),
+              (Decimal("10"), Decimal("0.05")), (Decimal("5"), Decimal("0.02")), (Decimal("0"), Decimal("0.01"))]
+
+
 def tick_size(price):
-    return Decimal("0.01") if price < 1 else Decimal("0.05")
+    return next(tick for bound, tick in TICK_SIZES if price >= bound)
+
+
+def on_grid(price, rounding="ROUND_HALF_UP"):
+    step = tick_size(price)
+    return ((price / step).to_integral_value(rounding=rounding) * step).quantize(step)
+
+
+def limit_band(reference):
+    """NSE: a trade may move at most 10% from the previous close; the band's on-grid ends."""
+    return on_grid(reference * Decimal("0.9"), "ROUND_CEILING"), on_grid(reference * Decimal("1.1"), "ROUND_FLOOR")
+
+
+def walk(price, move, floor, ceiling):
+    """`move` ticks from `price` (ticks of the band it is in), kept on the grid and in the band."""
+    return min(ceiling, max(floor, on_grid(price + move * tick_size(price))))
+
+
+def official_close(rows):
+    """NSE official close: the day's VWAP rounded to the nearest tick (rows: (price, size))."""
+    volume = sum(size for _, size in rows)
+    return on_grid(sum(price * size for price, size in rows) / volume)
 
 
 def load_instruments():
@@ -62,11 +92,9 @@ def generate_trades(rng, prices):
         count = TARGET_TRADES * weight // total_weight
         times = sorted(rng.randrange(0, SESSION_SECONDS * 1000) for _ in range(count))
         reference = prices[symbol]
-        step = tick_size(reference)
-        # NSE limits a day's move to 10% either side of the previous close.
-        floor = ((reference * Decimal("0.9")) / step).to_integral_value(rounding="ROUND_CEILING") * step
-        ceiling = ((reference * Decimal("1.1")) / step).to_integral_value(rounding="ROUND_FLOOR") * step
-        price = reference
+        # NSE limits a day's move to 10% either side of the previous close; prices stay on the grid.
+        floor, ceiling = limit_band(reference)
+        price = min(ceiling, max(floor, on_grid(reference)))
         previous_ms = None
         for ms in times:
             # About 1% of trades print at the same instant as the previous one (a sweep of the book).
@@ -79,7 +107,7 @@ def generate_trades(rng, prices):
             else:
                 down = 0.5 + max(-0.35, min(0.35, deviation * 6))
                 move = rng.choice([1, 1, 1, 2]) * (-1 if rng.random() < down else 1)
-            price = min(ceiling, max(floor, price + move * step))
+            price = walk(price, move, floor, ceiling)
             lots = rng.choice([1, 1, 1, 2, 2, 3, 5, 10, 20, 50])
             trades.append((ms, symbol, price, lots * 100))
             previous_ms = ms
@@ -207,24 +235,44 @@ def totals(rows):
     return {s: {k: (str(v) if isinstance(v, Decimal) else v) for k, v in t.items()} for s, t in sorted(result.items())}
 
 
-def write_next_open(last_prices):
-    """The first hour of 2026-01-06, NDJSON trade ticks, from a generator of its own (seed)."""
+# Bad prints planted in the second day's feed (index among its trades, what is wrong): tickd's
+# price checks must hold them back (price_limit: quarantined by default) or flag them (off_tick).
+PLANTED = [(3000, "SCOM", "shifted decimal (x100)", "price_limit"),
+           (8000, "EQTY", "15% above the limit band's reference", "price_limit"),
+           (12000, "KPLC", "half a tick off the grid", "off_tick")]
+
+
+def write_next_open(last_prices, closes):
+    """The first hour of 2026-01-06, NDJSON trade ticks, from a generator of its own (seed),
+    within 10% of day one's official closes and on the grid, but for the PLANTED bad prints."""
     rng = random.Random(20260106)
     next_open = datetime(2026, 1, 6, 9, 0, 0, tzinfo=EAT)
     lines = []
     trade_id = 2_000_000
     for symbol, weight in ACTIVITY.items():
-        price = last_prices[symbol]
-        step = tick_size(price)
+        floor, ceiling = limit_band(closes[symbol])
+        price = min(ceiling, max(floor, last_prices[symbol]))
         times = sorted(rng.randrange(0, 3600 * 1000) for _ in range(TARGET_TRADES * weight // sum(ACTIVITY.values()) // 6))
         for ms in times:
             move = rng.choice([-1, 0, 0, 0, 1]) if rng.random() < 0.5 else 0
-            price = max(step, price + move * step)
+            price = walk(price, move, floor, ceiling)
             lines.append((ms, symbol, price, rng.choice([1, 1, 2, 5, 10]) * 100))
     lines.sort(key=lambda t: (t[0], t[1]))
+    planted = []
+    for index, symbol, what, violation in PLANTED:
+        ms = lines[index][0]
+        good = next(price for t, s, price, _ in reversed(lines[:index]) if s == symbol)
+        bad = {"shifted decimal (x100)": good * 100,
+               "15% above the limit band's reference": on_grid(closes[symbol] * Decimal("1.15")),
+               "half a tick off the grid": good + tick_size(good) / 2}[what]
+        lines.insert(index, (ms, symbol, bad, 100))
+        planted.append({"index": index, "symbol": symbol, "price": str(bad), "what": what, "violation": violation})
     out = []
-    for ms, symbol, price, size in lines:
+    for position, (ms, symbol, price, size) in enumerate(lines):
         trade_id += 1
+        for p in planted:
+            if p["index"] == position:
+                p["trade_id"] = trade_id
         t = next_open + timedelta(milliseconds=ms)
         out.append(json.dumps({"ts": t.isoformat(timespec="milliseconds"), "symbol": symbol, "px": str(price),
                                "qty": size, "trade_id": trade_id}, separators=(",", ":")))
@@ -232,7 +280,9 @@ def write_next_open(last_prices):
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
     subprocess.run(["gzip", "-9", "-n", "-f", path], check=True)
-    return len(out)
+    for p in planted:
+        del p["index"]
+    return len(out), planted
 
 
 def main():
@@ -255,8 +305,15 @@ def main():
                 "accepted": len(bars), "rejects": bar_rejects, "symbols": totals(bar_rows)},
         },
     }
-    day_two = write_next_open({s: Decimal(t["last_close"]) for s, t in totals(trade_rows).items()})
-    expected["files"]["nse-2026-01-06.open.ndjson.gz"] = {"format": "ndjson", "records": day_two, "accepted": day_two, "rejects": []}
+    by_symbol = {}
+    for _, symbol, price, size, _ in trades:
+        by_symbol.setdefault(symbol, []).append((price, size))
+    closes = {symbol: official_close(rows) for symbol, rows in by_symbol.items()}
+    day_two, planted = write_next_open({s: Decimal(t["last_close"]) for s, t in totals(trade_rows).items()}, closes)
+    expected["files"]["nse-2026-01-06.open.ndjson.gz"] = {"format": "ndjson", "records": day_two, "accepted": day_two, "rejects": [],
+                                                          "planted_bad_prints": planted}
+    expected["official_close"] = {"day": DAY, "rule": "VWAP rounded to the NSE tick grid",
+                                  "closes": {symbol: str(close) for symbol, close in sorted(closes.items())}}
     with open(os.path.join(FEEDS, f"nse-{DAY}.expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
         f.write("\n")

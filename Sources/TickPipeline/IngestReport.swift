@@ -14,6 +14,11 @@ public struct IngestReport: Sendable, Equatable {
     public var inserted = 0
     /// Redis messages sent.
     public var published = 0
+    /// Trades the exchange's price checks held in `tickd_quarantine`, dead-lettered (action
+    /// `reject`), or stored with a flag (action `accept`). Counted in `accepted` too.
+    public var quarantined = 0
+    public var priceRejected = 0
+    public var priceFlagged = 0
     public var rejectedByReason: [RejectReason: Int] = [:]
     public var seconds: Double = 0
     public var dryRun = false
@@ -55,6 +60,9 @@ public struct IngestReport: Sendable, Equatable {
         number("rejected_by_reason", String(decoding: reasons, as: UTF8.self))
         number("filtered", String(filtered))
         number("resumed", String(resumed))
+        number("quarantined", String(quarantined))
+        number("price_rejected", String(priceRejected))
+        number("price_flagged", String(priceFlagged))
         number("dry_run", dryRun ? "true" : "false")
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

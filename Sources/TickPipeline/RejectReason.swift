@@ -31,6 +31,10 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case malformedCSV = "malformed_csv"
     /// The JSON line is not one well-formed object.
     case malformedJSON = "malformed_json"
+    /// The trade is outside its day's limit band around the previous close (action `reject`).
+    case priceLimit = "price_limit"
+    /// The price is not on the exchange's tick grid (action `reject`).
+    case offTick = "off_tick"
 
     public static func < (lhs: RejectReason, rhs: RejectReason) -> Bool { lhs.rawValue < rhs.rawValue }
 }

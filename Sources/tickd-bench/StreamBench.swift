@@ -46,7 +46,7 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
         let millis = Timestamp(nanosecondsSinceEpoch: now.nanosecondsSinceEpoch / 1_000_000 * 1_000_000)
         while sent < due {
             let (symbol, price) = nseInstruments[sent % 20]
-            TickEncoder.appendCSV(Tick.trade(time: millis, symbol: symbol, price: Price(units: price, scale: 2), size: 100,
+            TickEncoder.appendCSV(Tick.trade(time: millis, symbol: symbol, price: Price(units: onGrid(price), scale: 2), size: 100,
                                              feedSequence: Int64(sent + 1)), to: &buffer)
             sent += 1
         }

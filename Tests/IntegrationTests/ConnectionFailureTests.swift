@@ -61,6 +61,7 @@ import TestSupport
         let server = try Self.server()
         let url = "postgresql://feed:\(Self.password)@127.0.0.1:\(server.port)/feeddb"
         let environment = ["DATABASE_URL": url, "TICKD_DEAD_LETTER_PATH": "/dev/null", "TICKD_REDIS_PREFIX": "rotation-\(server.port):",
+                           "TICKD_EXCHANGE_PROFILE": "plain",   // ReferenceFeed prices jump around
                            "TICKD_JOURNAL_DIRECTORY": TickdProcess.temporaryPath("journal"), "TICKD_DATABASE_RETRY_MAX_BACKOFF_MS": "500"]
         for command in [["migrate"], ["seed"]] { #expect(try TickdProcess.run(command, environment: environment).status == 0) }
         let admin = try Connection(conninfo: server.url.replacingOccurrences(of: "/postgres?", with: "/feeddb?"))

@@ -12,9 +12,13 @@ import TickPipeline
     static let symbols = ["SCOM", "EQTY", "KCB", "COOP", "EABL", "NCBA", "KPLC", "BAT"]
 
     /// A config file for one test: its Redis prefix, fast batches, plus `extra` YAML.
-    static func configFile(_ db: TestDatabase, _ extra: String = "") throws -> String {
+    /// A config file for `db`. The exchange profile is `plain`: the generated feeds of these
+    /// tests jump between arbitrary prices (the NSE's rules have tests of their own).
+    static func configFile(_ db: TestDatabase, _ extra: String = "", exchange: String = "profile: plain") throws -> String {
         let path = TickdProcess.temporaryPath("tickd.yaml")
         try """
+            exchange:
+              \(exchange)
             symbols:
               instruments_file: Seeds/stocks.csv
             dead_letter:

@@ -104,8 +104,7 @@ import TickSinks
 
     @Test func underThePlainProfileTheFirstTickOfANewTradingDayMovesTheLastTradeIn() throws {
         let db = try TestDatabase()
-        var config = db.config()
-        config.exchangeProfile = try ExchangeProfile.load("plain", key: "exchange.profile")
+        let config = db.config()   // the plain profile
         try db.migrateAndSeed(config)
         func replay(_ lines: [String]) throws { try db.replay(lines, config: config) }
         // Seed price 23.10 is the close before the first day tickd sees.

@@ -33,9 +33,12 @@ final class TestDatabase {
         }
     }
 
-    /// A configuration for this schema: instruments from Seeds/, dead letters in a temp file.
-    func config(_ change: (inout TickdConfig) -> Void = { _ in }) -> TickdConfig {
+    /// A configuration for this schema: instruments from Seeds/, dead letters in a temp file,
+    /// the `plain` exchange profile (tests' made-up prices break the NSE's limits and grid;
+    /// `nse` sets the NSE's, for the tests of those rules).
+    func config(nse: Bool = false, _ change: (inout TickdConfig) -> Void = { _ in }) -> TickdConfig {
         var config = TickdConfig()
+        if !nse { config.exchangeProfile = Self.plain }
         config.databaseURL = url
         config.instrumentsFile = Self.repositoryRoot.appendingPathComponent("Seeds/stocks.csv").path
         config.deadLetterPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(schema)-dead.jsonl").path
@@ -43,6 +46,8 @@ final class TestDatabase {
         change(&config)
         return config
     }
+
+    static let plain = try! ExchangeProfile.load("plain", key: "exchange.profile")
 
     /// Runs `tickd migrate` and `tickd seed` for this schema.
     func migrateAndSeed(_ config: TickdConfig? = nil) throws {

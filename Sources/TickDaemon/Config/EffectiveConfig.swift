@@ -8,6 +8,7 @@ extension TickdConfig {
         let delimiter = csv.delimiter == 0x09 ? "\\t" : String(UnicodeScalar(csv.delimiter))
         var lines = ["# effective configuration (from \(source))",
                      "exchange:", "  timezone: \(timezone)", "  profile: \(exchangeProfile.name)",
+                     "  price_limit_action: \(priceLimitAction.rawValue)", "  off_tick_action: \(offTickAction.rawValue)",
                      "input:", "  format: \(format.rawValue)", "  max_line_bytes: \(maxLineBytes)",
                      "  max_future_skew_seconds: \(maxFutureSkewSeconds)",
                      "  csv:", "    delimiter: \"\(delimiter)\"", "    header: \(csv.header.rawValue)",

@@ -8,8 +8,10 @@ public struct ExchangeProfile: Sendable, Equatable {
     public var name: String
     /// How the official close, and so the next day's `previous_close`, is set.
     public var closingPrice: ClosingPriceRule
-    /// The price grid; nil: no grid (closing prices are not rounded).
+    /// The price grid; nil: no grid (closing prices are not rounded, no off-tick check).
     public var tickSizes: TickSizeTable?
+    /// The largest move from the previous close a trade may make, in percent; nil: no limit.
+    public var limitPercent: Price?
 
     /// The built-in profiles by name.
     public static let builtIn: [String: String] = ["nse": nse, "plain": plain]
@@ -21,6 +23,8 @@ public struct ExchangeProfile: Sendable, Equatable {
         # tick; a day with fewer than 100 shares traded keeps the previous closing price.
         closing_price: vwap
         closing_min_volume: 100
+        # Daily price limit: a trade may move at most this many percent from the previous close.
+        price_limit_percent: "10"
         # Tick sizes by price band (KES): from each bound up to the next, prices move in these steps.
         tick_sizes:
           - { from: "0", tick: "0.01" }
@@ -59,8 +63,13 @@ public struct ExchangeProfile: Sendable, Equatable {
         do { root = try Yams.compose(yaml: text) } catch { throw ConfigError(key: key, "the profile is not valid YAML") }
         guard let root else { throw ConfigError(key: key, "the profile is empty") }
         let section = try Section(root, path: key)
-        try section.only(["name", "closing_price", "closing_min_volume", "tick_sizes"])
+        try section.only(["name", "closing_price", "closing_min_volume", "price_limit_percent", "tick_sizes"])
         var profile = ExchangeProfile(name: try section.string("name") ?? "custom", closingPrice: .lastTrade, tickSizes: nil)
+        if section.node("price_limit_percent") != nil {
+            let percent = try price(section, "price_limit_percent")
+            guard Price.zero.isLess(than: percent) else { throw ConfigError(key: section.key("price_limit_percent"), "must be above 0") }
+            profile.limitPercent = percent
+        }
         switch try section.string("closing_price") ?? "last_trade" {
         case "last_trade":
             profile.closingPrice = .lastTrade

@@ -13,6 +13,10 @@ public struct TickdConfig: Sendable {
     public var timezone = "Africa/Nairobi"
     /// `exchange.profile`: the exchange's rules (official close, tick sizes); NSE by default.
     public var exchangeProfile = try! ExchangeProfile.parse(ExchangeProfile.nse, key: "exchange.profile")
+    /// `exchange.price_limit_action`, `exchange.off_tick_action`: what happens to a trade outside
+    /// the day's limit band, or off the tick grid.
+    public var priceLimitAction = PriceCheck.Action.quarantine
+    public var offTickAction = PriceCheck.Action.accept
 
     /// `input.format`: csv, ndjson or auto.
     public var format: FeedFormat = .auto
@@ -128,7 +132,9 @@ public struct TickdConfig: Sendable {
         SchemaOptions(ticksTable: ticksTable, stocksTable: stocksTable, timescale: timescale,
                       chunkIntervalHours: chunkIntervalHours, compressAfterDays: compressAfterDays,
                       retentionDays: retentionDays, exchangeZone: timezone,
-                      closingPrice: exchangeProfile.closingPrice, tickSizes: exchangeProfile.tickSizes)
+                      closingPrice: exchangeProfile.closingPrice, tickSizes: exchangeProfile.tickSizes,
+                      priceCheck: PriceCheck(limitPercent: exchangeProfile.limitPercent, tickSizes: exchangeProfile.tickSizes,
+                                             onPriceLimit: priceLimitAction, onOffTick: offTickAction))
     }
 
     /// `DATABASE_URL`, or a configuration error saying it is needed.

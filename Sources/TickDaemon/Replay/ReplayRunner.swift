@@ -95,6 +95,7 @@ public struct ReplayRunner {
         }
         let normaliser = try config.makeNormaliser(now: clock(), known: known)
         let deadLetters = try DeadLetterFile(path: request.deadLetterPath ?? config.deadLetterPath)
+        for writer in writers?.sinks ?? [] { writer.rejects = deadLetters }   // trades the price checks reject
         var report = IngestReport()
         report.dryRun = request.dryRun
         var progress = ProgressLine(enabled: request.progress)
@@ -118,6 +119,9 @@ public struct ReplayRunner {
             func collect(_ results: [BatchResult]) throws {
                 for result in results {
                     report.inserted += result.stored.count
+                    report.quarantined += result.quarantined
+                    report.priceRejected += result.priceRejected
+                    report.priceFlagged += result.priceFlagged
                     try onStored(result)
                 }
             }

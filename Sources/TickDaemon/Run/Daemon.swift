@@ -58,12 +58,14 @@ public struct Daemon {
         let logger = self.logger
         // Connect on the sink's thread (retrying transient failures), read the instrument list,
         // start the candle refresher (TimescaleDB).
+        let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
         let (sinkThread, known, candles) = try await pool.runIfActive { () -> (SinkThread, Set<Symbol>?, CandleRefresher?) in
             let sink = try PostgresSink(conninfo: url, options: config.schemaOptions,
                                         maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
                                         logger: Logger(label: "tickd.postgres"))
             let known = config.unknownSymbols == .reject ? try sink.knownSymbols() : nil
             sink.candles = try config.candleRefresher(url: url)
+            sink.rejects = deadLetters   // trades the price checks reject
             return (SinkThread(sink: sink, pool: pool), known, sink.candles)
         }
         defer { candles?.stop() }
@@ -78,7 +80,6 @@ public struct Daemon {
         // New listings are picked up while tickd runs (ListingReloadService).
         let listing = known.map(Listing.init)
         let normaliser = try config.makeNormaliser(now: .now(), known: known, listing: listing)
-        let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
         let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
         if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
         try await sinkThread.recoverOutbox(publisher: publisher, logger: Logger(label: "tickd.redis"))

@@ -23,6 +23,15 @@ struct BatchSQL {
         RETURNING c.symbol, owed.published_seq + 1, c.last_seq
         """
     static let transactionID = "SELECT txid_current()"
+    /// Trades held back by the price checks ($9: each one's violations, comma-separated).
+    static let quarantine = """
+        INSERT INTO tickd_quarantine (time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
+        SELECT q.time, q.symbol, q.trade_seq, q.open, q.high, q.low, q.close, q.volume, string_to_array(q.violations, ','),
+               q.previous_close, q.limit_percent
+        FROM unnest($1::timestamptz[], $2::text[], $3::int8[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
+                    $8::int8[], $9::text[], $10::numeric[], $11::numeric[])
+             AS q(time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
+        """
     /// Per session. JIT compiles a statement whose estimated cost passes jit_above_cost; a batch
     /// statement is small, but a chunk that compression left full of dead rows until VACUUM
     /// inflates its estimate, and the merge path's check spent 175 of its 229 ms compiling.
@@ -149,24 +158,7 @@ struct BatchSQL {
     /// `latest` moved the trading day, so one batch holding two days is right too. No day with a
     /// close in the window: previous_close stands.
     static func officialClose(_ options: SchemaOptions, ticks: String, stocks: String) -> String {
-        let close: String, qualifies: String
-        switch options.closingPrice {
-        case .lastTrade:
-            close = "d.last"
-            qualifies = "true"
-        case .vwap(let minimumVolume):
-            if let grid = options.tickSizes {
-                let bounds = grid.bands.map(\.from.description).joined(separator: ","), steps = grid.bands.map(\.tick.description).joined(separator: ",")
-                // Nearest tick, halves up, with the tick's scale (TickSizeTable.rounded does the same).
-                close = """
-                    (SELECT round(d.vwap / b.tick) * b.tick FROM unnest('{\(bounds)}'::numeric[], '{\(steps)}'::numeric[]) AS b(lower, tick)
-                     WHERE d.vwap >= b.lower ORDER BY b.lower DESC LIMIT 1)
-                    """
-            } else {
-                close = "d.vwap"
-            }
-            qualifies = "d.volume >= \(minimumVolume) AND d.volume > 0"
-        }
+        let (close, qualifies) = officialCloseRule(options)
         return """
             WITH touched AS (
                 SELECT v.symbol, min(v.time) AS first FROM unnest($2::text[], $3::timestamptz[]) AS v(symbol, time) GROUP BY v.symbol
@@ -192,5 +184,23 @@ struct BatchSQL {
             UPDATE \(stocks) AS s SET previous_close = settled.previous_close, updated_at = now()
             FROM settled WHERE s.symbol = settled.symbol AND s.previous_close IS DISTINCT FROM settled.previous_close
             """
+    }
+
+    /// The official close of a day `d` (columns volume, vwap, last) by the profile's rule: the
+    /// SQL for its value, and the condition for the day to have one.
+    static func officialCloseRule(_ options: SchemaOptions) -> (close: String, qualifies: String) {
+        switch options.closingPrice {
+        case .lastTrade:
+            return ("d.last", "true")
+        case .vwap(let minimumVolume):
+            let qualifies = "d.volume >= \(minimumVolume) AND d.volume > 0"
+            guard let grid = options.tickSizes else { return ("d.vwap", qualifies) }
+            let bounds = grid.bands.map(\.from.description).joined(separator: ","), steps = grid.bands.map(\.tick.description).joined(separator: ",")
+            // Nearest tick, halves up, with the tick's scale (TickSizeTable.rounded does the same).
+            return ("""
+                (SELECT round(d.vwap / b.tick) * b.tick FROM unnest('{\(bounds)}'::numeric[], '{\(steps)}'::numeric[]) AS b(lower, tick)
+                 WHERE d.vwap >= b.lower ORDER BY b.lower DESC LIMIT 1)
+                """, qualifies)
+        }
     }
 }

@@ -12,7 +12,7 @@ import TickPipeline
 /// 3. a pipeline: the latest prices, the bookkeeping (offsets, positions, outbox watermark), and
 ///    `COMMIT`.
 extension PostgresSink {
-    func writeOnce(_ ticks: [KeyedTick], progress: BatchProgress,
+    func writeOnce(_ ticks: [KeyedTick], quarantine: [PriceGate.Held] = [], progress: BatchProgress,
                    committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult {
         let db = try connected()
         do throws(PostgresError) {
@@ -39,6 +39,7 @@ extension PostgresSink {
                 tail.append(latestStatement(newest))
                 tail.append(officialCloseStatement(stored ?? []))
             }
+            if !quarantine.isEmpty { tail.append(quarantineStatement(quarantine)) }
             tail += bookkeeping(progress, stored: stored?.count ?? 0)
             var result = BatchResult(stored: stored ?? [])
             committing(transaction, result)
@@ -157,6 +158,19 @@ extension PostgresSink {
             options.exchangeZone, Self.textArray(symbols.map(\.rawValue)),
             Self.arrayLiteral(symbols.map { earliest[$0]!.rfc3339(fractionDigits: 6) }),
         ], operation: "update \(options.stocksTable) previous_close")
+    }
+
+    /// Holds trades the price checks quarantined, in the batch's transaction.
+    private func quarantineStatement(_ held: [PriceGate.Held]) -> Statement {
+        func numbers(_ values: [Price?]) -> String { Self.arrayLiteral(values.map { $0?.description ?? "NULL" }) }
+        let ticks = held.map(\.keyed)
+        return Statement(BatchSQL.quarantine, [
+            Self.arrayLiteral(ticks.map { $0.tick.time.rfc3339(fractionDigits: 6) }), Self.textArray(ticks.map(\.tick.symbol.rawValue)),
+            Self.intArray(ticks.map(\.tradeSeq)), numbers(ticks.map(\.tick.open)), numbers(ticks.map(\.tick.high)),
+            numbers(ticks.map(\.tick.low)), numbers(ticks.map(\.tick.close)), Self.intArray(ticks.map(\.tick.volume)),
+            Self.textArray(held.map { $0.violations.map(\.rawValue).joined(separator: ",") }),
+            numbers(held.map(\.previousClose)), numbers(held.map(\.limitPercent)),
+        ], operation: "insert tickd_quarantine")
     }
 
     /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.

@@ -40,6 +40,10 @@ public final class PostgresSink {
 
     /// Told of every commit that stored ticks, so the candle aggregates follow (TimescaleDB only).
     public var candles: CandleRefresher?
+    /// Where trades the price checks reject go (the dead-letter file), once their batch committed.
+    public var rejects: (any RejectRecorder)?
+    /// The exchange's price checks (limit band, tick grid).
+    let priceGate: PriceGate
 
     /// Where `commitFault` is called.
     public enum CommitPhase: Sendable { case beforeCommit, afterCommit }
@@ -63,6 +67,7 @@ public final class PostgresSink {
         self.maxBackoff = maxBackoff
         self.logger = logger
         sql = BatchSQL(options)
+        priceGate = PriceGate(options)
         try withRetries(table: "connection") { () throws(PostgresError) in _ = try self.connected() }
     }
 
@@ -103,6 +108,26 @@ public final class PostgresSink {
     /// returns the batch as committed or writes it again — never both, never neither.
     public func write(_ batch: [KeyedTick], progress: BatchProgress) throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
+        // With price checks, one trading day per transaction: a day's limit band is relative to
+        // the previous day's close, which must be stored first. Earlier days go first; the
+        // bookkeeping rides with the last.
+        let days = priceGate.check.isActive ? Dictionary(grouping: ticks) { priceGate.day(of: $0.tick.time) } : [:]
+        guard days.count > 1 else { return try writeDay(ticks, progress: progress) }
+        var result = BatchResult()
+        let order = days.keys.sorted()
+        for day in order {
+            let part = try writeDay(days[day]!, progress: day == order.last ? progress : BatchProgress())
+            result.stored += part.stored
+            result.latestMoved.formUnion(part.latestMoved)
+            result.quarantined += part.quarantined
+            result.priceRejected += part.priceRejected
+            result.priceFlagged += part.priceFlagged
+        }
+        return result
+    }
+
+    private func writeDay(_ ticks: [KeyedTick], progress: BatchProgress) throws(SinkError) -> BatchResult {
+        var checked = PriceGate.Outcome()
         var uncertain: (transaction: String, result: BatchResult)?
         let result = try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
@@ -124,9 +149,40 @@ public final class PostgresSink {
                                         metadata: ["transaction": "\(pending.transaction)", "status": "\(status ?? "unknown")"])
                 }
             }
-            return try self.writeOnce(ticks, progress: progress) { uncertain = ($0, $1) }
+            checked = try self.priceGate.classify(ticks, on: self.connected())
+            return try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress) { uncertain = ($0, $1) }
         }
         if !result.stored.isEmpty { candles?.noteCommit() }
+        return try settle(checked, result)
+    }
+
+    /// After the commit: flags the accepted trades that broke a rule (for their Redis message),
+    /// dead-letters the rejected ones, counts both and the quarantined.
+    private func settle(_ checked: PriceGate.Outcome, _ committed: BatchResult) throws(SinkError) -> BatchResult {
+        var result = committed
+        result.quarantined = checked.quarantined.count
+        result.priceRejected = checked.rejected.count
+        result.priceFlagged = checked.flags.count
+        if !checked.flags.isEmpty {
+            for index in result.stored.indices {
+                result.stored[index].flags = checked.flags[StorageKey(result.stored[index].keyed)] ?? []
+            }
+        }
+        PriceCheckMetrics.count(checked)
+        for held in checked.rejected {
+            let reason: RejectReason = held.violations.contains(.priceLimit) ? .priceLimit : .offTick
+            let detail = held.violations.map(\.rawValue).joined(separator: ",")
+                + (held.previousClose.map { " (previous close \($0), limit \(held.limitPercent?.description ?? "none") %)" } ?? "")
+            var raw = Array(PriceGate.csvLine(held.keyed).utf8)
+            do {
+                try raw.withUnsafeMutableBufferPointer {
+                    try rejects?.record(source: "price checks", line: 0, reject: Reject(reason, detail), raw: UnsafeBufferPointer($0),
+                                        length: nil, header: Array(PriceGate.csvHeader.utf8))
+                }
+            } catch {
+                logger.error("could not dead-letter a rejected trade", metadata: ["error": "\(error)", "trade": "\(PriceGate.csvLine(held.keyed))"])
+            }
+        }
         return result
     }
 
@@ -185,7 +241,7 @@ public final class PostgresSink {
     }
 
     /// A numeric as PostgreSQL prints it, read back exactly.
-    static func price(_ text: String) -> Price? {
+    public static func price(_ text: String) -> Price? {
         var text = text
         return text.withUTF8 { if case .value(let price) = DecimalText.parse($0) { price } else { nil } }
     }

@@ -19,11 +19,15 @@ public struct SchemaOptions: Sendable {
     /// The exchange's official-close rule and price grid: `previous_close` follows them.
     public var closingPrice: ClosingPriceRule
     public var tickSizes: TickSizeTable?
+    /// The price checks batches go through (limit band, tick grid) and their actions.
+    public var priceCheck: PriceCheck
 
     public init(ticksTable: TableName = TableName("market_ticks")!, stocksTable: TableName = TableName("stocks")!,
                 timescale: TimescaleMode = .auto, chunkIntervalHours: Int = 24, compressAfterDays: Int = 7,
                 retentionDays: Int = 0, exchangeZone: String = "Africa/Nairobi",
-                closingPrice: ClosingPriceRule = .lastTrade, tickSizes: TickSizeTable? = nil) {
+                closingPrice: ClosingPriceRule = .lastTrade, tickSizes: TickSizeTable? = nil,
+                priceCheck: PriceCheck = PriceCheck(limitPercent: nil, tickSizes: nil)) {
+        self.priceCheck = priceCheck
         self.closingPrice = closingPrice
         self.tickSizes = tickSizes
         self.ticksTable = ticksTable

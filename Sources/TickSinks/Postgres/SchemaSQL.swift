@@ -86,6 +86,32 @@ enum SchemaSQL {
         ALTER TABLE tickd_latest ADD COLUMN IF NOT EXISTS previous_close_day date;
         """
 
+    /// Trades the price checks held back, until an operator releases them (`tickd quarantine`),
+    /// and the exchange's changes to a symbol's daily limit (`limit_percent` NULL: lifted).
+    static let priceChecks = """
+        CREATE TABLE IF NOT EXISTS tickd_quarantine (
+            id bigserial PRIMARY KEY,
+            quarantined_at timestamptz NOT NULL DEFAULT now(),
+            time timestamptz NOT NULL,
+            symbol text NOT NULL,
+            trade_seq bigint NOT NULL,
+            open numeric NOT NULL, high numeric NOT NULL, low numeric NOT NULL, close numeric NOT NULL,
+            volume bigint NOT NULL,
+            violations text[] NOT NULL,
+            previous_close numeric,
+            limit_percent numeric,
+            released_at timestamptz
+        );
+        CREATE INDEX IF NOT EXISTS tickd_quarantine_held_idx ON tickd_quarantine (id) WHERE released_at IS NULL;
+        CREATE TABLE IF NOT EXISTS tickd_price_limits (
+            symbol text NOT NULL,
+            trading_day date NOT NULL,
+            limit_percent numeric CHECK (limit_percent > 0),
+            note text,
+            PRIMARY KEY (symbol, trading_day)
+        );
+        """
+
     /// TimescaleDB storage: `market_ticks` as a hypertable (rows of a plain table are moved into
     /// chunks), compression by symbol and the compression and retention policies.
     static func hypertable(_ o: SchemaOptions) -> String {

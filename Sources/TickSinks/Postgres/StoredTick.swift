@@ -7,10 +7,13 @@ public struct StoredTick: Sendable, Equatable {
     public var keyed: KeyedTick
     /// Increases by one per stored tick of the symbol, across batches and restarts.
     public var seq: Int64
+    /// The exchange rules it broke although stored (action `accept`); its Redis message says so.
+    public var flags: [PriceCheck.Violation]
 
-    public init(keyed: KeyedTick, seq: Int64) {
+    public init(keyed: KeyedTick, seq: Int64, flags: [PriceCheck.Violation] = []) {
         self.keyed = keyed
         self.seq = seq
+        self.flags = flags
     }
 }
 
@@ -35,6 +38,11 @@ public struct BatchResult: Sendable, Equatable {
     public var stored: [StoredTick]
     /// The symbols whose newest tick (and so `latest_price`) moved with this batch.
     public var latestMoved: Set<Symbol>
+
+    /// Trades the price checks held back (`tickd_quarantine`), dead-lettered, and stored with a flag.
+    public var quarantined = 0
+    public var priceRejected = 0
+    public var priceFlagged = 0
 
     public init(stored: [StoredTick] = [], latestMoved: Set<Symbol> = []) {
         self.stored = stored

@@ -47,6 +47,7 @@ public final class RedisPublisher: @unchecked Sendable {
         let tick: Tick
         let seq: Int64
         let setLast: Bool
+        var flags: [String] = []
         var symbol: Symbol { tick.symbol }
     }
 
@@ -116,7 +117,7 @@ public final class RedisPublisher: @unchecked Sendable {
         let newest = StoredTick.newestIndices(result.stored).filter { result.latestMoved.contains($0.key) }
         let lastIndexes = Set(newest.values)
         let messages = result.stored.enumerated().map { index, stored in
-            Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index))
+            Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index), flags: stored.flags.map(\.rawValue))
         }
         condition.lock()
         backlog.append(contentsOf: messages)
@@ -231,7 +232,7 @@ public final class RedisPublisher: @unchecked Sendable {
             let redis = try connected()
             for message in work {
                 let channel = Array("\(options.prefix)\(message.symbol.rawValue)".utf8)
-                let payload = TickMessage.json(message.tick, seq: message.seq)
+                let payload = TickMessage.json(message.tick, seq: message.seq, flags: message.flags)
                 try redis.append([Self.publishCommand, channel, payload])
                 if message.setLast {
                     try redis.append([Self.setCommand, Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), payload])

@@ -51,7 +51,7 @@ final class PacedPublisher: @unchecked Sendable {
         pg.stop()
         let daemon = try DaemonProcess(["run", "--listen", "127.0.0.1:0"], environment: [
             "DATABASE_URL": pg.url, "REDIS_URL": redisURL, "TICKD_REDIS_PREFIX": prefix,
-            "TICKD_BATCH_MAX_AGE_MS": "100", "TICKD_DATABASE_RETRY_MAX_BACKOFF_MS": "1000",
+            "TICKD_BATCH_MAX_AGE_MS": "100", "TICKD_DATABASE_RETRY_MAX_BACKOFF_MS": "1000", "TICKD_EXCHANGE_PROFILE": "plain",
             "TICKD_DEAD_LETTER_PATH": TickdProcess.temporaryPath("dl.jsonl")])
         #expect(daemon.waitForLine(containing: "database error, retrying") != nil, "\(daemon.output)")
         #expect(!daemon.output.contains("listening for feed publishers"))
