@@ -123,6 +123,9 @@ import TickPipeline
         #expect(throws: JournalError.self, "a second tickd on the same directory is refused") {
             try Journal(options: JournalOptions(directory: dir))
         }
+        // A pending seal holds the journal (and its lock) until it is done: wait for it, so the
+        // journal is closed when this scope ends.
+        try journal.sync()
         }
         let reopened = try Journal(options: JournalOptions(directory: dir, segmentBytes: 4096))
         #expect(reopened.recoveredThrough == 101)

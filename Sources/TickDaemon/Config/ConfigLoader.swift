@@ -57,7 +57,9 @@ public enum ConfigLoader {
         try top.only(["exchange", "input", "symbols", "dead_letter", "database", "timescale", "batch", "redis",
                       "sources", "pipeline", "journal", "shutdown", "log", "metrics"])
         if let exchange = try top.section("exchange") {
-            try exchange.only(["timezone", "profile", "price_limit_action", "off_tick_action"])
+            try exchange.only(["timezone", "profile", "price_limit_action", "off_tick_action", "stale_after_ms", "feed_silent_after_ms"])
+            if let ms = try exchange.integer("stale_after_ms", in: 1000...86_400_000) { config.staleAfterMilliseconds = ms }
+            if let ms = try exchange.integer("feed_silent_after_ms", in: 1000...86_400_000) { config.feedSilentAfterMilliseconds = ms }
             if let action = try exchange.choice("price_limit_action", PriceCheck.Action.self) { config.priceLimitAction = action }
             if let action = try exchange.choice("off_tick_action", PriceCheck.Action.self) { config.offTickAction = action }
             if let zone = try exchange.string("timezone") { config.timezone = zone }
@@ -274,7 +276,8 @@ extension ConfigLoader {
     /// `_` for `.` (`TICKD_BATCH_MAX_TICKS=1000` sets `batch.max_ticks`). Applied after the file,
     /// validated the same way. `TICKD_CONFIG` and the dev scripts' own variables are not keys.
     public static let environmentKeys: [String] = [
-        "exchange.timezone", "exchange.profile", "exchange.price_limit_action", "exchange.off_tick_action", "input.format", "input.max_line_bytes", "input.max_future_skew_seconds",
+        "exchange.timezone", "exchange.profile", "exchange.price_limit_action", "exchange.off_tick_action", "exchange.stale_after_ms",
+        "exchange.feed_silent_after_ms", "input.format", "input.max_line_bytes", "input.max_future_skew_seconds",
         "input.csv.delimiter", "input.csv.header", "symbols.unknown", "symbols.instruments_file", "symbols.reload_interval_ms", "dead_letter.path",
         "database.ticks_table", "database.stocks_table", "database.retry_max_backoff_ms", "database.writers", "timescale.enabled",
         "timescale.chunk_interval_hours", "timescale.compress_after_days", "timescale.retention_days", "timescale.refresh_interval_ms",

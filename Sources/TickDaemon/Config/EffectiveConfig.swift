@@ -9,6 +9,7 @@ extension TickdConfig {
         var lines = ["# effective configuration (from \(source))",
                      "exchange:", "  timezone: \(timezone)", "  profile: \(exchangeProfile.name)",
                      "  price_limit_action: \(priceLimitAction.rawValue)", "  off_tick_action: \(offTickAction.rawValue)",
+                     "  stale_after_ms: \(staleAfterMilliseconds)", "  feed_silent_after_ms: \(feedSilentAfterMilliseconds)",
                      "input:", "  format: \(format.rawValue)", "  max_line_bytes: \(maxLineBytes)",
                      "  max_future_skew_seconds: \(maxFutureSkewSeconds)",
                      "  csv:", "    delimiter: \"\(delimiter)\"", "    header: \(csv.header.rawValue)",

@@ -12,6 +12,8 @@ public struct ExchangeProfile: Sendable, Equatable {
     public var tickSizes: TickSizeTable?
     /// The largest move from the previous close a trade may make, in percent; nil: no limit.
     public var limitPercent: Price?
+    /// When it trades; nil: always (no session metrics, no staleness).
+    public var session: TradingSession?
 
     /// The built-in profiles by name.
     public static let builtIn: [String: String] = ["nse": nse, "plain": plain]
@@ -33,6 +35,16 @@ public struct ExchangeProfile: Sendable, Equatable {
           - { from: "50.00", tick: "0.25" }
           - { from: "500.00", tick: "1.00" }
           - { from: "1000.00", tick: "5.00" }
+        # Trading days and hours, Africa/Nairobi (exchange.timezone).
+        session:
+          days: [mon, tue, wed, thu, fri]
+          pre_open: "09:00"
+          open: "09:30"
+          close: "15:00"
+        # Kenyan public holidays on weekdays, 2026, as gazetted when this list was made. The Eid
+        # holidays are gazetted each year on the moon's sighting: add them, and next year's list,
+        # in a profile file (exchange.profile: /etc/tickd/nse.yaml) without waiting for a release.
+        holidays: ["2026-01-01", "2026-04-03", "2026-04-06", "2026-05-01", "2026-06-01", "2026-10-20", "2026-12-25"]
         """
 
     /// Feeds without exchange rules: the last trade is the close, no grid.
@@ -63,7 +75,7 @@ public struct ExchangeProfile: Sendable, Equatable {
         do { root = try Yams.compose(yaml: text) } catch { throw ConfigError(key: key, "the profile is not valid YAML") }
         guard let root else { throw ConfigError(key: key, "the profile is empty") }
         let section = try Section(root, path: key)
-        try section.only(["name", "closing_price", "closing_min_volume", "price_limit_percent", "tick_sizes"])
+        try section.only(["name", "closing_price", "closing_min_volume", "price_limit_percent", "tick_sizes", "session", "holidays"])
         var profile = ExchangeProfile(name: try section.string("name") ?? "custom", closingPrice: .lastTrade, tickSizes: nil)
         if section.node("price_limit_percent") != nil {
             let percent = try price(section, "price_limit_percent")
@@ -78,6 +90,11 @@ public struct ExchangeProfile: Sendable, Equatable {
             profile.closingPrice = .vwap(minimumVolume: Int64(minimum))
         default:
             throw ConfigError(key: section.key("closing_price"), "must be last_trade or vwap")
+        }
+        if let session = try section.section("session") {
+            profile.session = try Self.session(session, holidays: try section.strings("holidays") ?? [], key: section.key("holidays"))
+        } else if section.node("holidays") != nil {
+            throw ConfigError(key: section.key("holidays"), "needs a session")
         }
         let bands = try section.sectionList("tick_sizes")
         if !bands.isEmpty {
@@ -102,5 +119,35 @@ public struct ExchangeProfile: Sendable, Equatable {
             throw ConfigError(key: section.key(name), "must be a non-negative decimal, e.g. \"0.05\"")
         }
         return price
+    }
+
+    static let weekdayNames = ["mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7]
+
+    private static func session(_ section: Section, holidays: [String], key: String) throws(ConfigError) -> TradingSession {
+        try section.only(["days", "pre_open", "open", "close"])
+        var weekdays = Set<Int>()
+        for name in try section.strings("days") ?? ["mon", "tue", "wed", "thu", "fri"] {
+            guard let day = weekdayNames[name.lowercased()] else { throw ConfigError(key: section.key("days"), "days are mon, tue, wed, thu, fri, sat, sun") }
+            weekdays.insert(day)
+        }
+        func time(_ name: String) throws(ConfigError) -> Int {
+            let text = try section.string(name) ?? ""
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, let h = Int(parts[0]), let m = Int(parts[1]), (0...24).contains(h), (0..<60).contains(m), h * 60 + m <= 1440 else {
+                throw ConfigError(key: section.key(name), "must be a time HH:MM, e.g. \"09:30\"")
+            }
+            return (h * 60 + m) * 60
+        }
+        let (preOpen, open, close) = (try time("pre_open"), try time("open"), try time("close"))
+        guard preOpen <= open, open < close else { throw ConfigError(key: section.key("close"), "needs pre_open <= open < close") }
+        var days = Set<Int>()
+        for text in holidays {
+            let parts = text.split(separator: "-").compactMap { Int($0) }
+            guard parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else {
+                throw ConfigError(key: key, "dates must be YYYY-MM-DD, got '\(text)'")
+            }
+            days.insert(TradingSession.dayNumber(year: parts[0], month: parts[1], day: parts[2]))
+        }
+        return TradingSession(weekdays: weekdays, preOpen: preOpen, open: open, close: close, holidays: days)
     }
 }

@@ -17,6 +17,10 @@ public struct TickdConfig: Sendable {
     /// the day's limit band, or off the tick grid.
     public var priceLimitAction = PriceCheck.Action.quarantine
     public var offTickAction = PriceCheck.Action.accept
+    /// `exchange.stale_after_ms`, `exchange.feed_silent_after_ms`: during the session, an
+    /// instrument without a trade this long is stale; no tick at all this long, the feed is silent.
+    public var staleAfterMilliseconds = 1_800_000
+    public var feedSilentAfterMilliseconds = 120_000
 
     /// `input.format`: csv, ndjson or auto.
     public var format: FeedFormat = .auto
@@ -134,7 +138,8 @@ public struct TickdConfig: Sendable {
                       retentionDays: retentionDays, exchangeZone: timezone,
                       closingPrice: exchangeProfile.closingPrice, tickSizes: exchangeProfile.tickSizes,
                       priceCheck: PriceCheck(limitPercent: exchangeProfile.limitPercent, tickSizes: exchangeProfile.tickSizes,
-                                             onPriceLimit: priceLimitAction, onOffTick: offTickAction))
+                                             onPriceLimit: priceLimitAction, onOffTick: offTickAction),
+                      session: exchangeProfile.session)
     }
 
     /// `DATABASE_URL`, or a configuration error saying it is needed.

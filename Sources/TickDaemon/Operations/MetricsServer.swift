@@ -59,7 +59,9 @@ final class HTTPEndpointHandler: ChannelInboundHandler, Sendable {
             (status, type, body) = (.ok, "text/plain", "ok\n")
         case (.GET, "/readyz"):
             let problems = readiness.problems
-            (status, type, body) = problems.isEmpty ? (.ok, "text/plain", "ready\n")
+            let degraded = readiness.degraded
+            (status, type, body) = problems.isEmpty
+                ? (.ok, "text/plain", degraded.isEmpty ? "ready\n" : "ready, degraded: " + degraded.joined(separator: "; ") + "\n")
                 : (.serviceUnavailable, "text/plain", "not ready: " + problems.joined(separator: "; ") + "\n")
         default:
             (status, type, body) = (.notFound, "text/plain", "not found\n")

@@ -37,6 +37,16 @@ public final class Readiness: Sendable {
     }
 
     public var isReady: Bool { problems.isEmpty }
+
+    /// What works but not as it should (a feed silent during the session): said by `/readyz`,
+    /// which stays 200.
+    private let degradedNotes = Mutex([String: String]())
+
+    func setDegraded(_ note: String?, key: String) {
+        degradedNotes.withLock { $0[key] = note }
+    }
+
+    public var degraded: [String] { degradedNotes.withLock { notes in notes.keys.sorted().compactMap { notes[$0] } } }
 }
 
 /// Checks the database once a second with a connection of its own (`SELECT 1`, 2 s timeouts) on

@@ -114,13 +114,20 @@ public struct Daemon {
                               maxLineBytes: config.maxLineBytes, wiring: wiring.logging(as: "tickd.file"), pool: pool,
                               sink: sinkThread)
         }
+        let readiness = Readiness(listeners: listeners, upstreams: upstreams)
+        var watch: MarketWatch?
+        if let session = config.exchangeProfile.session {
+            watch = MarketWatch(session: session, zone: try config.exchangeZone(), staleAfter: .milliseconds(config.staleAfterMilliseconds),
+                                feedSilentAfter: .milliseconds(config.feedSilentAfterMilliseconds),
+                                interval: .milliseconds(max(100, min(5000, min(config.staleAfterMilliseconds, config.feedSilentAfterMilliseconds) / 4))),
+                                lastTrades: try await sinkThread.lastTrades(), readiness: readiness, logger: Logger(label: "tickd.market"))
+        }
         let ingest = IngestService(queue: queue, sink: sinkThread, publisher: publisher, journal: journal, maxTicks: config.batchMaxTicks,
                                    maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
                                    linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
                                    publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds),
-                                   deadLetters: deadLetters, stats: stats, logger: Logger(label: "tickd.ingest"))
+                                   deadLetters: deadLetters, stats: stats, watch: watch, logger: Logger(label: "tickd.ingest"))
 
-        let readiness = Readiness(listeners: listeners, upstreams: upstreams)
         let probe = DatabaseProbe(url: url, readiness: readiness, logger: Logger(label: "tickd.health"))
         probe.start()
         defer { probe.stop() }
@@ -136,6 +143,7 @@ public struct Daemon {
                                                                 logger: Logger(label: "tickd.instruments")),
                                   successTerminationBehavior: .ignore, serviceName: "instrument list"))
         }
+        if let watch { services.append(.init(service: watch, successTerminationBehavior: .ignore, serviceName: "market watch")) }
         services += extraServices.map { .init(service: $0, successTerminationBehavior: .ignore) }
         if let address = config.metricsAddress, let registry = metricsRegistry {
             let (host, port) = try ConfigLoader.hostPort(address, key: "metrics.address", allowZero: true)

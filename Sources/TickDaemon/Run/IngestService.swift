@@ -31,9 +31,13 @@ final class IngestService: Service {
     private let logger: Logger
     let stats: DaemonStats
     private let metrics = IngestMetrics()
+    /// Told of every tick received and every commit (trading session, staleness); nil: no session.
+    private let watch: MarketWatch?
 
     init(queue: TickQueue, sink: SinkThread, publisher: RedisPublisher?, journal: Journal?, maxTicks: Int, maxAge: Duration,
-         linger: Duration?, publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, logger: Logger) {
+         linger: Duration?, publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, watch: MarketWatch? = nil,
+         logger: Logger) {
+        self.watch = watch
         self.linger = linger
         self.deadLetters = deadLetters
         self.queue = queue
@@ -79,9 +83,10 @@ final class IngestService: Service {
             // A Redis slower than the database slows ingest (the queue, then TCP) rather than losing messages.
             await publisher?.waitForRoom(for: result.stored.count)
             progress.published(ticket: publisher?.enqueue(result))
+            watch?.committed(result)
         }
         func take(_ chunk: TickChunk) async throws {
-            if chunk.ticks.isEmpty { progress.completed(chunk) }
+            if chunk.ticks.isEmpty { progress.completed(chunk) } else { watch?.received() }
             for (index, tick) in chunk.ticks.enumerated() {
                 // A chunk is applied once its last tick is: say so before that tick may close the batch.
                 if index == chunk.ticks.count - 1 { progress.completed(chunk) }
@@ -230,6 +235,10 @@ final class SinkThread: Sendable {
 
     func knownSymbols() async throws -> Set<Symbol> {
         try await pool.runIfActive { try self.sink.knownSymbols() }
+    }
+
+    func lastTrades() async throws -> [Symbol: Timestamp] {
+        try await pool.runIfActive { try self.sink.lastTrades() }
     }
 
     func databaseIdentity() async throws -> String {

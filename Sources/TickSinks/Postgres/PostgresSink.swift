@@ -86,6 +86,20 @@ public final class PostgresSink {
     }
 
     /// The symbols of `stocks`: the listed instruments for the unknown-symbol policy.
+    /// Each symbol's newest stored trade time (`tickd_latest`), for the market watch.
+    public func lastTrades() throws(SinkError) -> [Symbol: Timestamp] {
+        try withRetries(table: "tickd_latest") { () throws(PostgresError) -> [Symbol: Timestamp] in
+            let rows = try self.connected().execute("SELECT symbol, (extract(epoch FROM time) * 1000000)::int8 FROM tickd_latest").rows
+            var trades: [Symbol: Timestamp] = [:]
+            for row in rows {
+                if let symbol = row[0], let micros = row[1].flatMap({ Int64($0) }) {
+                    trades[Symbol(symbol)] = Timestamp(nanosecondsSinceEpoch: micros * 1000)
+                }
+            }
+            return trades
+        }
+    }
+
     public func knownSymbols() throws(SinkError) -> Set<Symbol> {
         try withRetries(table: options.stocksTable.description) { () throws(PostgresError) -> Set<Symbol> in
             let rows = try self.connected().execute("SELECT symbol FROM \(self.options.stocksTable.sql)").rows
@@ -111,8 +125,11 @@ public final class PostgresSink {
         // With price checks, one trading day per transaction: a day's limit band is relative to
         // the previous day's close, which must be stored first. Earlier days go first; the
         // bookkeeping rides with the last.
-        let days = priceGate.check.isActive ? Dictionary(grouping: ticks) { priceGate.day(of: $0.tick.time) } : [:]
-        guard days.count > 1 else { return try writeDay(ticks, progress: progress) }
+        guard priceGate.check.isActive, let first = ticks.first.map({ priceGate.day(of: $0.tick.time) }),
+              ticks.contains(where: { priceGate.day(of: $0.tick.time) != first }) else {
+            return try writeDay(ticks, progress: progress)
+        }
+        let days = Dictionary(grouping: ticks) { priceGate.day(of: $0.tick.time) }
         var result = BatchResult()
         let order = days.keys.sorted()
         for day in order {
@@ -169,6 +186,7 @@ public final class PostgresSink {
             }
         }
         PriceCheckMetrics.count(checked)
+        if let session = options.session { countOutsideSession(result.stored, session) }
         for held in checked.rejected {
             let reason: RejectReason = held.violations.contains(.priceLimit) ? .priceLimit : .offTick
             let detail = held.violations.map(\.rawValue).joined(separator: ",")
@@ -184,6 +202,19 @@ public final class PostgresSink {
             }
         }
         return result
+    }
+
+    /// `tickd_ticks_outside_session_total{symbol}`: stored ticks outside the pre-open and the
+    /// continuous session, or on a non-trading day (accepted: feeds carry auction and
+    /// correction prints).
+    private func countOutsideSession(_ stored: [StoredTick], _ session: TradingSession) {
+        var outside: [Symbol: Int] = [:]
+        for tick in stored where !session.isOpen(atLocalSeconds: priceGate.localSeconds(tick.keyed.tick.time)) {
+            outside[tick.keyed.tick.symbol, default: 0] += 1
+        }
+        for (symbol, count) in outside {
+            Counter(label: "tickd_ticks_outside_session_total", dimensions: [("symbol", symbol.rawValue)]).increment(by: Int64(count))
+        }
     }
 
     /// Records the Redis outbox watermark alone (when no batch is due to carry it: at exit).

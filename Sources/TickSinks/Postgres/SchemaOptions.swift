@@ -21,13 +21,16 @@ public struct SchemaOptions: Sendable {
     public var tickSizes: TickSizeTable?
     /// The price checks batches go through (limit band, tick grid) and their actions.
     public var priceCheck: PriceCheck
+    /// When the exchange trades: stored ticks outside it are counted; nil: no session.
+    public var session: TradingSession?
 
     public init(ticksTable: TableName = TableName("market_ticks")!, stocksTable: TableName = TableName("stocks")!,
                 timescale: TimescaleMode = .auto, chunkIntervalHours: Int = 24, compressAfterDays: Int = 7,
                 retentionDays: Int = 0, exchangeZone: String = "Africa/Nairobi",
                 closingPrice: ClosingPriceRule = .lastTrade, tickSizes: TickSizeTable? = nil,
-                priceCheck: PriceCheck = PriceCheck(limitPercent: nil, tickSizes: nil)) {
+                priceCheck: PriceCheck = PriceCheck(limitPercent: nil, tickSizes: nil), session: TradingSession? = nil) {
         self.priceCheck = priceCheck
+        self.session = session
         self.closingPrice = closingPrice
         self.tickSizes = tickSizes
         self.ticksTable = ticksTable
