@@ -62,6 +62,13 @@ import TestSupport
         #expect(try db.value("SELECT count(*) FROM tickd_quarantine WHERE released_at IS NULL") == "0")
         let again = try TickdProcess.run(["quarantine", "release", "--all", "--config", config], environment: environment)
         #expect(again.stdout.contains("released 0"), "\(again.stdout)")
+        // The same days replayed again: nothing stored twice, nothing held twice.
+        let stored = try db.value("SELECT count(*) FROM market_ticks")
+        let rerun = try TickdProcess.run(["replay", Self.dayOne, Self.dayTwo, "--no-resume", "--config", config, "--report", "json"],
+                                         environment: environment)
+        #expect(rerun.status == 0 && rerun.stdout.contains(#""inserted":0"#), "\(rerun.stdout)\(rerun.stderr)")
+        #expect(try db.value("SELECT count(*) FROM market_ticks") == stored)
+        #expect(try db.rows("SELECT count(*), count(released_at) FROM tickd_quarantine") == [["2", "2"]])
         print("exchange rules: sample days replayed with the NSE profile: \(limitBreaks.count) planted prints quarantined, 1 off-tick print flagged; released by the operator and published")
     }
 

@@ -23,7 +23,9 @@ struct BatchSQL {
         RETURNING c.symbol, owed.published_seq + 1, c.last_seq
         """
     static let transactionID = "SELECT txid_current()"
-    /// Trades held back by the price checks ($9: each one's violations, comma-separated).
+    /// Trades held back by the price checks ($9: each one's violations, comma-separated). A trade
+    /// held or released before is left as it is, unless it comes with other values (a
+    /// correction): then it is held again with them.
     static let quarantine = """
         INSERT INTO tickd_quarantine (time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
         SELECT q.time, q.symbol, q.trade_seq, q.open, q.high, q.low, q.close, q.volume, string_to_array(q.violations, ','),
@@ -31,6 +33,12 @@ struct BatchSQL {
         FROM unnest($1::timestamptz[], $2::text[], $3::int8[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
                     $8::int8[], $9::text[], $10::numeric[], $11::numeric[])
              AS q(time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
+        ON CONFLICT (symbol, time, trade_seq) DO UPDATE SET
+            open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume,
+            violations = EXCLUDED.violations, previous_close = EXCLUDED.previous_close, limit_percent = EXCLUDED.limit_percent,
+            quarantined_at = now(), released_at = NULL
+        WHERE (tickd_quarantine.open, tickd_quarantine.high, tickd_quarantine.low, tickd_quarantine.close, tickd_quarantine.volume)
+              IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
         """
     /// Per session. JIT compiles a statement whose estimated cost passes jit_above_cost; a batch
     /// statement is small, but a chunk that compression left full of dead rows until VACUUM

@@ -22,7 +22,8 @@ public struct SchemaMigrator {
                         Step(version: 4, description: "candles: open/close by (time, trade_seq), turnover and vwap; real-time hierarchical aggregates refreshed by tickd, or plain views"),
                         Step(version: 5, description: "identity: tickd_database, the id a journal is bound to"),
                         Step(version: 6, description: "official close: tickd_latest.previous_close_day, the trading day previous_close was set for"),
-                        Step(version: 7, description: "price checks: tickd_quarantine (held-back trades), tickd_price_limits (per-symbol, per-day limit overrides)")]
+                        Step(version: 7, description: "price checks: tickd_quarantine (held-back trades), tickd_price_limits (per-symbol, per-day limit overrides)"),
+                        Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice")]
 
     /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
     public static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -104,6 +105,8 @@ public struct SchemaMigrator {
                     try db.execute(SchemaSQL.officialClose)
                 case 7:
                     try db.execute(SchemaSQL.priceChecks)
+                case 8:
+                    try db.execute(SchemaSQL.quarantineOncePerTrade)
                 case 4:
                     // Replaces the candles of earlier releases (views or aggregates: derived data only).
                     let storage = mode ?? .plain

@@ -112,6 +112,13 @@ enum SchemaSQL {
         );
         """
 
+    /// A trade is held once: a replay of the same feed finds it held (or released) already.
+    static let quarantineOncePerTrade = """
+        DELETE FROM tickd_quarantine a USING tickd_quarantine b
+        WHERE a.symbol = b.symbol AND a.time = b.time AND a.trade_seq = b.trade_seq AND a.id > b.id;
+        CREATE UNIQUE INDEX IF NOT EXISTS tickd_quarantine_trade_idx ON tickd_quarantine (symbol, time, trade_seq);
+        """
+
     /// TimescaleDB storage: `market_ticks` as a hypertable (rows of a plain table are moved into
     /// chunks), compression by symbol and the compression and retention policies.
     static func hypertable(_ o: SchemaOptions) -> String {
