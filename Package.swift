@@ -95,7 +95,8 @@ let package = Package(
         .testTarget(name: "TickSinksTests", dependencies: ["TickModel", "TickPipeline", "TickSinks"]),
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
         .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickPipeline"]),
-        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources"]),
+        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources",
+                                                          .product(name: "Yams", package: "Yams")]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [
             "LibPQ", "Hiredis", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport",

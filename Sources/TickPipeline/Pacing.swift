@@ -22,7 +22,10 @@ public enum ReplaySpeed: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .max: return "max"
-        case .times(let factor): return factor == 1 ? "realtime" : "\(factor)x"
+        case .times(let factor):
+            // As an operator writes it: 60x, not 60.0x.
+            if factor == 1 { return "realtime" }
+            return factor == factor.rounded() && abs(factor) < 1e15 ? "\(Int64(factor))x" : "\(factor)x"
         }
     }
 }

@@ -3,6 +3,7 @@ import Testing
 import TickDaemon
 import TickPipeline
 import TickSources
+import Yams
 
 @Suite struct ConfigOverrideTests {
     @Test func environmentOverridesTheFile() throws {
@@ -133,6 +134,61 @@ import TickSources
             } catch {
                 #expect(error.key == key, "\(bad)")
             }
+        }
+    }
+}
+
+/// What `check-config` prints is a configuration: read back, it gives the same configuration;
+/// and `config/tickd.yaml` documents every key the environment can set.
+@Suite struct EffectiveConfigTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The YAML part of `effectiveYAML` (without its header and the environment lines).
+    static func body(_ config: TickdConfig) -> String {
+        let lines = config.effectiveYAML.split(separator: "\n", omittingEmptySubsequences: false)
+        return lines.dropFirst().prefix { $0 != "# environment" }.joined(separator: "\n")
+    }
+
+    @Test func whatCheckConfigPrintsReadsBackToTheSameConfiguration() throws {
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: String(contentsOf: Self.repositoryRoot.appendingPathComponent("config/tickd.yaml"), encoding: .utf8),
+                               to: &config)
+        // Every kind of list entry, with values away from the defaults.
+        try ConfigLoader.apply(yaml: """
+            exchange:
+              profile: plain
+              price_limit_action: reject
+            sources:
+              listen:
+                - { address: "127.0.0.1:7001", format: csv, max_connections: 9, max_connections_per_peer: 3, idle_timeout_ms: 7000,
+                    evict_after_ms: 0, max_line_bytes: 4096, allow: [127.0.0.1, 10.0.0.0/8] }
+              connect:
+                - { address: "feed.example:9000", format: ndjson, subscribe: "SUB ALL", retry_max_backoff_ms: 7000,
+                    connect_timeout_ms: 1234, max_line_bytes: 2048 }
+              files:
+                - { path: /var/feeds/a.csv, format: csv, speed: 60x }
+            batch:
+              linger_ms: -1
+            redis:
+              tls_ca_file: /etc/hostname
+            """, to: &config)
+        let printed = Self.body(config)
+        var again = TickdConfig()
+        try ConfigLoader.apply(yaml: printed, to: &again)
+        #expect(Self.body(again) == printed)
+        for needle in ["connect_timeout_ms: 1234", "max_line_bytes: 2048", "format: csv", "speed: 60x", "evict_after_ms: 0"] {
+            #expect(printed.contains(needle), "\(needle)")
+        }
+    }
+
+    @Test func configTickdYAMLDocumentsEveryKey() throws {
+        let text = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("config/tickd.yaml"), encoding: .utf8)
+        let tree = try #require(try Yams.load(yaml: text) as? [String: Any])
+        for key in ConfigLoader.environmentKeys {
+            var node: Any? = tree
+            for part in key.split(separator: ".") { node = (node as? [String: Any])?[String(part)] }
+            #expect(node != nil, "config/tickd.yaml does not show \(key)")
         }
     }
 }

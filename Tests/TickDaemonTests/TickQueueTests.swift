@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import TickDaemon
 import TickModel
@@ -14,8 +15,17 @@ import TickPipeline
     @Test func aFullQueueSuspendsTheSenderUntilTheConsumerTakes() async {
         let queue = TickQueue(capacity: 10)
         #expect(await queue.send(Self.chunk(6)))
-        let blocked = Task { await queue.send(Self.chunk(6, "second")) }
+        let started = Mutex(false), returned = Mutex(false)
+        let blocked = Task {
+            started.withLock { $0 = true }
+            let accepted = await queue.send(Self.chunk(6, "second"))
+            returned.withLock { $0 = true }
+            return accepted
+        }
+        // The sender has started and had time to finish, were it not suspended.
+        while !started.withLock({ $0 }) { await Task.yield() }
         try? await Task.sleep(for: .milliseconds(50))
+        #expect(!returned.withLock { $0 })
         #expect(queue.depth == 6)                     // the second chunk is still waiting
         let first = await queue.receive(until: nil)
         #expect(first?.ticks.count == 6)
@@ -25,9 +35,14 @@ import TickPipeline
 
     @Test func receiveTimesOutAtTheDeadline() async {
         let queue = TickQueue(capacity: 10)
-        let got = await queue.receive(until: .now + .milliseconds(30))
+        let started = ContinuousClock.now
+        let got = await queue.receive(until: started + .milliseconds(30))
         #expect(got == nil)
+        #expect(ContinuousClock.now - started >= .milliseconds(30))
+        // Timed out, not ended: an open queue is not drained; a finished empty one is.
         #expect(!queue.isDrained)
+        queue.finish()
+        #expect(queue.isDrained)
     }
 
     @Test func finishDeliversWhatIsLeftThenEndsAndRefusesSenders() async {

@@ -46,10 +46,13 @@ extension TickdConfig {
         for u in upstreams {
             lines += ["    - address: \"\(u.host):\(u.port)\"", "      format: \(u.format.rawValue)",
                       "      subscribe: \(u.subscribe.map { "\"\($0)\"" } ?? "~")",
-                      "      retry_max_backoff_ms: \(u.maxBackoff.milliseconds)"]
+                      "      retry_max_backoff_ms: \(u.maxBackoff.milliseconds)",
+                      "      connect_timeout_ms: \(u.connectTimeout.milliseconds)", "      max_line_bytes: \(u.maxLineBytes)"]
         }
         lines += ["  files:"]
-        for f in files { lines += ["    - path: \(f.path)", "      speed: \(f.speed)"] }
+        for f in files {
+            lines += ["    - path: \(f.path)", "      speed: \(f.speed)"] + (f.format.map { ["      format: \($0.rawValue)"] } ?? [])
+        }
         lines += ["pipeline:", "  max_queued_ticks: \(maxQueuedTicks)",
                   "journal:", "  enabled: \(journalEnabled)", "  directory: \(journalDirectory)",
                   "  segment_bytes: \(journalSegmentBytes)", "  max_bytes: \(journalMaxBytes)",
