@@ -57,7 +57,7 @@ final class DatabaseProbe: @unchecked Sendable {
     private let interval: Duration
     private let logger: Logger
     private let stopped = Mutex(false)
-    /// Used by `start()` before the thread exists, then only by the thread.
+    /// Used only by the probe's thread.
     private var connection: Connection?
 
     init(url: String, readiness: Readiness, interval: Duration = .seconds(1), logger: Logger) {
@@ -67,10 +67,11 @@ final class DatabaseProbe: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Checks once now (on the calling thread), then keeps checking on a thread until `stop()`.
+    /// Checks at once, then every `interval` until `stop()`, on a thread of its own (a libpq
+    /// connect blocks: not on the cooperative pool). Readiness stays false until the first check.
     func start() {
-        connection = check(nil)
         let thread = Thread { [self] in
+            connection = check(nil)
             while !stopped.withLock({ $0 }) {
                 Thread.sleep(forTimeInterval: interval.seconds)
                 connection = check(connection)

@@ -44,16 +44,19 @@ public struct Daemon {
         let publishing = try config.publisherOptions()
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        let io = BlockingIO.start()
         do {
-            try await runServices(url: url, publishing: publishing, pool: pool)
+            try await runServices(url: url, publishing: publishing, pool: pool, io: io)
         } catch {
             try? await pool.shutdownGracefully()
+            await io.shutdown()
             throw error
         }
         try await pool.shutdownGracefully()
+        await io.shutdown()
     }
 
-    private func runServices(url: String, publishing: PublisherOptions?, pool: NIOThreadPool) async throws {
+    private func runServices(url: String, publishing: PublisherOptions?, pool: NIOThreadPool, io: BlockingIO) async throws {
         let config = self.config
         let logger = self.logger
         // Connect on the sink's thread (retrying transient failures), read the instrument list,
@@ -70,10 +73,12 @@ public struct Daemon {
         }
         defer { candles?.stop() }
         // The journal first: records of another database must stop tickd before it writes anything.
-        let journal = config.journalEnabled ? try Journal(options: config.journalOptions, logger: Logger(label: "tickd.journal")) : nil
+        // Opening reads and repairs segments, claiming writes a file: on an I/O thread.
+        let journalOptions = config.journalOptions
+        let journal = config.journalEnabled ? try await io.run { try Journal(options: journalOptions, logger: Logger(label: "tickd.journal")) } : nil
         if let journal {
             let database = try await sinkThread.databaseIdentity()
-            if try journal.claim(for: database) == .bind {
+            if try await io.run({ try journal.claim(for: database) }) == .bind {
                 logger.notice("journal: bound to this database", metadata: ["directory": "\(journal.options.directory)", "database": "\(database)"])
             }
         }
@@ -100,7 +105,7 @@ public struct Daemon {
         // Live feeds cannot be read again: what they deliver is journaled before it is queued.
         var live = wiring
         if let journal {
-            let gate = JournalGate(journal: journal, queue: queue, logger: Logger(label: "tickd.journal"))
+            let gate = JournalGate(journal: journal, queue: queue, io: io, logger: Logger(label: "tickd.journal"))
             live.deliver = { chunk in await gate.deliver(chunk) }
         }
         let listeners = config.listeners.map {
@@ -111,7 +116,7 @@ public struct Daemon {
         }
         let files = config.files.map {
             FileSourceService(path: $0.path, format: $0.format, speed: $0.speed, defaultFormat: config.format,
-                              maxLineBytes: config.maxLineBytes, wiring: wiring.logging(as: "tickd.file"), pool: pool,
+                              maxLineBytes: config.maxLineBytes, wiring: wiring.logging(as: "tickd.file"), pool: io.pool,
                               sink: sinkThread)
         }
         let readiness = Readiness(listeners: listeners, upstreams: upstreams)
@@ -126,7 +131,7 @@ public struct Daemon {
                                    maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
                                    linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
                                    publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds),
-                                   deadLetters: deadLetters, stats: stats, watch: watch, logger: Logger(label: "tickd.ingest"))
+                                   deadLetters: deadLetters, stats: stats, watch: watch, io: io, logger: Logger(label: "tickd.ingest"))
 
         let probe = DatabaseProbe(url: url, readiness: readiness, logger: Logger(label: "tickd.health"))
         probe.start()
@@ -162,7 +167,7 @@ public struct Daemon {
         logger.notice("tickd running", metadata: ["listeners": "\(listeners.count)", "upstreams": "\(upstreams.count)",
                                                   "files": "\(files.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
         try await ServiceGroup(configuration: groupConfig).run()
-        try deadLetters.flush()
+        try await io.run { try deadLetters.flush() }
         if let candles {
             // The last commits' candles, as far as the drain timeout allows.
             let timeout = Duration.milliseconds(config.drainTimeoutMilliseconds)

@@ -33,11 +33,14 @@ final class IngestService: Service {
     private let metrics = IngestMetrics()
     /// Told of every tick received and every commit (trading session, staleness); nil: no session.
     private let watch: MarketWatch?
+    /// Where file writes, fsyncs and waits run (not on the cooperative pool).
+    private let io: BlockingIO
 
     init(queue: TickQueue, sink: SinkThread, publisher: RedisPublisher?, journal: Journal?, maxTicks: Int, maxAge: Duration,
          linger: Duration?, publishDrain: Duration, deadLetters: DeadLetterFile, stats: DaemonStats, watch: MarketWatch? = nil,
-         logger: Logger) {
+         io: BlockingIO, logger: Logger) {
         self.watch = watch
+        self.io = io
         self.linger = linger
         self.deadLetters = deadLetters
         self.queue = queue
@@ -58,10 +61,12 @@ final class IngestService: Service {
         } onGracefulShutdown: { [queue] in
             queue.finish()
         }
-        let published = publisher?.finish(timeout: publishDrain)
+        let drain = publishDrain
+        var published: PublisherStats?
+        if let publisher { published = try await io.run { publisher.finish(timeout: drain) } }
         if let publisher { try await sink.recordPublished(publisher.retirement.seqs) }
-        progress.releaseJournal(retired: publisher?.retirement.retired)
-        try journal?.sync()
+        progress.releaseJournal(retired: publisher?.retirement.retired, io: io)
+        if let journal { try await io.run { try journal.sync() } }
         logger.notice("ingest stopped", metadata: ["inserted": "\(stats.snapshot.inserted)",
                                                    "published": "\(published?.published ?? 0)"])
     }
@@ -96,9 +101,10 @@ final class IngestService: Service {
             if batcher.pending.isEmpty && progress.hasOpenBookkeeping { try await commit([]) }
         }
         // First what the journal holds beyond the database's position (a crash or an outage).
-        if let journal, var cursor = progress.journalBacklog(journal) {
+        if let journal, let backlog = progress.journalBacklog(journal) {
             var replayed = 0
-            while let (lsn, chunk) = try cursor.next() {
+            let cursor = CursorOnIO(backlog)
+            while let (lsn, chunk) = try await io.run({ try cursor.next() }) {
                 var chunk = chunk
                 chunk.journalRecord = lsn
                 replayed += chunk.ticks.count
@@ -119,13 +125,15 @@ final class IngestService: Service {
             }
             // Group commit: when nothing else is waiting, a batch need not wait for more.
             try await commit(batcher.due(now: .now, inputIdle: queue.depth == 0))
-            try deadLetters.flush()
-            try journal?.syncIfDue()
-            progress.releaseJournal(retired: publisher?.retirement.retired)
+            try await io.run { [deadLetters, journal] in
+                try deadLetters.flush()
+                try journal?.syncIfDue()
+            }
+            progress.releaseJournal(retired: publisher?.retirement.retired, io: io)
             metrics.queueDepth.record(queue.depth + batcher.pending.count)
         }
         try await commit(batcher.flush())
-        try deadLetters.flush()
+        try await io.run { [deadLetters] in try deadLetters.flush() }
     }
 }
 
@@ -205,15 +213,16 @@ struct ProgressTracker {
         if journal != nil { releases.append((ticket, journalApplied)) }
     }
 
-    /// Deletes journal segments whose records are applied and published (`retired` messages out).
-    mutating func releaseJournal(retired: Int?) {
+    /// Deletes journal segments whose records are applied and published (`retired` messages
+    /// out), on an I/O thread (an unlink can wait for the disk).
+    mutating func releaseJournal(retired: Int?, io: BlockingIO) {
         guard let journal else { return }
         var through: UInt64?
         while let first = releases.first, first.ticket == nil || first.ticket! <= (retired ?? Int.max) {
             through = first.through
             releases.removeFirst()
         }
-        if let through { journal.release(through: through) }
+        if let through { io.submit { journal.release(through: through) } }
     }
 }
 
@@ -300,4 +309,11 @@ struct IngestMetrics: Sendable {
     let inserted = Counter(label: "tickd_rows_inserted_total")
     let batchDuration = Timer(label: "tickd_batch_duration_seconds")
     let queueDepth = Gauge(label: "tickd_queue_ticks")
+}
+
+/// A journal cursor read on the I/O threads, one call at a time (the replay at start awaits each).
+private final class CursorOnIO: @unchecked Sendable {
+    private var cursor: JournalCursor
+    init(_ cursor: JournalCursor) { self.cursor = cursor }
+    func next() throws -> (UInt64, TickChunk)? { try cursor.next() }
 }

@@ -10,12 +10,14 @@ import TickPipeline
 final class JournalGate: Sendable {
     let journal: Journal
     let queue: TickQueue
+    let io: BlockingIO
     let logger: Logger
     private let paused = Mutex<String?>(nil)
 
-    init(journal: Journal, queue: TickQueue, logger: Logger) {
+    init(journal: Journal, queue: TickQueue, io: BlockingIO, logger: Logger) {
         self.journal = journal
         self.queue = queue
+        self.io = io
         self.logger = logger
     }
 
@@ -31,13 +33,17 @@ final class JournalGate: Sendable {
                 continue
             }
             do {
-                chunk.journalRecord = try journal.append(chunk)
+                // The append (and its fsync, with journal.fsync: always) on an I/O thread.
+                let record = chunk
+                chunk.journalRecord = try await io.run { [journal] in try journal.append(record) }
                 break
-            } catch {
+            } catch let error as JournalError {
                 pause(error.isDiskFull ? "journal: disk full; not reading live feeds until space is freed"
                                        : "journal: cannot write; not reading live feeds until it can",
                       ["path": "\(error.path)", "error": "\(error.message)", "directory": "\(journal.options.directory)"])
                 try? await Task.sleep(for: .milliseconds(500))
+            } catch {
+                return false   // the I/O threads are gone: tickd is stopping
             }
         }
         resume()

@@ -35,7 +35,7 @@ struct UpstreamService: Service, CustomStringConvertible {
 }
 
 /// A recorded feed replayed into the running daemon at its configured pace. File reads happen on
-/// the thread pool; on graceful shutdown it stops between chunks. Like `tickd replay`, it resumes
+/// the I/O threads (`BlockingIO`); on graceful shutdown it stops between chunks. Like `tickd replay`, it resumes
 /// after what an earlier run committed of the same file, and its chunks carry the file's position.
 struct FileSourceService: Service, CustomStringConvertible {
     let path: String

@@ -1,0 +1,31 @@
+import NIOPosix
+
+/// Threads for the blocking calls of `tickd run`, so that none runs on Swift's cooperative pool
+/// (two threads there, on a two-core machine, and every connection's task needs one): journal
+/// appends and fsyncs, journal reads at start, segment deletion, dead-letter writes, and the wait
+/// for the Redis publisher to drain. Two threads, so that one slow fsync does not hold up a
+/// dead-letter flush. libpq has its own thread (`SinkThread`), as have the Redis publisher, the
+/// candle refresher, the database probe and each TLS bridge.
+struct BlockingIO: Sendable {
+    let pool: NIOThreadPool
+
+    static func start() -> BlockingIO {
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        return BlockingIO(pool: pool)
+    }
+
+    /// Runs `body` on one of the threads and returns its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+
+    /// Runs `body` on one of the threads without waiting for it.
+    func submit(_ body: @escaping @Sendable () -> Void) {
+        pool.submit { state in if state == .active { body() } }
+    }
+
+    func shutdown() async {
+        try? await pool.shutdownGracefully()
+    }
+}
