@@ -79,11 +79,13 @@ let package = Package(
         // The parsers under libFuzzer (scripts/fuzz.sh builds it with -sanitize=fuzzer,address in
         // .build-fuzz); in a normal build it runs corpus files through the same target.
         .executableTarget(name: "tickd-fuzz", dependencies: ["TickModel", "TickCodecs", "TickPipeline"]),
+        // Shares the test kit (socket, instrument list and grid) with the tests.
         .executableTarget(name: "tickd-bench", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "Hiredis",
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "Hiredis", "TestSupport",
         ]),
 
-        // Helpers shared by test targets (running the built binary).
+        // The test kit: helpers shared by test targets and tickd-bench (sockets, subscribers,
+        // private servers, the instrument list).
         .target(name: "TestSupport", dependencies: [
             "Hiredis", .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),

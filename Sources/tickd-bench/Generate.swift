@@ -1,14 +1,10 @@
 import Foundation
 import TickCodecs
+import TestSupport
 import TickModel
 
-/// The 20 instruments of Seeds/stocks.csv with their seed price in cents (the previous close
-/// tickd checks the day's limit band against).
-let nseInstruments: [(Symbol, Int64)] = [
-    ("EQTY", 5230), ("KCB", 3545), ("SCOM", 2310), ("NCBA", 1825), ("UMME", 840), ("EABL", 14000), ("BAMB", 3275),
-    ("COOP", 1120), ("SCBK", 1860), ("BAT", 36000), ("NMG", 1950), ("KPLC", 195), ("UCHM", 45), ("ARM", 710),
-    ("CRWN", 1240), ("UNGA", 2675), ("KNRE", 780), ("JUB", 32000), ("SLAM", 395), ("BOC", 1800),
-]
+/// The instruments the benchmark trades: Seeds/stocks.csv's, at their seed prices.
+let nseInstruments: [(Symbol, Int64)] = NSEInstruments.seeds.map { (Symbol($0.symbol), $0.cents) }
 
 /// `tickd-bench generate DIR COUNT`: `DIR/day-COUNT.csv` and `DIR/day-COUNT.ndjson`, one trading day
 /// (2026-01-05, 09:00-15:00 Nairobi) of COUNT trades spread over the 20 symbols, deterministic,
@@ -29,6 +25,7 @@ func generateDay(directory: String, count: Int) throws {
     // Prices follow the NSE's rules, as tickd's default profile checks them: a walk of one tick
     // of the price's band at a time, on the grid, kept within 9 % of the seed price (the limit is
     // 10 % of the previous close, which is the seed price before any trade).
+    let onGrid = NSEInstruments.onGrid, tick = NSEInstruments.tick
     var prices = nseInstruments.map { onGrid($0.1) }
     let bands = nseInstruments.map { (onGrid($0.1 * 91 / 100 + tick($0.1)), onGrid($0.1 * 109 / 100 - tick($0.1))) }
     let open = Int64(1_767_592_800) * 1_000_000   // 2026-01-05T06:00:00Z in µs
@@ -48,19 +45,3 @@ func generateDay(directory: String, count: Int) throws {
     try Data(ndjson).write(to: URL(fileURLWithPath: "\(directory)/day-\(count).ndjson"))
     print("tickd-bench: wrote \(directory)/day-\(count).csv (\(csv.count >> 20) MiB) and .ndjson (\(ndjson.count >> 20) MiB)")
 }
-
-/// The NSE tick of a price in cents: 1 below 5.00, 2 to 10.00, 5 to 50.00, 25 to 500.00, 100 to
-/// 1,000.00, 500 above.
-func tick(_ cents: Int64) -> Int64 {
-    switch cents {
-    case ..<500: 1
-    case ..<1000: 2
-    case ..<5000: 5
-    case ..<50_000: 25
-    case ..<100_000: 100
-    default: 500
-    }
-}
-
-/// A price in cents rounded down to its band's grid.
-func onGrid(_ cents: Int64) -> Int64 { cents - cents % tick(cents) }

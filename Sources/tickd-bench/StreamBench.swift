@@ -1,6 +1,7 @@
 import Foundation
 import Hiredis
 import TickCodecs
+import TestSupport
 import TickModel
 
 /// `tickd-bench stream`: a publisher sends RATE ticks/s for SECONDS to tickd's listener, each
@@ -30,8 +31,9 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
         done.signal()
     }.start()
 
-    let socket = try BenchSocket(port: port)
-    try socket.send(Array((TickEncoder.csvHeader + "\n").utf8))
+    // A feed publisher sends each tick as it happens: no Nagle delay on the way out.
+    let socket = try LineSocket(port: port, noDelay: true)
+    try send(socket, Array((TickEncoder.csvHeader + "\n").utf8))
     var rss: [Int] = []
     let start = ContinuousClock.now
     var sent = 0
@@ -46,20 +48,20 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
         let millis = Timestamp(nanosecondsSinceEpoch: now.nanosecondsSinceEpoch / 1_000_000 * 1_000_000)
         while sent < due {
             let (symbol, price) = nseInstruments[sent % 20]
-            TickEncoder.appendCSV(Tick.trade(time: millis, symbol: symbol, price: Price(units: onGrid(price), scale: 2), size: 100,
+            TickEncoder.appendCSV(Tick.trade(time: millis, symbol: symbol, price: Price(units: NSEInstruments.onGrid(price), scale: 2), size: 100,
                                              feedSequence: Int64(sent + 1)), to: &buffer)
             sent += 1
         }
-        try socket.send(buffer)
+        try send(socket, buffer)
         if let tickdPID, ContinuousClock.now >= nextSample {
-            rss.append(residentBytes(tickdPID))
+            rss.append(processStatusBytes(pid: tickdPID, "VmRSS:") ?? 0)
             nextSample += .seconds(1)
         }
         Thread.sleep(forTimeInterval: 0.001)
     }
     let sendSeconds = (ContinuousClock.now - start).seconds
     let complete = done.wait(timeout: .now() + 60) == .success
-    if let tickdPID { rss.append(residentBytes(tickdPID)) }
+    if let tickdPID { rss.append(processStatusBytes(pid: tickdPID, "VmRSS:") ?? 0) }
     let sorted = latencies.sorted()
     func percentile(_ p: Double) -> Int64 { sorted.isEmpty ? -1 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
     print(String(format: "stream: sent %d ticks in %.1f s (%.0f ticks/s); received %d on Redis%@",
@@ -96,40 +98,7 @@ private func sentMillis(_ payload: [UInt8]) -> Int64? {
     }
 }
 
-private func residentBytes(_ pid: Int32) -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
-    return kb * 1024
-}
-
-/// A blocking TCP client socket on loopback.
-final class BenchSocket {
-    private let fd: Int32
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw BenchUsage() }
-        // A feed publisher sends each tick as it happens: no Nagle delay on the way out.
-        var on: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-    }
-
-    deinit { close(fd) }
-
-    func send(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 { if errno == EINTR { continue }; throw BenchUsage() }
-            offset += n
-        }
-    }
+/// Writes all of `bytes`, or throws when tickd closed the connection.
+private func send(_ socket: LineSocket, _ bytes: [UInt8]) throws {
+    guard socket.sendSome(bytes) == bytes.count else { throw BenchFailure(description: "tickd closed the feed connection") }
 }

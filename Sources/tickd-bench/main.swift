@@ -34,3 +34,8 @@ struct BenchUsage: Error, CustomStringConvertible {
         "usage: tickd-bench parse [FEEDS] | generate DIR COUNT | stream PORT RATE SECONDS REDIS_URL PREFIX [PID]"
     }
 }
+
+/// A run that could not finish (exit 1).
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+}

@@ -73,17 +73,18 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     /// Resident memory (VmRSS) in bytes.
-    public var residentBytes: Int? { statusBytes("VmRSS:") }
+    public var residentBytes: Int? { processStatusBytes(pid: pid, "VmRSS:") }
 
     /// The peak of resident memory so far (VmHWM) in bytes.
-    public var peakResidentBytes: Int? { statusBytes("VmHWM:") }
+    public var peakResidentBytes: Int? { processStatusBytes(pid: pid, "VmHWM:") }
+}
 
-    private func statusBytes(_ field: String) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
-              let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
-        return kb * 1024
-    }
+/// A size field (`VmRSS:`, `VmHWM:`) of /proc/PID/status in bytes; nil when the process is gone.
+public func processStatusBytes(pid: Int32, _ field: String) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
+          let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return nil }
+    return kb * 1024
 }
 
 /// Polls `condition` until it holds or `timeout` passes.

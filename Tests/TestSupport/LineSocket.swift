@@ -5,8 +5,14 @@ import Foundation
 public final class LineSocket: @unchecked Sendable {
     public let fd: Int32
 
-    public init(port: Int, host: String = "127.0.0.1", from source: String? = nil, sendTimeout: Duration? = nil) throws {
+    /// `noDelay`: TCP_NODELAY, as a feed publisher that sends each tick as it happens should.
+    public init(port: Int, host: String = "127.0.0.1", from source: String? = nil, sendTimeout: Duration? = nil,
+                noDelay: Bool = false) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if noDelay {
+            var on: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        }
         if let source {
             _ = withIPv4Address(source, port: 0) { bind(fd, $0, $1) }
         }

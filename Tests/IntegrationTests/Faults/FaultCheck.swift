@@ -5,8 +5,7 @@ import TestSupport
 /// subscriber ended with against it.
 struct ReferenceFeed {
     /// The 20 instruments of Seeds/stocks.csv.
-    static let symbols = ["EQTY", "KCB", "SCOM", "NCBA", "UMME", "EABL", "BAMB", "COOP", "SCBK", "BAT",
-                          "NMG", "KPLC", "UCHM", "ARM", "CRWN", "UNGA", "KNRE", "JUB", "SLAM", "BOC"]
+    static let symbols = NSEInstruments.symbols
     static let header = "time,symbol,price,volume,trade_id\n"
     let count: Int
 
