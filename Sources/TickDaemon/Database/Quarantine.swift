@@ -24,7 +24,10 @@ public enum Quarantine {
 
     /// The trades held now (not released), oldest first; only `ids` when given.
     public static func held(config: TickdConfig, ids: [Int64]? = nil) throws -> [Entry] {
-        let db = try DatabaseCommands.connect(config, purpose: "quarantine")
+        try held(on: DatabaseCommands.connect(config, purpose: "quarantine"), ids: ids)
+    }
+
+    static func held(on db: Connection, ids: [Int64]?) throws -> [Entry] {
         let filter = ids.map { "AND id = ANY('{\($0.map(String.init).joined(separator: ","))}'::int8[])" } ?? ""
         let rows: [[String?]]
         do {
@@ -57,7 +60,8 @@ public enum Quarantine {
     /// vouched for them — publishes what was stored, and marks them released. Releasing twice
     /// stores nothing twice (a stored trade is unchanged the second time).
     public static func release(config: TickdConfig, ids: [Int64]?, logger: Logger = Logger(label: "tickd.quarantine")) throws -> Released {
-        let entries = try held(config: config, ids: ids)
+        let db = try DatabaseCommands.connect(config, purpose: "quarantine release")
+        let entries = try held(on: db, ids: ids)
         guard !entries.isEmpty else { return Released() }
         let url = try config.requireDatabaseURL(for: "quarantine release")
         var options = config.schemaOptions
@@ -75,7 +79,6 @@ public enum Quarantine {
             try sink.recordPublished(publisher.retirement.seqs)
         }
         try sink.candles?.flush()
-        let db = try DatabaseCommands.connect(config, purpose: "quarantine release")
         do {
             try db.execute("UPDATE tickd_quarantine SET released_at = now() WHERE id = ANY($1::int8[])",
                            ["{" + entries.map { String($0.id) }.joined(separator: ",") + "}"])

@@ -128,7 +128,7 @@ struct BatchSQL {
             )
             SELECT symbol FROM moved
             """
-        officialClose = Self.officialClose(options, ticks: ticks, stocks: stocks)
+        officialClose = Self.officialClose(options, stocks: stocks)
         offsets = """
             INSERT INTO tickd_source_offsets AS o (source, line, ticks, updated_at) VALUES ($1, $2, $3, now())
             ON CONFLICT (source) DO UPDATE SET line = EXCLUDED.line, ticks = o.ticks + EXCLUDED.ticks, updated_at = now()
@@ -165,25 +165,15 @@ struct BatchSQL {
     /// earlier day (a late tick changes that day's close). Computed from the stored ticks, after
     /// `latest` moved the trading day, so one batch holding two days is right too. No day with a
     /// close in the window: previous_close stands.
-    static func officialClose(_ options: SchemaOptions, ticks: String, stocks: String) -> String {
-        let (close, qualifies) = officialCloseRule(options)
-        return """
+    static func officialClose(_ options: SchemaOptions, stocks: String) -> String {
+        """
             WITH touched AS (
                 SELECT v.symbol, min(v.time) AS first FROM unnest($2::text[], $3::timestamptz[]) AS v(symbol, time) GROUP BY v.symbol
             ), due AS (
                 SELECT l.symbol, l.trading_day, (l.trading_day::timestamp AT TIME ZONE $1) AS day_start
                 FROM touched t JOIN tickd_latest l ON l.symbol = t.symbol
                 WHERE l.previous_close_day IS DISTINCT FROM l.trading_day OR t.first < (l.trading_day::timestamp AT TIME ZONE $1)
-            ), days AS (
-                SELECT u.symbol, (m.time AT TIME ZONE $1)::date AS day, sum(m.volume) AS volume,
-                       sum(m.close * m.volume) / nullif(sum(m.volume), 0) AS vwap,
-                       (array_agg(m.close ORDER BY m.time DESC, m.trade_seq DESC))[1] AS last
-                FROM due u JOIN \(ticks) m ON m.symbol = u.symbol
-                 AND m.time >= u.day_start - interval '\(officialCloseWindowDays) days' AND m.time < u.day_start
-                GROUP BY 1, 2
-            ), official AS (
-                SELECT DISTINCT ON (d.symbol) d.symbol, \(close) AS close FROM days d WHERE \(qualifies) ORDER BY d.symbol, d.day DESC
-            ), settled AS (
+            ), \(officialCloses(options, of: "due")), settled AS (
                 UPDATE tickd_latest l SET previous_close = COALESCE(o.close, l.previous_close), previous_close_day = u.trading_day
                 FROM due u LEFT JOIN official o ON o.symbol = u.symbol
                 WHERE l.symbol = u.symbol
@@ -191,6 +181,26 @@ struct BatchSQL {
             )
             UPDATE \(stocks) AS s SET previous_close = settled.previous_close, updated_at = now()
             FROM settled WHERE s.symbol = settled.symbol AND s.previous_close IS DISTINCT FROM settled.previous_close
+            """
+    }
+
+    /// Two CTEs: `days`, each stored day of the symbols of `input` (columns symbol, day_start)
+    /// in the window before its day_start, and `official`, per symbol the official close of the
+    /// latest of those days that has one. The previous_close update and the price checks'
+    /// references both read them.
+    static func officialCloses(_ options: SchemaOptions, of input: String) -> String {
+        let (close, qualifies) = officialCloseRule(options)
+        return """
+            days AS (
+                SELECT i.symbol, (m.time AT TIME ZONE $1)::date AS day, sum(m.volume) AS volume,
+                       sum(m.close * m.volume) / nullif(sum(m.volume), 0) AS vwap,
+                       (array_agg(m.close ORDER BY m.time DESC, m.trade_seq DESC))[1] AS last
+                FROM \(input) i JOIN \(options.ticksTable.sql) m ON m.symbol = i.symbol
+                 AND m.time >= i.day_start - interval '\(officialCloseWindowDays) days' AND m.time < i.day_start
+                GROUP BY 1, 2
+            ), official AS (
+                SELECT DISTINCT ON (d.symbol) d.symbol, \(close) AS close FROM days d WHERE \(qualifies) ORDER BY d.symbol, d.day DESC
+            )
             """
     }
 

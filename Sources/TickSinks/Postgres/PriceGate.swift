@@ -119,21 +119,12 @@ final class PriceGate {
     /// last day before it with one (else the close `stocks` holds), and the day's limit ($4, or
     /// the override in `tickd_price_limits`, NULL when lifted).
     static func referenceSQL(_ options: SchemaOptions) -> String {
-        let rule = BatchSQL.officialCloseRule(options)
-        return """
+        """
             WITH q AS (
-                SELECT s.symbol, DATE '1970-01-01' + $3::int AS day FROM unnest($2::text[]) AS s(symbol)
-            ), days AS (
-                SELECT q.symbol, (m.time AT TIME ZONE $1)::date AS day, sum(m.volume) AS volume,
-                       sum(m.close * m.volume) / nullif(sum(m.volume), 0) AS vwap,
-                       (array_agg(m.close ORDER BY m.time DESC, m.trade_seq DESC))[1] AS last
-                FROM q JOIN \(options.ticksTable.sql) m ON m.symbol = q.symbol
-                 AND m.time >= ((q.day - \(BatchSQL.officialCloseWindowDays))::timestamp AT TIME ZONE $1)
-                 AND m.time < (q.day::timestamp AT TIME ZONE $1)
-                GROUP BY 1, 2
-            ), official AS (
-                SELECT DISTINCT ON (d.symbol) d.symbol, \(rule.close) AS close FROM days d WHERE \(rule.qualifies) ORDER BY d.symbol, d.day DESC
-            )
+                SELECT s.symbol, DATE '1970-01-01' + $3::int AS day,
+                       ((DATE '1970-01-01' + $3::int)::timestamp AT TIME ZONE $1) AS day_start
+                FROM unnest($2::text[]) AS s(symbol)
+            ), \(BatchSQL.officialCloses(options, of: "q"))
             SELECT q.symbol, COALESCE(o.close, st.previous_close)::text,
                    (CASE WHEN pl.symbol IS NULL THEN $4::numeric ELSE pl.limit_percent END)::text
             FROM q LEFT JOIN official o ON o.symbol = q.symbol

@@ -18,6 +18,8 @@ public struct SchemaOptions: Sendable {
     public var exchangeZone: String
     /// The exchange's official-close rule and price grid: `previous_close` follows them.
     public var closingPrice: ClosingPriceRule
+    /// The grid official closes are rounded to. The price checks hold the grid too, apart:
+    /// `tickd quarantine release` turns the checks off and still rounds closes.
     public var tickSizes: TickSizeTable?
     /// The price checks batches go through (limit band, tick grid) and their actions.
     public var priceCheck: PriceCheck
