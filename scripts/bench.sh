@@ -10,15 +10,17 @@
 #   5. the same replay again over the stored rows (--no-resume): over plain chunks, then, on
 #      TimescaleDB, over compressed chunks
 #   6. parse-only (--dry-run) of the CSV and the NDJSON
-#   7. a TCP stream at RATE into tickd run for SECONDS, tick-to-Redis latency p50/p99/max, tickd's
-#      RSS over the run (publisher with TCP_NODELAY); then a third as long with journal.fsync: always
-# RATE is ticks/s, or a share of this run's replay rate (default 40%), so that the load means the
-# same on a slow and a fast machine.
-# Usage: scripts/bench.sh [TICKS] [RATE|PERCENT%] [SECONDS]   (defaults 1000000 40% 30)
+#   7. a TCP stream into tickd run at each of LEVELS for SECONDS (half as long from 90 %): tick-to-Redis
+#      latency p50/p99/max and tickd's RSS over the run (publisher with TCP_NODELAY); the highest
+#      level whose p99 stays under 1 s is the daemon's sustained rate
+#   8. the first level again, a third as long, with journal.fsync: always
+# A level is ticks/s, or a share of this run's replay rate (40%), so that the load means the same
+# on a slow and a fast machine.
+# Usage: scripts/bench.sh [TICKS] [LEVELS] [SECONDS]   (defaults 1000000 40%,80%,90%,100% 30)
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
 cd "$ROOT"
-TICKS="${1:-1000000}"; RATE="${2:-40%}"; SECONDS_="${3:-30}"
+TICKS="${1:-1000000}"; LEVELS="${2:-40%,80%,90%,100%}"; SECONDS_="${3:-30}"
 ensure_packages
 swift build -c release --product tickd-bench
 swift build -c release --product tickd
@@ -88,11 +90,13 @@ $MEASURE dry-csv "$BIN/tickd" replay "$CSV" --dry-run --report json > /dev/null 
 $MEASURE dry-ndjson "$BIN/tickd" replay "$NDJSON" --dry-run --report json > /dev/null 2> >(grep '^{"label"' > "$WORK/dry-ndjson.json")
 sleep 0.5
 
-if [[ "$RATE" == *% ]]; then   # a share of the replay rate just measured
-  RATE=$(python3 -c "import json, statistics; print(int(${RATE%\%} / 100 * $ROWS / statistics.median(json.load(open(f'$WORK/replay-{r}.json'))['wall'] for r in range(1, $REPEAT + 1))))")
-fi
-stream_run() {   # stream_run LABEL SECONDS [VAR=VALUE...] → tickd run with that environment, the publisher and subscriber
-  local label="$1" seconds="$2"; shift 2
+rate_of() {   # rate_of LEVEL → ticks/s: a share of the replay rate just measured, or the number itself
+  if [[ "$1" == *% ]]; then
+    python3 -c "import json, statistics; print(int(${1%\%} / 100 * $ROWS / statistics.median(json.load(open(f'$WORK/replay-{r}.json'))['wall'] for r in range(1, $REPEAT + 1))))"
+  else echo "$1"; fi
+}
+stream_run() {   # stream_run LABEL RATE SECONDS [VAR=VALUE...] → tickd run with that environment, the publisher and subscriber
+  local label="$1" rate="$2" seconds="$3"; shift 3
   local url; url="$(schema bench_stream)"
   local port; port="$(free_port 7401)"
   rm -rf "$WORK/journal"
@@ -101,22 +105,28 @@ stream_run() {   # stream_run LABEL SECONDS [VAR=VALUE...] → tickd run with th
   local daemon=$!
   for _ in $(seq 1 100); do grep -q "listening for feed publishers" "$WORK/run.log" && break; sleep 0.1; done
   local cpu0; cpu0=$(awk '{print $14 + $15}' /proc/$daemon/stat)
-  "$BIN/tickd-bench" stream "$port" "$RATE" "$seconds" "$REDIS_URL" "bench:stream:" "$daemon" | tee "$WORK/stream-$label.txt"
+  "$BIN/tickd-bench" stream "$port" "$rate" "$seconds" "$REDIS_URL" "bench:stream:" "$daemon" | tee "$WORK/stream-$label.txt"
   local cpu1; cpu1=$(awk '{print $14 + $15}' /proc/$daemon/stat)
-  echo "$cpu0 $cpu1" > "$WORK/stream-$label.cpu"
+  echo "$label $rate $seconds $cpu0 $cpu1" >> "$WORK/streams.txt"
   kill -TERM "$daemon"; wait "$daemon" || true
 }
-echo "== 7. TCP stream: $RATE ticks/s (${2:-40%} of the replay rate) for $SECONDS_ s into tickd run, publish after commit"
-stream_run default "$SECONDS_"
-echo "== 8. the same with journal.fsync: always (every chunk fsynced before it counts as received), $(( (SECONDS_ + 2) / 3 )) s"
-stream_run fsync-always "$(( (SECONDS_ + 2) / 3 ))" TICKD_JOURNAL_FSYNC=always
+rm -f "$WORK/streams.txt"
+IFS=, read -ra LEVEL_LIST <<< "$LEVELS"
+for level in "${LEVEL_LIST[@]}"; do
+  rate="$(rate_of "$level")"; seconds="$SECONDS_"
+  if [[ "$level" == *% ]] && [ "${level%\%}" -ge 90 ]; then seconds=$(( (SECONDS_ + 1) / 2 )); fi
+  echo "== 7. TCP stream at $level: $rate ticks/s for $seconds s into tickd run, publish after commit"
+  stream_run "$level" "$rate" "$seconds"
+done
+echo "== 8. ${LEVEL_LIST[0]} again with journal.fsync: always (every chunk fsynced before it counts as received), $(( (SECONDS_ + 2) / 3 )) s"
+stream_run "fsync-always" "$(rate_of "${LEVEL_LIST[0]}")" "$(( (SECONDS_ + 2) / 3 ))" TICKD_JOURNAL_FSYNC=always
 rm -rf "$WORK/journal"
 for s in bench_replay bench_copy bench_stream; do psql "$DATABASE_URL" -qc "DROP SCHEMA $s CASCADE" >/dev/null; done
 
-python3 - "$WORK" "$ROWS" "$TICKS" "$RATE" "$SECONDS_" $(cat "$WORK/stream-default.cpu") "$(getconf CLK_TCK)" "$STORAGE" "$REPEAT" <<'PY'
-import json, os, statistics, sys
-work, rows, ticks, rate, seconds, cpu0, cpu1, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
-storage, repeat = sys.argv[9], int(sys.argv[10])
+python3 - "$WORK" "$ROWS" "$TICKS" "$(getconf CLK_TCK)" "$STORAGE" "$REPEAT" <<'PY'
+import json, os, re, statistics, sys
+work, rows, ticks, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+storage, repeat = sys.argv[5], int(sys.argv[6])
 names = ["again", "again-compressed", "dry-csv", "dry-ndjson"]
 m = {name: json.load(open(f"{work}/{name}.json")) for name in names if os.path.exists(f"{work}/{name}.json")}
 for name in ["replay", "copy", "copy-binary"]:   # the median run of each, and the range of all
@@ -142,5 +152,22 @@ for name, label in [("dry-csv", "CSV"), ("dry-ndjson", "NDJSON")]:
     d = m[name]
     print(f"parse only {label:<6} (--dry-run) {ticks:>9,} lines {d['wall']:7.2f} s  {ticks / d['wall']:>11,.0f} lines/s, "
           f"CPU {d['cpu'] / (ticks / 1e6):.2f} s per million, peak RSS {d['rss_mib']:.0f} MiB")
-print(f"stream: tickd CPU {(cpu1 - cpu0) / hz / (rate * seconds / 1e6):.2f} s per million ticks")
+replay_rate = rows / replay["wall"]
+print(f"stream into tickd run (levels relative to this run's replay rate, {replay_rate:,.0f} ticks/s):")
+sustained = None
+for line in open(f"{work}/streams.txt"):
+    label, rate, seconds, cpu0, cpu1 = line.split()
+    rate, seconds = int(rate), int(seconds)
+    text = open(f"{work}/stream-{label}.txt").read()
+    sent = re.search(r"sent (\d+) ticks in ([\d.]+) s \((\d+) ticks/s\); received (\d+)", text)
+    lat = re.search(r"p50 (-?\d+) ms, p99 (-?\d+) ms, max (-?\d+) ms", text)
+    rss = re.search(r"RSS first (\d+) MiB, last (\d+) MiB, peak (\d+) MiB", text)
+    achieved = int(sent.group(3))
+    print(f"  {label:>12}: asked {rate:>7,} ticks/s, sent {achieved:>7,} ({achieved / replay_rate:.2f} x replay), received {int(sent.group(4)):,}/{int(sent.group(1)):,};"
+          f" p50 {lat.group(1)} ms, p99 {lat.group(2)} ms, max {lat.group(3)} ms;"
+          f" RSS first/last/peak {rss.group(1)}/{rss.group(2)}/{rss.group(3)} MiB; CPU {(int(cpu1) - int(cpu0)) / hz / (achieved * seconds / 1e6):.2f} s per million ticks")
+    if label != "fsync-always" and int(lat.group(2)) < 1000 and int(sent.group(4)) == int(sent.group(1)):
+        sustained = max(sustained or 0, achieved)
+if sustained:
+    print(f"highest sustained stream rate with p99 < 1 s: {sustained:,} ticks/s = {sustained / replay_rate:.2f} x the replay rate")
 PY

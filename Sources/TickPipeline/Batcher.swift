@@ -1,8 +1,7 @@
 /// Collects ticks into batches that close at `maxTicks` ticks or when the oldest tick has waited
-/// `maxAge`, whichever comes first — or, with a `linger`, as soon as the input pauses (nothing
-/// else waiting) and the oldest tick has waited `linger`: group commit, so that a live feed's
-/// ticks do not sit out `maxAge` while the database is idle, and batches grow by themselves when
-/// it is busy. A value type with no clock of its own: the caller passes the time, so it is
+/// `maxAge`, whichever comes first — or, with a `linger`, as soon as the batch's writer is free
+/// and the oldest tick has waited `linger`: group commit, so that a live feed's ticks do not sit
+/// out `maxAge` while the database is idle, and batches grow by themselves while it is busy. A value type with no clock of its own: the caller passes the time, so it is
 /// tested without I/O or sleeping.
 public struct Batcher {
     public let maxTicks: Int
@@ -34,8 +33,8 @@ public struct Batcher {
     }
 
     /// Returns the pending batch when it has waited `maxAge`, or `linger` while the input is idle.
-    public mutating func due(now: ContinuousClock.Instant, inputIdle: Bool) -> [KeyedTick]? {
-        guard inputIdle, let linger, let openedAt, !pending.isEmpty, now - openedAt >= linger else { return due(now: now) }
+    public mutating func due(now: ContinuousClock.Instant, writerFree: Bool) -> [KeyedTick]? {
+        guard writerFree, let linger, let openedAt, !pending.isEmpty, now - openedAt >= linger else { return due(now: now) }
         return take()
     }
 

@@ -4,7 +4,7 @@ import TickDaemon
 import TickPipeline
 
 /// `tickd redrive FILE [--reason R]...`: re-ingest dead letters through the normal path.
-struct RedriveCommand: ParsableCommand {
+struct RedriveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "redrive",
         abstract: "Re-ingest the raw lines of a dead-letter file (all, or by reason) through the normal path.")
@@ -24,7 +24,7 @@ struct RedriveCommand: ParsableCommand {
     @Option(name: .customLong("dead-letter"), help: "Dead-letter file for lines rejected again (overrides dead_letter.path).")
     var deadLetter: String?
 
-    func run() throws {
+    func run() async throws {
         if let report, report != "json" { throw UsageFailure(description: "--report: only 'json' is supported, got '\(report)'") }
         for reason in reasons where RejectReason(rawValue: reason) == nil {
             throw UsageFailure(description: "--reason: '\(reason)' is not a reject reason (\(RejectReason.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -40,7 +40,7 @@ struct RedriveCommand: ParsableCommand {
         let feeds = try Redrive.write(plan, into: directory)
         var result = IngestReport()
         if !feeds.isEmpty {
-            result = try ReplayRunner(config: config, request: ReplayRequest(files: feeds, dryRun: false, deadLetterPath: deadLetter,
+            result = try await ReplayRunner(config: config, request: ReplayRequest(files: feeds, dryRun: false, deadLetterPath: deadLetter,
                                                                              resume: false)).run()
         }
         if report == "json" {

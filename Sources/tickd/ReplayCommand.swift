@@ -6,7 +6,7 @@ import TickModel
 import TickPipeline
 
 /// `tickd replay FILE...`: one-shot replay of recorded feeds.
-struct ReplayCommand: ParsableCommand {
+struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Replay recorded feeds (plain, .gz, .zst; - is stdin), then exit.")
@@ -45,7 +45,7 @@ struct ReplayCommand: ParsableCommand {
     @Option(name: .customLong("dead-letter"), help: "Dead-letter file for rejected records (overrides dead_letter.path).")
     var deadLetter: String?
 
-    func run() throws {
+    func run() async throws {
         if let report, report != "json" { throw UsageFailure(description: "--report: only 'json' is supported, got '\(report)'") }
         var feedFormat: FeedFormat?
         if let format {
@@ -63,7 +63,7 @@ struct ReplayCommand: ParsableCommand {
                                     symbols: try symbols.map { try ReplayCommand.symbols($0, config: config) })
         let request = ReplayRequest(files: files, format: feedFormat, dryRun: dryRun, deadLetterPath: deadLetter,
                                     speed: pace, filter: filter, progress: true, resume: !noResume)
-        let result = try ReplayRunner(config: config, request: request).run()
+        let result = try await ReplayRunner(config: config, request: request).run()
         if report == "json" {
             print(result.json)
         } else {

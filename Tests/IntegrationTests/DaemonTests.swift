@@ -225,7 +225,7 @@ import TickPipeline
 
 /// Paced replay: the order and the pace of the feed's own clock, not the wall time of the test.
 @Suite struct PacedReplayTests {
-    @Test func sixtyTimesATenMinuteRecordingKeepsOrderAndPace() throws {
+    @Test func sixtyTimesATenMinuteRecordingKeepsOrderAndPace() async throws {
         var lines = ["time,symbol,price,volume"]
         for i in 0...120 {   // one tick every 5 s for 10 minutes
             lines.append("2026-01-05T06:\(String(format: "%02d", i * 5 / 60)):\(String(format: "%02d", i * 5 % 60))Z,SCOM,23.10,\(i + 1)")
@@ -236,8 +236,9 @@ import TickPipeline
         var config = TickdConfig()
         config.instrumentsFile = TickdProcess.repositoryRoot.appendingPathComponent("Seeds/stocks.csv").path
         let request = ReplayRequest(files: [path], dryRun: true, deadLetterPath: TickdProcess.temporaryPath("dl"), speed: .times(60))
-        var seen: [(wall: ContinuousClock.Instant, tick: Tick)] = []
-        let report = try ReplayRunner(config: config, request: request).run { seen.append((.now, $0)) }
+        let collected = Collected<(wall: ContinuousClock.Instant, tick: Tick)>()
+        let report = try await ReplayRunner(config: config, request: request).run { collected.append((.now, $0)) }
+        let seen = collected.all
         #expect(report.accepted == 121)
         #expect(seen.map(\.tick.volume) == Array(1...121))                       // in order
         let start = try #require(seen.first)

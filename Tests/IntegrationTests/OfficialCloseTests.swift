@@ -13,12 +13,12 @@ import TickModel
         try db.value("SELECT previous_close::text FROM stocks WHERE symbol = '\(symbol)'")
     }
 
-    @Test func oneReplayOfThreeDaysSetsTheOfficialCloseWithTheHundredShareRule() throws {
+    @Test func oneReplayOfThreeDaysSetsTheOfficialCloseWithTheHundredShareRule() async throws {
         let db = try TestDatabase()
         let config = db.config(nse: true)
         try db.migrateAndSeed(config)
         #expect(Self.nse.closingPrice == .vwap(minimumVolume: 100))
-        try db.replay(["time,symbol,price,volume,trade_id",
+        try await db.replay(["time,symbol,price,volume,trade_id",
                        // Day 1 (Monday 9 March, Nairobi): EQTY VWAP 51.875 → 52.00 on the 0.25 grid; SCOM 23.15.
                        "2026-03-09T10:00:00+03:00,EQTY,51.50,1000,1", "2026-03-09T14:00:00+03:00,EQTY,52.00,3000,2",
                        "2026-03-09T10:00:00+03:00,SCOM,23.10,500,3", "2026-03-09T14:59:00+03:00,SCOM,23.20,500,4",
@@ -29,17 +29,17 @@ import TickModel
         #expect(try Self.previousClose(db, "EQTY") == "53.00")   // day 2's VWAP 53.10 rounded to 0.25
         #expect(try Self.previousClose(db, "SCOM") == "23.15")   // day 2 under 100 shares: day 1's close stands
         // A late day-2 trade gives SCOM a close for day 2: (50 × 23.50 + 100 × 23.60) / 150 = 23.5667 → 23.55.
-        try db.replay(["time,symbol,price,volume,trade_id", "2026-03-10T14:00:00+03:00,SCOM,23.60,100,9"], config: config)
+        try await db.replay(["time,symbol,price,volume,trade_id", "2026-03-10T14:00:00+03:00,SCOM,23.60,100,9"], config: config)
         #expect(try Self.previousClose(db, "SCOM") == "23.55")
         #expect(try db.value("SELECT latest_price::text FROM stocks WHERE symbol = 'SCOM'") == "24.00")   // still the last trade
     }
 
-    @Test func theSampleDaysInOneReplayGiveEachSymbolItsVWAPRoundedToTick() throws {
+    @Test func theSampleDaysInOneReplayGiveEachSymbolItsVWAPRoundedToTick() async throws {
         let db = try TestDatabase()
         let config = db.config(nse: true)
         try db.migrateAndSeed(config)
         let feeds = TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds")
-        try db.replay(files: [feeds.appendingPathComponent("nse-2026-01-05.trades.csv").path,
+        try await db.replay(files: [feeds.appendingPathComponent("nse-2026-01-05.trades.csv").path,
                               feeds.appendingPathComponent("nse-2026-01-06.open.ndjson.gz").path], config: config)
         // Independently: day 1's VWAP per symbol from the stored rows, rounded here by TickSizeTable.
         let grid = try #require(Self.nse.tickSizes)

@@ -32,7 +32,7 @@ import TickSinks
         return rows
     }
 
-    @Test func aSubscriberReceivesExactlyTheCommittedTicksInSeqOrder() throws {
+    @Test func aSubscriberReceivesExactlyTheCommittedTicksInSeqOrder() async throws {
         let redisURL = try #require(Self.sharedRedisURL, "scripts/test.sh exports REDIS_URL")
         let db = try TestDatabase()
         try db.migrateAndSeed()
@@ -40,7 +40,7 @@ import TickSinks
         let subscriber = try TickSubscriber(url: redisURL, prefix: prefix)
         let config = db.config { $0.redisURL = redisURL; $0.redisPrefix = prefix }
         let trades = TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds/nse-2026-01-05.trades.csv").path
-        let report = try db.replay(files: [trades], config: config)
+        let report = try await db.replay(files: [trades], config: config)
         let messages = try subscriber.finish()
 
         #expect(report.published == report.inserted)
@@ -169,7 +169,7 @@ import TickSinks
         #expect(try subscriber.finish().map(\.seq).suffix(5) == [61, 62, 63, 64, 65])
     }
 
-    @Test func aReplayFasterThanRedisWaitsForRoomAndSkipsNothing() throws {
+    @Test func aReplayFasterThanRedisWaitsForRoomAndSkipsNothing() async throws {
         let redisURL = try #require(Self.sharedRedisURL, "scripts/test.sh exports REDIS_URL")
         let db = try TestDatabase()
         try db.migrateAndSeed()
@@ -181,7 +181,7 @@ import TickSinks
         let lines = ["time,symbol,price,size,seq"] + (0..<6000).map { i in
             "2026-01-05T06:\(String(format: "%02d", i / 100 % 60)):\(String(format: "%02d", i % 60)).\(String(format: "%03d", i / 6000))Z,\(symbols[i % 4]),23.\(String(format: "%02d", i % 100)),100,\(i)"
         }
-        let report = try db.replay(lines, config: config)
+        let report = try await db.replay(lines, config: config)
         let messages = try subscriber.finish()
         #expect(report.inserted == 6000)
         #expect(report.published == 6000)
@@ -194,14 +194,14 @@ import TickSinks
         _ = try redis.command(["DEL"] + symbols.map { "\(prefix)last:\($0)" })
     }
 
-    @Test func withoutREDIS_URLPublishingIsOffWithOneWarning() throws {
+    @Test func withoutREDIS_URLPublishingIsOffWithOneWarning() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let logs = LogCapture()
         var runner = ReplayRunner(config: db.config { $0.redisURL = nil }, request: ReplayRequest(
             files: [TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds/nse-2026-01-05.trades.csv").path], dryRun: false))
         runner.logger = logs.logger("tickd.replay")
-        let report = try runner.run()
+        let report = try await runner.run()
         #expect(report.inserted > 100_000)
         #expect(report.published == 0)
         #expect(logs.records.filter { $0.level == .warning }.map(\.message)

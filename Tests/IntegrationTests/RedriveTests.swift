@@ -4,10 +4,10 @@ import TestSupport
 
 /// `tickd redrive`: after a listing, the `unknown_symbol` dead letters go in; twice, nothing twice.
 @Suite struct RedriveTests {
-    @Test func unknownSymbolDeadLettersGoInAfterTheListingAndOnlyOnce() throws {
+    @Test func unknownSymbolDeadLettersGoInAfterTheListingAndOnlyOnce() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let report = try db.replay(["timestamp,ticker,last,size,trade_id",
+        let report = try await db.replay(["timestamp,ticker,last,size,trade_id",
                                     "2026-01-05T07:00:00Z,NEWCO,10.00,100,1", "2026-01-05T07:00:01Z,SCOM,23.10,100,2",
                                     "2026-01-05T07:00:02Z,NEWCO,10.05,300,3", "2026-01-05T07:00:03Z,SCOM,-1,100,4",
                                     "2026-01-05T07:00:04Z,NEWCO,10.10,200,5"])

@@ -108,7 +108,7 @@ import TickSinks
     }
 
     @Test(.enabled(if: TimescaleProbe.available, "SKIP: TimescaleDB is not preloaded on the test server; the hypertable path was not exercised"))
-    func timescaleHypertablePoliciesAndAggregates() throws {
+    func timescaleHypertablePoliciesAndAggregates() async throws {
         let db = try TestDatabase()
         let outcome = try DatabaseCommands.migrate(config: db.config { $0.timescale = .on; $0.retentionDays = 3650 })
         #expect(outcome.mode == .timescale)
@@ -116,7 +116,7 @@ import TickSinks
         #expect(try db.value("SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_schema = '\(db.schema)' AND proc_name IN ('policy_compression', 'policy_retention')") == "2")
         #expect(try db.value("SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_schema = '\(db.schema)'") == "3")
         try db.migrateAndSeed()
-        try db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00Z,SCOM,23.10,100", "2026-01-05T06:00:30Z,SCOM,23.20,50"])
+        try await db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00Z,SCOM,23.10,100", "2026-01-05T06:00:30Z,SCOM,23.20,50"])
         #expect(try db.rows("SELECT open, high, low, close, volume FROM market_candles_1m WHERE symbol = 'SCOM'")
                 == [["23.10", "23.20", "23.10", "23.20", "150"]])
         // Compression can run on the chunk.

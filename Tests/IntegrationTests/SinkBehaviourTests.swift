@@ -14,14 +14,14 @@ import TickSinks
         let files: [String: File]
     }
 
-    @Test func sampleDayMatchesTheGeneratorAndASecondReplayChangesNothing() throws {
+    @Test func sampleDayMatchesTheGeneratorAndASecondReplayChangesNothing() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let trades = TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds/nse-2026-01-05.trades.csv").path
         let expectedData = try Data(contentsOf: TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds/nse-2026-01-05.expected.json"))
         let expected = try #require(try JSONDecoder().decode(Expected.self, from: expectedData).files["nse-2026-01-05.trades.csv"])
 
-        let first = try db.replay(files: [trades])
+        let first = try await db.replay(files: [trades])
         #expect(first.inserted == expected.accepted)
         #expect(first.accepted == expected.accepted)
         let rows = try db.rows("""
@@ -48,7 +48,7 @@ import TickSinks
         let stocksBefore = try db.rows("SELECT symbol, latest_price, previous_close FROM stocks ORDER BY 1")
         let seqBefore = try db.rows("SELECT * FROM tickd_symbol_seq ORDER BY 1")
 
-        let second = try db.replay(files: [trades])
+        let second = try await db.replay(files: [trades])
         #expect(second.inserted == 0)
         #expect(try db.value(checksum) == before)
         #expect(try db.rows("SELECT symbol, latest_price, previous_close FROM stocks ORDER BY 1") == stocksBefore)
@@ -56,7 +56,7 @@ import TickSinks
         #expect(try db.rows("SELECT source LIKE '%trades.csv', line FROM tickd_source_offsets") == [["t", "104004"]])
     }
 
-    @Test func resumingAfterACrashLeavesTheTablesAsOneCleanIngestWould() throws {
+    @Test func resumingAfterACrashLeavesTheTablesAsOneCleanIngestWould() async throws {
         let trades = TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds/nse-2026-01-05.trades.csv").path
         // The "crash": only the first 40,000 lines made it in before tickd died. (Bytes, not a
         // String: the file holds a deliberately invalid UTF-8 line.)
@@ -68,9 +68,9 @@ import TickSinks
         let resumed = try TestDatabase(), clean = try TestDatabase()
         try resumed.migrateAndSeed()
         try clean.migrateAndSeed()
-        try resumed.replay(files: [partial])
-        try resumed.replay(files: [trades])          // the restart replays the whole file
-        try clean.replay(files: [trades])
+        try await resumed.replay(files: [partial])
+        try await resumed.replay(files: [trades])          // the restart replays the whole file
+        try await clean.replay(files: [trades])
         let state = """
             SELECT md5(string_agg(symbol || time || trade_seq || open || high || low || close || volume || seq, ',' ORDER BY symbol, time, trade_seq))
             FROM market_ticks
@@ -82,45 +82,45 @@ import TickSinks
         #expect(try resumed.rows("SELECT * FROM tickd_symbol_seq ORDER BY 1") == clean.rows("SELECT * FROM tickd_symbol_seq ORDER BY 1"))
     }
 
-    @Test func decimalsAreStoredExactlyWithTheirScale() throws {
+    @Test func decimalsAreStoredExactlyWithTheirScale() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let prices = ["0.45", "1.950", "360", "0.0001", "10000", "123456789012.345678", "23.10", "0"]
-        try db.replay(["time,symbol,price,volume"] + prices.enumerated().map { "2026-01-05T06:00:0\($0.offset)Z,SCOM,\($0.element),1" })
+        try await db.replay(["time,symbol,price,volume"] + prices.enumerated().map { "2026-01-05T06:00:0\($0.offset)Z,SCOM,\($0.element),1" })
         #expect(try db.rows("SELECT close::text FROM market_ticks ORDER BY time").compactMap { $0[0] } == prices)
     }
 
-    @Test func anOlderTickNeverMovesLatestPriceBack() throws {
+    @Test func anOlderTickNeverMovesLatestPriceBack() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        try db.replay(["time,symbol,price,volume", "2026-01-05T09:00:00+03:00,SCOM,24.00,100"])
+        try await db.replay(["time,symbol,price,volume", "2026-01-05T09:00:00+03:00,SCOM,24.00,100"])
         #expect(try db.value("SELECT latest_price FROM stocks WHERE symbol = 'SCOM'") == "24.00")
-        let late = try db.replay(["time,symbol,price,volume", "2026-01-05T08:59:59+03:00,SCOM,22.00,100"])
+        let late = try await db.replay(["time,symbol,price,volume", "2026-01-05T08:59:59+03:00,SCOM,22.00,100"])
         #expect(late.inserted == 1)                                        // the late tick is stored…
         #expect(try db.value("SELECT latest_price FROM stocks WHERE symbol = 'SCOM'") == "24.00")  // …but not the latest
-        try db.replay(["time,symbol,price,volume", "2026-01-05T09:00:01+03:00,SCOM,24.50,100"])
+        try await db.replay(["time,symbol,price,volume", "2026-01-05T09:00:01+03:00,SCOM,24.50,100"])
         #expect(try db.value("SELECT latest_price FROM stocks WHERE symbol = 'SCOM'") == "24.50")
     }
 
-    @Test func underThePlainProfileTheFirstTickOfANewTradingDayMovesTheLastTradeIn() throws {
+    @Test func underThePlainProfileTheFirstTickOfANewTradingDayMovesTheLastTradeIn() async throws {
         let db = try TestDatabase()
         let config = db.config()   // the plain profile
         try db.migrateAndSeed(config)
-        func replay(_ lines: [String]) throws { try db.replay(lines, config: config) }
+        func replay(_ lines: [String]) async throws { try await db.replay(lines, config: config) }
         // Seed price 23.10 is the close before the first day tickd sees.
-        try replay(["time,symbol,price,volume", "2026-01-05T09:00:00+03:00,SCOM,23.50,1", "2026-01-05T14:59:00+03:00,SCOM,23.80,1"])
+        try await replay(["time,symbol,price,volume", "2026-01-05T09:00:00+03:00,SCOM,23.50,1", "2026-01-05T14:59:00+03:00,SCOM,23.80,1"])
         #expect(try db.rows("SELECT latest_price, previous_close FROM stocks WHERE symbol = 'SCOM'") == [["23.80", "23.10"]])
         // 23:59 UTC on the 5th is already the 6th in Nairobi: a new trading day.
-        try replay(["time,symbol,price,volume", "2026-01-05T21:30:00Z,SCOM,24.10,1"])
+        try await replay(["time,symbol,price,volume", "2026-01-05T21:30:00Z,SCOM,24.10,1"])
         #expect(try db.rows("SELECT latest_price, previous_close FROM stocks WHERE symbol = 'SCOM'") == [["24.10", "23.80"]])
-        try replay(["time,symbol,price,volume", "2026-01-06T10:00:00+03:00,SCOM,24.30,1"])
+        try await replay(["time,symbol,price,volume", "2026-01-06T10:00:00+03:00,SCOM,24.30,1"])
         #expect(try db.rows("SELECT latest_price, previous_close FROM stocks WHERE symbol = 'SCOM'") == [["24.30", "23.80"]])
     }
 
-    @Test func twoTradesAtTheSameInstantBothCount() throws {
+    @Test func twoTradesAtTheSameInstantBothCount() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let report = try db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00.5Z,SCOM,23.10,100",
+        let report = try await db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00.5Z,SCOM,23.10,100",
                                     "2026-01-05T06:00:00.5Z,SCOM,23.30,200", "2026-01-05T06:00:00.5Z,SCOM,23.20,300"])
         #expect(report.inserted == 3)
         #expect(try db.rows("SELECT count(*), sum(volume), max(high), min(low) FROM market_ticks") == [["3", "600", "23.30", "23.10"]])
@@ -128,24 +128,24 @@ import TickSinks
                 == [["23.10", "23.30", "23.10", "23.20", "600"]])
         #expect(try db.value("SELECT latest_price FROM stocks WHERE symbol = 'SCOM'") == "23.20")
         // The same three again: nothing new.
-        #expect(try db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00.5Z,SCOM,23.10,100",
+        #expect(try await db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00.5Z,SCOM,23.10,100",
                                "2026-01-05T06:00:00.5Z,SCOM,23.30,200", "2026-01-05T06:00:00.5Z,SCOM,23.20,300"]).inserted == 0)
     }
 
-    @Test func aCorrectedTradeReplacesItsRowAndGetsANewSeq() throws {
+    @Test func aCorrectedTradeReplacesItsRowAndGetsANewSeq() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        try db.replay(["time,symbol,price,volume,trade_id", "2026-01-05T06:00:00Z,KCB,35.45,100,501"])
-        let corrected = try db.replay(["time,symbol,price,volume,trade_id", "2026-01-05T06:00:00Z,KCB,35.50,100,501"])
+        try await db.replay(["time,symbol,price,volume,trade_id", "2026-01-05T06:00:00Z,KCB,35.45,100,501"])
+        let corrected = try await db.replay(["time,symbol,price,volume,trade_id", "2026-01-05T06:00:00Z,KCB,35.50,100,501"])
         #expect(corrected.inserted == 1)
         #expect(try db.rows("SELECT close, trade_seq, seq FROM market_ticks") == [["35.50", "501", "2"]])
     }
 
-    @Test func hostileSymbolsAreRejectedOrStoredLiterally() throws {
+    @Test func hostileSymbolsAreRejectedOrStoredLiterally() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let config = db.config { $0.unknownSymbols = .accept }
-        let report = try db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00Z,');DROP TABLE stocks;--,1.00,1",
+        let report = try await db.replay(["time,symbol,price,volume", "2026-01-05T06:00:00Z,');DROP TABLE stocks;--,1.00,1",
                                     "2026-01-05T06:00:00Z,');DROP--,1.00,1", #"2026-01-05T06:00:00Z,"x'); DELETE FROM stocks;",1.00,1"#],
                                    config: config)
         #expect(report.rejectedByReason[.badSymbol] == 2)
@@ -153,14 +153,14 @@ import TickSinks
         #expect(try db.value("SELECT count(*) FROM stocks") == "20")
     }
 
-    @Test func unknownSymbolsFollowThePolicy() throws {
+    @Test func unknownSymbolsFollowThePolicy() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let lines = ["time,symbol,price,volume", "2026-01-05T06:00:00Z,NEWCO,10.00,1", "2026-01-05T06:00:00Z,SCOM,23.10,1"]
-        let rejected = try db.replay(lines)
+        let rejected = try await db.replay(lines)
         #expect(rejected.rejectedByReason[.unknownSymbol] == 1)
         #expect(rejected.inserted == 1)
-        let accepted = try db.replay(lines, config: db.config { $0.unknownSymbols = .accept })
+        let accepted = try await db.replay(lines, config: db.config { $0.unknownSymbols = .accept })
         #expect(accepted.inserted == 1)
         #expect(try db.value("SELECT count(*) FROM market_ticks WHERE symbol = 'NEWCO'") == "1")
         #expect(try db.value("SELECT count(*) FROM stocks WHERE symbol = 'NEWCO'") == "0")   // tickd never creates instruments

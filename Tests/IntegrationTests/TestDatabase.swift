@@ -58,17 +58,17 @@ final class TestDatabase {
 
     /// Replays `lines` (a CSV or NDJSON feed) into this schema.
     @discardableResult
-    func replay(_ lines: [String], config: TickdConfig? = nil) throws -> IngestReport {
+    func replay(_ lines: [String], config: TickdConfig? = nil) async throws -> IngestReport {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(schema)-\(UUID().uuidString).csv").path
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try replay(files: [path], config: config)
+        return try await replay(files: [path], config: config)
     }
 
     @discardableResult
-    func replay(files: [String], config: TickdConfig? = nil) throws -> IngestReport {
+    func replay(files: [String], config: TickdConfig? = nil) async throws -> IngestReport {
         let config = config ?? self.config()
-        return try ReplayRunner(config: config, request: ReplayRequest(files: files, dryRun: false)).run()
+        return try await ReplayRunner(config: config, request: ReplayRequest(files: files, dryRun: false)).run()
     }
 
     /// The rows of a query as text.

@@ -20,10 +20,10 @@ struct TimescaleTests {
                           ("market_candles_1d", "((time AT TIME ZONE 'Africa/Nairobi')::date)::timestamp AT TIME ZONE 'Africa/Nairobi'")]
 
     /// A test schema migrated and seeded on TimescaleDB, with the sample day replayed into it.
-    static func sampleDayReplayed() throws -> TestDatabase {
+    static func sampleDayReplayed() async throws -> TestDatabase {
         let db = try TestDatabase()
         try db.migrateAndSeed(db.config { $0.timescale = .on })
-        try db.replay(files: [sampleDay])
+        try await db.replay(files: [sampleDay])
         return db
     }
 
@@ -67,11 +67,11 @@ struct TimescaleTests {
         return minutes
     }
 
-    @Test func candlesOfAReplayedPastDayEqualTheDefinitionWhenTheReplayReturns() throws {
+    @Test func candlesOfAReplayedPastDayEqualTheDefinitionWhenTheReplayReturns() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed(db.config { $0.timescale = .on })
         #expect(try db.value("SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_schema = '\(db.schema)' AND NOT materialized_only") == "3")
-        let report = try db.replay(files: [Self.sampleDay])
+        let report = try await db.replay(files: [Self.sampleDay])
         #expect(report.inserted == 103_991)
         #expect(try Self.expectCandlesMatch(db, "after the replay") == 7_089)
         // The daily candle is the Nairobi trading day, with the day's vwap.
@@ -79,11 +79,11 @@ struct TimescaleTests {
                 == [["2026-01-05 00:00:00", try db.value("SELECT count(*) FROM market_ticks WHERE symbol = 'SCOM'"), "t"]])
     }
 
-    @Test func migrateReplacesTheCandlesOfAnEarlierReleaseAndKeepsEveryTick() throws {
+    @Test func migrateReplacesTheCandlesOfAnEarlierReleaseAndKeepsEveryTick() async throws {
         let db = try TestDatabase()
         let config = db.config { $0.timescale = .on }
         try db.migrateAndSeed(config)
-        try db.replay(files: [Self.sampleDay])
+        try await db.replay(files: [Self.sampleDay])
         let ticks = "SELECT count(*), md5(string_agg(symbol || time || trade_seq || close || volume || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"
         let stored = try db.rows(ticks)
         // What an earlier release left: materialised-only aggregates ordered by time alone,
@@ -107,8 +107,8 @@ struct TimescaleTests {
         try Self.expectCandlesMatch(db, "after the upgrade")
     }
 
-    @Test func migrateAndRefreshesTouchOnlyTheCandlesOfTheirOwnSchema() throws {
-        let other = try Self.sampleDayReplayed()
+    @Test func migrateAndRefreshesTouchOnlyTheCandlesOfTheirOwnSchema() async throws {
+        let other = try await Self.sampleDayReplayed()
         let candles = "SELECT count(*), sum(volume), max(high) FROM market_candles_1m"
         let before = try other.rows(candles)
         // A second installation whose search_path has the first one's schema after its own:
@@ -118,17 +118,17 @@ struct TimescaleTests {
                                               with: "search_path%3D\(db.schema)%2C\(other.schema)%2Cpublic")
         let config = db.config { $0.timescale = .on; $0.databaseURL = url }
         try db.migrateAndSeed(config)
-        try db.replay(["time,symbol,price,volume,trade_id", "2026-01-05T07:15:30Z,SCOM,99.00,7,1"], config: config)
+        try await db.replay(["time,symbol,price,volume,trade_id", "2026-01-05T07:15:30Z,SCOM,99.00,7,1"], config: config)
         #expect(try other.rows(candles) == before)
         #expect(try db.value("SELECT count(*) FROM timescaledb_information.continuous_aggregates WHERE view_schema = '\(db.schema)'") == "3")
         #expect(try db.rows("SELECT high, volume FROM \(db.schema).market_candles_1d") == [["99.00", "7"]])
     }
 
-    @Test func sameInstantTradesOpenAndCloseByTradeSeqNotByArrival() throws {
+    @Test func sameInstantTradesOpenAndCloseByTradeSeqNotByArrival() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed(db.config { $0.timescale = .on })
         // Three trades at one instant, sent out of trade_id order: open is trade 4, close trade 6.
-        try db.replay(["time,symbol,price,volume,trade_id",
+        try await db.replay(["time,symbol,price,volume,trade_id",
                        "2026-01-05T06:00:00.5Z,SCOM,23.30,100,5", "2026-01-05T06:00:00.5Z,SCOM,23.50,100,4",
                        "2026-01-05T06:00:00.5Z,SCOM,23.10,100,6"])
         for (view, _) in Self.buckets {
@@ -138,12 +138,12 @@ struct TimescaleTests {
         try Self.expectCandlesMatch(db, "same-instant trades")
     }
 
-    @Test func aLateTickAndACorrectedTradeReviseEveryCandle() throws {
-        let db = try Self.sampleDayReplayed()
+    @Test func aLateTickAndACorrectedTradeReviseEveryCandle() async throws {
+        let db = try await Self.sampleDayReplayed()
         let before = try db.rows("SELECT high, volume FROM market_candles_1m WHERE symbol = 'SCOM' AND bucket = '2026-01-05T07:15:00Z'")
         // A late trade far into the past of everything materialised, and a correction of the
         // day's first SCOM trade (trade_id 1000001: same key, new price and size).
-        try db.replay(["time,symbol,price,volume,trade_id",
+        try await db.replay(["time,symbol,price,volume,trade_id",
                        "2026-01-05T07:15:30Z,SCOM,99.00,7,9000001",
                        "2026-01-05T09:00:00.055+03:00,SCOM,23.25,301,1000001"])
         let after = try db.rows("SELECT high, volume FROM market_candles_1m WHERE symbol = 'SCOM' AND bucket = '2026-01-05T07:15:00Z'")
@@ -153,8 +153,8 @@ struct TimescaleTests {
         try Self.expectCandlesMatch(db, "after a late tick and a correction")
     }
 
-    @Test func aRunningDaemonRevisesOldCandlesWithinSeconds() throws {
-        let db = try Self.sampleDayReplayed()
+    @Test func aRunningDaemonRevisesOldCandlesWithinSeconds() async throws {
+        let db = try await Self.sampleDayReplayed()
         let config = try DaemonTests.configFile(db, "timescale:\n  refresh_interval_ms: 500\n")
         let daemon = try DaemonProcess(["run", "--config", config, "--listen", "127.0.0.1:0"], environment: ["DATABASE_URL": db.url])
         let port = try #require(daemon.listeningPort(), "\(daemon.output)")
@@ -174,13 +174,13 @@ struct TimescaleTests {
         try Self.expectCandlesMatch(db, "after the daemon's late tick")
     }
 
-    @Test func replaysOverCompressedChunksStoreNothingTwiceAndLoseNothing() throws {
-        let db = try Self.sampleDayReplayed()
+    @Test func replaysOverCompressedChunksStoreNothingTwiceAndLoseNothing() async throws {
+        let db = try await Self.sampleDayReplayed()
         let fingerprint = "SELECT count(*), sum(volume), md5(string_agg(symbol || time || trade_seq || close || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"
         let stored = try db.rows(fingerprint)
         #expect(try db.value("SELECT count(compress_chunk(c)) FROM show_chunks('market_ticks') c") == "1")
         let again = ContinuousClock.now
-        let replayed = try ReplayRunner(config: db.config(), request: ReplayRequest(files: [Self.sampleDay], dryRun: false, resume: false)).run()
+        let replayed = try await ReplayRunner(config: db.config(), request: ReplayRequest(files: [Self.sampleDay], dryRun: false, resume: false)).run()
         print("compressed chunks: replay of the stored day again took \(String(format: "%.2f", (ContinuousClock.now - again).seconds)) s")
         #expect(replayed.inserted == 0)
         #expect(try db.rows(fingerprint) == stored)
@@ -205,12 +205,12 @@ struct TimescaleTests {
         let path = TickdProcess.temporaryPath("corrected.csv")
         try corrected.write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let fixed = try db.replay(files: [path])
+        let fixed = try await db.replay(files: [path])
         #expect(changed > 40 && fixed.inserted == changed)
         #expect(try db.value("SELECT count(*) FROM market_ticks") == "103991")
         #expect(try db.value("SELECT count(*) = count(DISTINCT (symbol, seq)) FROM market_ticks") == "t")
         // Late trades into the compressed day: stored once each.
-        let late = try db.replay(["time,symbol,price,volume,trade_id"] + (0..<500).map {
+        let late = try await db.replay(["time,symbol,price,volume,trade_id"] + (0..<500).map {
             String(format: "2026-01-05T%02d:%02d:07Z,EQTY,52.%02d,10,%d", 6 + $0 / 100, $0 % 60, $0 % 100, 9_200_000 + $0)
         })
         #expect(late.inserted == 500)
@@ -249,12 +249,12 @@ struct TimescalePreloadTests {
         #expect(try Connection(conninfo: server.url).execute("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").value(row: 0, column: 0) == "0")
     }
 
-    @Test func migrateConvertsAPlainTableToAHypertableWithoutLosingARow() throws {
+    @Test func migrateConvertsAPlainTableToAHypertableWithoutLosingARow() async throws {
         let server = try PrivatePostgres()
         let plain = Self.config(server, .auto)
         #expect(try DatabaseCommands.migrate(config: plain).mode == .plain)
         _ = try DatabaseCommands.seed(config: plain, file: nil)
-        let report = try ReplayRunner(config: plain, request: ReplayRequest(files: [TimescaleTests.sampleDay], dryRun: false)).run()
+        let report = try await ReplayRunner(config: plain, request: ReplayRequest(files: [TimescaleTests.sampleDay], dryRun: false)).run()
         #expect(report.inserted == 103_991)
         let fingerprint = """
             SELECT count(*), sum(volume), md5(string_agg(symbol || time || trade_seq || open || high || low || close || volume || seq, ','

@@ -45,6 +45,24 @@ import TickPipeline
         #expect(queue.isDrained)
     }
 
+    /// The receives below have no deadline: without the wake they would never return, and the
+    /// time limit fails the test (no wall-clock bound that a busy machine could break).
+    @Test(.timeLimit(.minutes(1))) func wakeEndsTheConsumersWaitOrItsNextOne() async {
+        let queue = TickQueue(capacity: 10)
+        // Not waiting yet: the next receive returns at once.
+        queue.wake()
+        #expect(await queue.receive(until: nil) == nil)
+        // Waiting: a wake from elsewhere ends the wait.
+        let waiting = Task { await queue.receive(until: nil) }
+        try? await Task.sleep(for: .milliseconds(50))
+        queue.wake()
+        #expect(await waiting.value == nil)
+        #expect(!queue.isDrained)
+        // One wake is used once: the receive after it waits for its chunk.
+        #expect(await queue.send(Self.chunk(1)))
+        #expect(await queue.receive(until: .now + .seconds(3600))?.ticks.count == 1)
+    }
+
     @Test func finishDeliversWhatIsLeftThenEndsAndRefusesSenders() async {
         let queue = TickQueue(capacity: 5)
         #expect(await queue.send(Self.chunk(5)))

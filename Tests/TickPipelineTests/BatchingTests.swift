@@ -31,18 +31,18 @@ import TickPipeline
         _ = batcher.append(k, now: t0)
         #expect(batcher.idleDeadline == t0 + .milliseconds(2))
         // More input is waiting: keep filling, whatever the linger says.
-        #expect(batcher.due(now: t0 + .milliseconds(5), inputIdle: false) == nil)
+        #expect(batcher.due(now: t0 + .milliseconds(5), writerFree: false) == nil)
         _ = batcher.append(k, now: t0 + .milliseconds(6))
         // The input paused and the oldest tick has lingered: close now (group commit).
-        #expect(batcher.due(now: t0 + .milliseconds(1), inputIdle: true) == nil)
-        #expect(batcher.due(now: t0 + .milliseconds(7), inputIdle: true)?.count == 2)
+        #expect(batcher.due(now: t0 + .milliseconds(1), writerFree: true) == nil)
+        #expect(batcher.due(now: t0 + .milliseconds(7), writerFree: true)?.count == 2)
         // Without input pauses, maxAge still bounds the wait.
         _ = batcher.append(k, now: t0)
-        #expect(batcher.due(now: t0 + .milliseconds(250), inputIdle: false)?.count == 1)
+        #expect(batcher.due(now: t0 + .milliseconds(250), writerFree: false)?.count == 1)
         // No linger: only size and age close a batch.
         var plain = Batcher(maxTicks: 1000, maxAge: .milliseconds(250))
         _ = plain.append(k, now: t0)
-        #expect(plain.due(now: t0 + .milliseconds(100), inputIdle: true) == nil)
+        #expect(plain.due(now: t0 + .milliseconds(100), writerFree: true) == nil)
         #expect(plain.idleDeadline == t0 + .milliseconds(250))
     }
 

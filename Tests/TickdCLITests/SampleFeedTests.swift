@@ -64,7 +64,7 @@ import TickModel
         #expect(records.allSatisfy { $0["raw"] is String && $0["detail"] is String })
     }
 
-    @Test func perSymbolTotalsMatchTheGeneratorsOwnComputation() throws {
+    @Test func perSymbolTotalsMatchTheGeneratorsOwnComputation() async throws {
         let expected = try Self.expected()
         for (name, file) in [("nse-2026-01-05.trades.csv", Self.trades), ("nse-2026-01-05.bars-1m.ndjson.zst", Self.bars)] {
             var config = TickdConfig()
@@ -72,8 +72,9 @@ import TickModel
             let request = ReplayRequest(files: [TickdProcess.repositoryRoot.appendingPathComponent(file).path], dryRun: true,
                                         deadLetterPath: TickdProcess.temporaryPath("dl.jsonl"))
             var totals: [String: Expected.Totals] = [:]
-            var ticks: [Tick] = []
-            _ = try ReplayRunner(config: config, request: request).run { ticks.append($0) }
+            let collected = Collected<Tick>()
+            _ = try await ReplayRunner(config: config, request: request).run { collected.append($0) }
+            let ticks = collected.all
             for (symbol, group) in Dictionary(grouping: ticks, by: { $0.symbol.rawValue }) {
                 let last = group.last!
                 totals[symbol] = Expected.Totals(

@@ -77,7 +77,7 @@ start_postgres() {
     PG_PORT="$(free_port "$PG_PORT")"
     log "starting postgres on 127.0.0.1:$PG_PORT"
     as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$DEV_DIR/pg/postgres.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -k $sock -c fsync=off -c full_page_writes=off $(timescale_options)" >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -k $sock -c max_connections=400 -c fsync=off -c full_page_writes=off $(timescale_options)" >/dev/null
   fi
   local ts=off   # what the running server has preloaded (it may have been started before)
   as_pg "$PG_BIN/psql" -h "$sock" -p "$PG_PORT" -U postgres -d postgres -qAt -c "SHOW shared_preload_libraries" \

@@ -53,9 +53,9 @@ public struct TickdConfig: Sendable {
     public var stocksTable = TableName("stocks")!
     /// `database.retry_max_backoff_ms`: the longest pause between retries of a transient failure.
     public var retryMaxBackoffMilliseconds = 5000
-    /// `database.writers`: connections a replay writes through in parallel (symbols partitioned
-    /// across them).
-    public var databaseWriters = 4
+    /// `database.writers`: connections `run` and `replay` write through in parallel (symbols
+    /// partitioned across them).
+    public var databaseWriters = 2
 
     /// `timescale.*`: whether to use TimescaleDB, and its chunk, compression and retention settings.
     public var timescale: SchemaOptions.TimescaleMode = .auto

@@ -1,10 +1,11 @@
 import NIOPosix
 
-/// Threads for the blocking calls of `tickd run`, so that none runs on Swift's cooperative pool
-/// (two threads there, on a two-core machine, and every connection's task needs one): journal
+/// Threads for the blocking calls of the pipeline (`tickd run` and `tickd replay`), so that none
+/// runs on Swift's cooperative pool (two threads there, on a two-core machine, and every
+/// connection's task needs one): connecting the writer lanes, file opens and reads, journal
 /// appends and fsyncs, journal reads at start, segment deletion, dead-letter writes, and the wait
 /// for the Redis publisher to drain. Two threads, so that one slow fsync does not hold up a
-/// dead-letter flush. libpq has its own thread (`SinkThread`), as have the Redis publisher, the
+/// dead-letter flush. libpq has its own threads (`WriterLane`), as have the Redis publisher, the
 /// candle refresher, the database probe and each TLS bridge.
 struct BlockingIO: Sendable {
     let pool: NIOThreadPool

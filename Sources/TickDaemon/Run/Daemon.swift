@@ -42,42 +42,33 @@ public struct Daemon {
             }
         }
         let publishing = try config.publisherOptions()
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
         let io = BlockingIO.start()
         do {
-            try await runServices(url: url, publishing: publishing, pool: pool, io: io)
+            try await runServices(url: url, publishing: publishing, io: io)
         } catch {
-            try? await pool.shutdownGracefully()
             await io.shutdown()
             throw error
         }
-        try await pool.shutdownGracefully()
         await io.shutdown()
     }
 
-    private func runServices(url: String, publishing: PublisherOptions?, pool: NIOThreadPool, io: BlockingIO) async throws {
+    private func runServices(url: String, publishing: PublisherOptions?, io: BlockingIO) async throws {
         let config = self.config
         let logger = self.logger
-        // Connect on the sink's thread (retrying transient failures), read the instrument list,
+        // Connect the writer lanes (retrying transient failures), read the instrument list,
         // start the candle refresher (TimescaleDB).
         let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
-        let (sinkThread, known, candles) = try await pool.runIfActive { () -> (SinkThread, Set<Symbol>?, CandleRefresher?) in
-            let sink = try PostgresSink(conninfo: url, options: config.schemaOptions,
-                                        maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
-                                        logger: Logger(label: "tickd.postgres"))
-            let known = config.unknownSymbols == .reject ? try sink.knownSymbols() : nil
-            sink.candles = try config.candleRefresher(url: url)
-            sink.rejects = deadLetters   // trades the price checks reject
-            return (SinkThread(sink: sink, pool: pool), known, sink.candles)
-        }
-        defer { candles?.stop() }
+        let database = try await WriterLanes.open(config: config, url: url, publishing: publishing != nil,
+                                                  rejects: deadLetters, io: io)
+        defer { database.stop() }
+        let first = database.lanes[0]
+        let (known, candles) = (database.known, database.candles)
         // The journal first: records of another database must stop tickd before it writes anything.
         // Opening reads and repairs segments, claiming writes a file: on an I/O thread.
         let journalOptions = config.journalOptions
         let journal = config.journalEnabled ? try await io.run { try Journal(options: journalOptions, logger: Logger(label: "tickd.journal")) } : nil
         if let journal {
-            let database = try await sinkThread.databaseIdentity()
+            let database = try await first.perform { try $0.databaseIdentity() }
             if try await io.run({ try journal.claim(for: database) }) == .bind {
                 logger.notice("journal: bound to this database", metadata: ["directory": "\(journal.options.directory)", "database": "\(database)"])
             }
@@ -87,7 +78,7 @@ public struct Daemon {
         let normaliser = try config.makeNormaliser(now: .now(), known: known, listing: listing)
         let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
         if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
-        try await sinkThread.recoverOutbox(publisher: publisher, logger: Logger(label: "tickd.redis"))
+        try await first.perform { _ = try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) }
         let queue = TickQueue(capacity: config.maxQueuedTicks)
         let stats = DaemonStats()
         let clock: @Sendable () -> Timestamp = { .now() }
@@ -115,9 +106,8 @@ public struct Daemon {
             TCPFeedClient(options: $0, group: group, wiring: live.logging(as: "tickd.upstream"))
         }
         let files = config.files.map {
-            FileSourceService(path: $0.path, format: $0.format, speed: $0.speed, defaultFormat: config.format,
-                              maxLineBytes: config.maxLineBytes, wiring: wiring.logging(as: "tickd.file"), pool: io.pool,
-                              sink: sinkThread)
+            FileSourceService(path: $0.path, format: $0.format ?? config.format, speed: $0.speed, maxLineBytes: config.maxLineBytes,
+                              wiring: wiring.logging(as: "tickd.file"), io: io, lane: first)
         }
         let readiness = Readiness(listeners: listeners, upstreams: upstreams)
         var watch: MarketWatch?
@@ -125,13 +115,14 @@ public struct Daemon {
             watch = MarketWatch(session: session, zone: try config.exchangeZone(), staleAfter: .milliseconds(config.staleAfterMilliseconds),
                                 feedSilentAfter: .milliseconds(config.feedSilentAfterMilliseconds),
                                 interval: .milliseconds(max(100, min(5000, min(config.staleAfterMilliseconds, config.feedSilentAfterMilliseconds) / 4))),
-                                lastTrades: try await sinkThread.lastTrades(), readiness: readiness, logger: Logger(label: "tickd.market"))
+                                lastTrades: try await first.perform { try $0.lastTrades() }, readiness: readiness, logger: Logger(label: "tickd.market"))
         }
-        let ingest = IngestService(queue: queue, sink: sinkThread, publisher: publisher, journal: journal, maxTicks: config.batchMaxTicks,
-                                   maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
-                                   linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
-                                   publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds),
-                                   deadLetters: deadLetters, stats: stats, watch: watch, io: io, logger: Logger(label: "tickd.ingest"))
+        let settings = Pipeline.Settings(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
+                                         linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
+                                         publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds))
+        let pipeline = try await Pipeline(queue: queue, lanes: database.lanes, publisher: publisher, journal: journal, settings: settings,
+                                          deadLetters: deadLetters, io: io, stats: stats, watch: watch, logger: Logger(label: "tickd.ingest"))
+        let ingest = IngestService(pipeline: pipeline, logger: Logger(label: "tickd.ingest"))
 
         let probe = DatabaseProbe(url: url, readiness: readiness, logger: Logger(label: "tickd.health"))
         probe.start()
@@ -143,7 +134,7 @@ public struct Daemon {
         services += upstreams.map { .init(service: UpstreamService(client: $0), serviceName: $0.options.name) }
         services += files.map { .init(service: $0, successTerminationBehavior: .ignore, serviceName: "file \($0.path)") }
         if let listing {
-            services.append(.init(service: ListingReloadService(listing: listing, sink: sinkThread,
+            services.append(.init(service: ListingReloadService(listing: listing, lane: first,
                                                                 interval: .milliseconds(config.instrumentReloadMilliseconds),
                                                                 logger: Logger(label: "tickd.instruments")),
                                   successTerminationBehavior: .ignore, serviceName: "instrument list"))
@@ -171,7 +162,7 @@ public struct Daemon {
         if let candles {
             // The last commits' candles, as far as the drain timeout allows.
             let timeout = Duration.milliseconds(config.drainTimeoutMilliseconds)
-            if try await pool.runIfActive({ try candles.flush(timeout: timeout) }) == false {
+            if try await io.run({ try candles.flush(timeout: timeout) }) == false {
                 logger.warning("candles: the last refresh did not finish in time; the next start or policy run catches up")
             }
         }

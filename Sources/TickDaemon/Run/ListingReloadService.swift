@@ -3,13 +3,13 @@ import ServiceLifecycle
 import TickModel
 import TickPipeline
 
-/// Reads the listed instruments from `stocks` every `interval` (on the sink's thread, between
-/// batches) and replaces the shared `Listing`, so an instrument added by `tickd seed` or by the
+/// Reads the listed instruments from `stocks` every `interval` (on the first writer lane's thread,
+/// between batches) and replaces the shared `Listing`, so an instrument added by `tickd seed` or by the
 /// Stock Soko backend is accepted by a running tickd within the interval. A failed read is
 /// logged and tried again at the next interval; the list in use stays.
 struct ListingReloadService: Service, CustomStringConvertible {
     let listing: Listing
-    let sink: SinkThread
+    let lane: WriterLane
     let interval: Duration
     let logger: Logger
 
@@ -27,7 +27,7 @@ struct ListingReloadService: Service, CustomStringConvertible {
 
     private func reload() async {
         do {
-            let change = listing.replace(with: try await sink.knownSymbols())
+            let change = listing.replace(with: try await lane.perform { try $0.knownSymbols() })
             if !change.added.isEmpty || !change.removed.isEmpty {
                 logger.notice("instruments: the listing changed", metadata: [
                     "added": "\(change.added.map(\.rawValue).sorted().joined(separator: ","))",

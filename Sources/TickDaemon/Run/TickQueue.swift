@@ -19,6 +19,8 @@ public final class TickQueue: Sendable {
         var receiver: (id: Int, continuation: CheckedContinuation<TickChunk?, Never>)?
         /// A receive whose deadline passed before it registered.
         var expiredID = 0
+        /// `wake` was called with no receiver waiting: the next receive returns at once.
+        var wakePending = false
         var nextID = 0
 
         func fits(_ count: Int, capacity: Int) -> Bool { ticks == 0 || ticks + count <= capacity }
@@ -104,13 +106,30 @@ public final class TickQueue: Sendable {
                     s.senders.removeAll()
                     return (chunk, true, senders)
                 }
-                if s.finished || s.expiredID == id { return (nil, true, []) }
+                if s.finished || s.expiredID == id || s.wakePending {
+                    s.wakePending = false
+                    return (nil, true, [])
+                }
                 s.receiver = (id, continuation)
                 return (nil, false, [])
             }
             senders.forEach { $0.resume() }   // they re-check for room
             if resumeNow { continuation.resume(returning: result) }
         }
+    }
+
+    /// Ends the consumer's wait (its receive returns nil), or its next one if it is not waiting:
+    /// something other than input needs it (a writer lane became free).
+    public func wake() {
+        let receiver = state.withLock { s -> CheckedContinuation<TickChunk?, Never>? in
+            guard let receiver = s.receiver else {
+                s.wakePending = true
+                return nil
+            }
+            s.receiver = nil
+            return receiver.continuation
+        }
+        receiver?.resume(returning: nil)
     }
 
     /// No more input: waiting and future senders get false; the consumer gets what is left, then nil.

@@ -133,10 +133,12 @@ struct BatchSQL {
             INSERT INTO tickd_source_offsets AS o (source, line, ticks, updated_at) VALUES ($1, $2, $3, now())
             ON CONFLICT (source) DO UPDATE SET line = EXCLUDED.line, ticks = o.ticks + EXCLUDED.ticks, updated_at = now()
             """
-            // Where a stream (file or journal) is applied to; written with the ticks, read to resume.
+        // Where a stream (file or journal) is applied to; written with the ticks, read to resume.
+        // Parallel writers commit in any order, so a stream's position only moves forward.
         position = """
             INSERT INTO tickd_positions AS p (stream, identity, applied, updated_at) VALUES ($1, $2, $3, now())
-            ON CONFLICT (stream) DO UPDATE SET identity = EXCLUDED.identity, applied = EXCLUDED.applied, updated_at = now()
+            ON CONFLICT (stream) DO UPDATE SET identity = EXCLUDED.identity, updated_at = now(),
+                applied = CASE WHEN p.identity = EXCLUDED.identity THEN GREATEST(p.applied, EXCLUDED.applied) ELSE EXCLUDED.applied END
             """
         readPosition = "SELECT identity, applied FROM tickd_positions WHERE stream = $1"
         // The Redis outbox: per symbol, every seq up to published_seq went out (or was logged as a gap).

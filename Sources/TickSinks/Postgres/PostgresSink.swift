@@ -223,9 +223,15 @@ public final class PostgresSink {
         _ = try write([], progress: BatchProgress(published: published))
     }
 
-    /// Records `position` alone, in a transaction of its own (when no batch is due to carry it).
-    public func recordPosition(_ position: StreamPosition) throws(SinkError) {
-        _ = try write([], progress: BatchProgress(positions: [position.stream: position]))
+    /// Sets `position`, also back (a batch's position only moves forward): the journal's, when
+    /// the journal lost an unsynced tail the database had applied.
+    public func resetPosition(_ position: StreamPosition) throws(SinkError) {
+        try withRetries(table: "tickd_positions") { () throws(PostgresError) in
+            _ = try self.connected().execute("""
+                INSERT INTO tickd_positions (stream, identity, applied, updated_at) VALUES ($1, $2, $3, now())
+                ON CONFLICT (stream) DO UPDATE SET identity = EXCLUDED.identity, applied = EXCLUDED.applied, updated_at = now()
+                """, [position.stream, position.identity, String(position.offset)])
+        }
     }
 
     /// Where `stream` was applied to, if it was and it is still the same stream (`identity`).

@@ -70,12 +70,7 @@ public final class RedisPublisher: @unchecked Sendable {
         return roomLocked(for: count)
     }
 
-    /// Suspends until `hasRoom(for:)` (the daemon's ingest task; checked every millisecond).
-    public func waitForRoom(for count: Int) async {
-        while !hasRoom(for: count) { try? await Task.sleep(for: .milliseconds(1)) }
-    }
-
-    /// Blocks the calling thread until `hasRoom(for:)` (replay writer threads; not for async code).
+    /// Blocks the calling thread until `hasRoom(for:)` (writer lane threads; not for async code).
     public func waitForRoom(for count: Int) {
         condition.lock()
         defer { condition.unlock() }

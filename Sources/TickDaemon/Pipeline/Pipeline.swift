@@ -1,0 +1,234 @@
+import Logging
+import Synchronization
+import TickJournal
+import TickModel
+import TickPipeline
+import TickSinks
+
+/// The one ingest engine of `tickd run` and `tickd replay`: sources → bounded `TickQueue` →
+/// one batcher per writer lane (symbols partitioned) → `WriterLane`s, each committing on its own
+/// connection and thread → Redis publisher. The consumer keeps building the next batches while
+/// the lanes commit the last ones (each lane holds at most two). `AckLedger` decides what every
+/// transaction records: file positions, the journal's applied record, the outbox watermark.
+///
+/// `run` consumes until the queue is finished and drained, then commits what is left; `finish`
+/// drains the publisher, records its watermark, releases and syncs the journal.
+final class Pipeline: Sendable {
+    struct Settings: Sendable {
+        var maxTicks: Int
+        var maxAge: Duration
+        /// Group commit: a batch closes after `linger` when nothing else is waiting (nil: off).
+        var linger: Duration?
+        /// How long `finish` waits for Redis to take the backlog.
+        var publishDrain: Duration
+    }
+
+    let queue: TickQueue
+    let lanes: [WriterLane]
+    let publisher: RedisPublisher?
+    let journal: Journal?
+    let settings: Settings
+    let deadLetters: DeadLetterFile
+    let io: BlockingIO
+    let stats: DaemonStats
+    /// Told of every tick received and every commit (trading session, staleness).
+    let watch: MarketWatch?
+    /// Every committed batch, on its lane's thread, after it went to the publisher.
+    let onCommitted: (@Sendable (BatchResult) -> Void)?
+    let logger: Logger
+    private let ledger: Mutex<AckLedger>
+    private let failure = Mutex<SinkError?>(nil)
+    private let metrics = IngestMetrics()
+
+    /// Sets up the ledger: with a journal, from where the database has applied it to.
+    init(queue: TickQueue, lanes: [WriterLane], publisher: RedisPublisher?, journal: Journal?, settings: Settings,
+         deadLetters: DeadLetterFile, io: BlockingIO, stats: DaemonStats = DaemonStats(), watch: MarketWatch? = nil,
+         onCommitted: (@Sendable (BatchResult) -> Void)? = nil, logger: Logger) async throws {
+        precondition(!lanes.isEmpty)
+        self.queue = queue
+        self.lanes = lanes
+        self.publisher = publisher
+        self.journal = journal
+        self.settings = settings
+        self.deadLetters = deadLetters
+        self.io = io
+        self.stats = stats
+        self.watch = watch
+        self.onCommitted = onCommitted
+        self.logger = logger
+        let partition = SymbolPartition(count: lanes.count)
+        // A lane that becomes free may take the batch its symbols have been collecting.
+        for lane in lanes { lane.whenFree { [queue] in queue.wake() } }
+        guard let journal else {
+            ledger = Mutex(AckLedger(partition: partition))
+            return
+        }
+        let identity = journal.identity
+        var applied = try await lanes[0].perform { try $0.appliedPosition(stream: "journal", identity: identity) }.map { UInt64($0) } ?? 0
+        if applied > journal.recoveredThrough {
+            // The database committed records the journal no longer holds: a power loss took the
+            // unsynced tail (`fsync: interval` or `never`). Those records are stored; the numbers
+            // after the journal's end are this run's new records, so the position goes back to
+            // that end before any of them is applied (or replayed after a crash).
+            logger.warning("journal: the database has applied records past the journal's end (an unsynced tail was lost); the position restarts at its end",
+                           metadata: ["applied": "\(applied)", "journal_end": "\(journal.recoveredThrough)"])
+            let end = StreamPosition(stream: "journal", identity: identity, offset: Int64(journal.recoveredThrough))
+            try await lanes[0].perform { try $0.resetPosition(end) }
+            applied = journal.recoveredThrough
+        }
+        ledger = Mutex(AckLedger(partition: partition, journalIdentity: identity, journalApplied: applied))
+    }
+
+    /// Consumes the queue until it is finished and drained (first, what the journal holds beyond
+    /// the database's position), and returns once every batch is committed.
+    func run() async throws {
+        var batchers = lanes.map { _ in Batcher(maxTicks: settings.maxTicks, maxAge: settings.maxAge, linger: settings.linger) }
+        if let journal, let backlog = ledger.withLock({ $0.journalBacklog(journal) }) {
+            var replayed = 0
+            let cursor = OnOneTask(backlog)
+            while let (lsn, chunk) = try await io.run({ try cursor.value.next() }) {
+                var chunk = chunk
+                chunk.journalRecord = lsn
+                replayed += chunk.ticks.count
+                try await take(chunk, into: &batchers)
+            }
+            try await flush(&batchers)
+            logger.notice("journal: applied the records the database had not seen", metadata: ["ticks": "\(replayed)"])
+        }
+        var housekept = ContinuousClock.now
+        while true {
+            // Wake at least once a second, so that dead letters and the journal reach the disk
+            // promptly; when a free lane's batch may close (linger), or a busy one's must (max age);
+            // and when a lane becomes free (`TickQueue.wake`).
+            let second = ContinuousClock.now + .seconds(1)
+            let due = lanes.indices.compactMap { lanes[$0].isFree ? batchers[$0].idleDeadline : batchers[$0].deadline }.min()
+            let chunk = await queue.receive(until: min(due ?? second, second))
+            stats.heartbeat()
+            try throwFailure()
+            if let chunk {
+                try await take(chunk, into: &batchers)
+            } else if queue.isDrained {
+                break
+            }
+            // Group commit: a lane that is free takes its batch once it is `linger` old; a busy
+            // lane's batch keeps growing until the lane is free (or it is full, or `max_age` old),
+            // so batches grow with the database's commit time instead of queueing up small.
+            for lane in lanes.indices {
+                if let batch = batchers[lane].due(now: .now, writerFree: lanes[lane].isFree) { try await submit(batch, to: lane) }
+            }
+            if ledger.withLock({ $0.bookkeepingDue }) { try await submit([], to: 0) }
+            if ContinuousClock.now - housekept >= .milliseconds(50) {
+                housekept = .now
+                try await io.run { [deadLetters, journal] in
+                    try deadLetters.flush()
+                    try journal?.syncIfDue()
+                }
+                releaseJournal()
+                metrics.queueDepth.record(queue.depth + batchers.reduce(0) { $0 + $1.pending.count })
+            }
+        }
+        try await flush(&batchers)
+        try await io.run { [deadLetters] in try deadLetters.flush() }
+    }
+
+    /// After `run`: waits up to the drain timeout for Redis to take the backlog, records the
+    /// watermark, releases applied and published journal segments, syncs the journal.
+    func finish() async throws -> PublisherStats? {
+        var published: PublisherStats?
+        if let publisher {
+            let drain = settings.publishDrain
+            published = try await io.run { publisher.finish(timeout: drain) }
+            let seqs = publisher.retirement.seqs
+            try await lanes[0].perform { try $0.recordPublished(seqs) }
+        }
+        releaseJournal()
+        if let journal { try await io.run { try journal.sync() } }
+        return published
+    }
+
+    /// Ends the lanes' threads (after `finish`, or on failure).
+    func stop() {
+        lanes.forEach { $0.stop() }
+    }
+
+    private func take(_ chunk: TickChunk, into batchers: inout [Batcher]) async throws {
+        if !chunk.ticks.isEmpty { watch?.received() }
+        let (id, parts) = ledger.withLock { $0.receive(chunk) }
+        for (lane, part) in parts.enumerated() {
+            for (index, tick) in part.enumerated() {
+                guard let batch = batchers[lane].append(tick, now: chunk.arrived) else { continue }
+                // The rest of the chunk's ticks for this lane open its next batch.
+                try await submit(batch, to: lane, continuing: index < part.count - 1 ? id : nil)
+            }
+        }
+        // Bookkeeping with no tick left to carry it (a chunk of rejects, the end of a file).
+        if ledger.withLock({ $0.bookkeepingDue }) { try await submit([], to: 0) }
+    }
+
+    /// Commits every open batch and waits for every lane; then the bookkeeping no batch carried.
+    private func flush(_ batchers: inout [Batcher]) async throws {
+        for lane in lanes.indices {
+            if let batch = batchers[lane].flush() { try await submit(batch, to: lane) }
+        }
+        while true {
+            for lane in lanes { await lane.idle() }
+            try throwFailure()
+            guard ledger.withLock({ $0.bookkeepingDue }) else { return }
+            try await submit([], to: 0)
+        }
+    }
+
+    private func submit(_ batch: [KeyedTick], to lane: Int, continuing: AckLedger.ChunkID? = nil) async throws {
+        try throwFailure()
+        let seqs = publisher?.retirement.seqs ?? [:]
+        let progress = ledger.withLock { $0.close(lane: lane, published: seqs, continuing: continuing) }
+        await lanes[lane].submit { [self] sink in commit(batch, progress: progress, lane: lane, sink: sink) }
+    }
+
+    /// On the lane's thread: the transaction, then the publisher (waiting for room, so that a
+    /// Redis slower than the database slows ingest rather than losing messages), then the ledger.
+    private func commit(_ batch: [KeyedTick], progress: BatchProgress, lane: Int, sink: PostgresSink) {
+        guard failure.withLock({ $0 == nil }) else { return }
+        let started = ContinuousClock.now
+        let result: BatchResult
+        do {
+            result = try sink.write(batch, progress: progress)
+        } catch {
+            failure.withLock { if $0 == nil { $0 = error } }
+            return
+        }
+        metrics.batchDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        metrics.batches.increment()
+        metrics.inserted.increment(by: Int64(result.stored.count))
+        var ticket: Int?
+        if let publisher {
+            publisher.waitForRoom(for: result.stored.count)
+            ticket = publisher.enqueue(result)
+        }
+        ledger.withLock { $0.committed(lane: lane, ticket: ticket) }
+        stats.recordBatch(stored: result.stored.count)
+        watch?.committed(result)
+        onCommitted?(result)
+        releaseJournal()
+    }
+
+    /// Deletes journal segments whose records are applied and published, on an I/O thread.
+    private func releaseJournal() {
+        guard let journal else { return }
+        let retired = publisher?.retirement.retired
+        if let through = ledger.withLock({ $0.releasable(retired: retired) }) {
+            io.submit { journal.release(through: through) }
+        }
+    }
+
+    private func throwFailure() throws(SinkError) {
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+}
+
+extension AckLedger {
+    /// The records to apply first, if the journal holds any the database has not seen.
+    func journalBacklog(_ journal: Journal) -> JournalCursor? {
+        journal.recoveredThrough > journalApplied ? journal.cursor(after: journalApplied, through: journal.recoveredThrough) : nil
+    }
+}
