@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TickDaemon
+@testable import TickDaemon
 import TickPipeline
 import TickSources
 import Yams
@@ -185,10 +185,33 @@ import Yams
     @Test func configTickdYAMLDocumentsEveryKey() throws {
         let text = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("config/tickd.yaml"), encoding: .utf8)
         let tree = try #require(try Yams.load(yaml: text) as? [String: Any])
-        for key in ConfigLoader.environmentKeys {
+        #expect(ConfigLoader.environmentKeys.count > 40)
+        for key in ConfigKeys.all.map(\.path) {
             var node: Any? = tree
             for part in key.split(separator: ".") { node = (node as? [String: Any])?[String(part)] }
             #expect(node != nil, "config/tickd.yaml does not show \(key)")
         }
+        // The keys of list entries are shown in the commented example under each list.
+        let lines = text.split(separator: "\n").map(String.init)
+        for (list, keys) in [("listen", ConfigKeys.listener.map(\.path)), ("connect", ConfigKeys.upstream.map(\.path)),
+                             ("files", ConfigKeys.file.map(\.path))] {
+            let start = try #require(lines.firstIndex { $0.hasPrefix("  \(list):") })
+            let example = lines[(start + 1)...].prefix { $0.hasPrefix("  #") }.joined(separator: "\n")
+            for key in keys { #expect(example.contains(" \(key):"), "config/tickd.yaml shows no \(key) under sources.\(list)") }
+        }
+    }
+
+    @Test func everyVariableIsCheckedLikeItsKeyAndNamedInErrors() throws {
+        var checked = 0
+        for key in ConfigKeys.all where key.environment {
+            // Free-text keys (paths, names) take any text; every other key refuses this one.
+            if case .text = key.value(TickdConfig()) { continue }
+            let error = #expect(throws: ConfigError.self, "\(key.path)") {
+                _ = try ConfigLoader.load(explicitPath: nil, environment: [key.variable: "not a value"])
+            }
+            #expect(error?.key == key.variable, "\(key.path): \(String(describing: error))")
+            checked += 1
+        }
+        #expect(checked > 30)
     }
 }

@@ -1,0 +1,230 @@
+import Foundation
+import Logging
+import TickCodecs
+import TickJournal
+import TickModel
+import TickPipeline
+import TickSinks
+import TickSources
+
+/// Every key of the configuration file, in the order `check-config` prints them. Parsing, the
+/// `TICKD_…` variables, the error messages and `check-config`'s output all come from here.
+extension ConfigKeys {
+    static let all: [ConfigKey<TickdConfig>] = exchange + input + symbols + storage + redis + pipeline + operations
+
+    static let exchange: [ConfigKey<TickdConfig>] = [
+        .text("exchange.timezone", \.timezone),
+        ConfigKey(path: "exchange.profile", environment: true, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            if let profile = try section.string("profile") { config.exchangeProfile = try ExchangeProfile.load(profile, key: section.key("profile")) }
+        }, value: { .text($0.exchangeProfile.name) }),
+        .choice("exchange.price_limit_action", \.priceLimitAction),
+        .choice("exchange.off_tick_action", \.offTickAction),
+        .integer("exchange.stale_after_ms", 1000...86_400_000, \.staleAfterMilliseconds),
+        .integer("exchange.feed_silent_after_ms", 1000...86_400_000, \.feedSilentAfterMilliseconds),
+    ]
+
+    static let input: [ConfigKey<TickdConfig>] = [
+        .choice("input.format", \.format),
+        .integer("input.max_line_bytes", 64...16_777_216, \.maxLineBytes),
+        .integer("input.max_future_skew_seconds", 0...31_536_000, get: { Int($0.maxFutureSkewSeconds) }, set: { $0.maxFutureSkewSeconds = Int64($1) }),
+        ConfigKey(path: "input.csv.delimiter", environment: true, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            guard let delimiter = try section.string("delimiter") else { return }
+            let allowed: [String: UInt8] = [",": 0x2C, ";": 0x3B, "\t": 0x09, "\\t": 0x09, "tab": 0x09, "|": 0x7C]
+            guard let byte = allowed[delimiter] else { throw ConfigError(key: section.key("delimiter"), "must be one of , ; \\t |") }
+            config.csv.delimiter = byte
+        }, value: { .text($0.csv.delimiter == 0x09 ? "\\t" : String(UnicodeScalar($0.csv.delimiter))) }),
+        .choice("input.csv.header", \.csv.header),
+        ConfigKey(path: "input.csv.columns", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            guard let columns = try section.strings("columns") else { return }
+            config.csv.columns = try columns.map { (name) throws(ConfigError) -> TickField in
+                guard let field = TickField.named(name) else {
+                    throw ConfigError(key: section.key("columns"), "'\(name)' is not a field (time, symbol, open, high, low, close, volume, price, seq or an alias)")
+                }
+                return field
+            }
+        }, value: { .list($0.csv.columns.map(\.description)) }),
+    ]
+
+    static let symbols: [ConfigKey<TickdConfig>] = [
+        .choice("symbols.unknown", \.unknownSymbols),
+        .text("symbols.instruments_file", \.instrumentsFile),
+        .integer("symbols.reload_interval_ms", 100...3_600_000, \.instrumentReloadMilliseconds),
+        .texts("symbols.strip_prefixes", \.stripPrefixes),
+        .texts("symbols.strip_suffixes", \.stripSuffixes),
+        ConfigKey(path: "symbols.aliases", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            if let aliases = try section.stringMap("aliases") { config.aliases = aliases }
+        }, value: { config in .map(config.aliases.keys.sorted().map { ($0, config.aliases[$0]!) }) }),
+        .text("dead_letter.path", \.deadLetterPath),
+    ]
+
+    static let storage: [ConfigKey<TickdConfig>] = [
+        ConfigKey(path: "database.ticks_table", environment: true, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            if let name = try section.tableName("ticks_table") { config.ticksTable = name }
+        }, value: { .text($0.ticksTable.description) }),
+        ConfigKey(path: "database.stocks_table", environment: true, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            if let name = try section.tableName("stocks_table") { config.stocksTable = name }
+        }, value: { .text($0.stocksTable.description) }),
+        .integer("database.retry_max_backoff_ms", 10...600_000, \.retryMaxBackoffMilliseconds),
+        .integer("database.writers", 1...8, \.databaseWriters),
+        .choice("timescale.enabled", \.timescale),
+        .integer("timescale.chunk_interval_hours", 1...8760, \.chunkIntervalHours),
+        .integer("timescale.compress_after_days", 1...36_500, \.compressAfterDays),
+        .integer("timescale.retention_days", 0...36_500, \.retentionDays),
+        .integer("timescale.refresh_interval_ms", 100...3_600_000, \.candleRefreshMilliseconds),
+        .integer("batch.max_ticks", 1...1_000_000, \.batchMaxTicks),
+        .integer("batch.max_age_ms", 1...600_000, \.batchMaxAgeMilliseconds),
+        .integer("batch.linger_ms", -1...600_000, get: { $0.batchLingerMilliseconds ?? -1 },
+                 set: { $0.batchLingerMilliseconds = $1 < 0 ? nil : $1 }),
+    ]
+
+    static let redis: [ConfigKey<TickdConfig>] = [
+        .text("redis.prefix", \.redisPrefix, check: { (prefix, key) throws(ConfigError) in
+            guard !prefix.isEmpty, prefix.utf8.count <= 64, !prefix.contains(where: { $0.isWhitespace }) else {
+                throw ConfigError(key: key, "must be 1-64 characters without blanks, e.g. \"ticks:\"")
+            }
+            return prefix
+        }),
+        .integer("redis.max_backlog", 0...100_000_000, \.redisMaxBacklog),
+        .integer("redis.timeout_ms", 10...600_000, \.redisTimeoutMilliseconds),
+        .integer("redis.retry_max_backoff_ms", 10...600_000, \.redisRetryMaxBackoffMilliseconds),
+        .integer("redis.drain_timeout_ms", 0...3_600_000, \.redisDrainTimeoutMilliseconds),
+        // Checked when read, not at the first connection: a typo exits 2 before anything starts.
+        .optionalText("redis.tls_ca_file", \.redisTLSCAFile, check: readablePEM),
+        .optionalText("redis.tls_cert_file", \.redisTLSCertFile, check: readablePEM),
+        .optionalText("redis.tls_key_file", \.redisTLSKeyFile, check: readablePEM),
+    ]
+
+    static let pipeline: [ConfigKey<TickdConfig>] = [
+        ConfigKey(path: "sources.listen", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            for entry in try section.sectionList("listen") {
+                var options = ListenerOptions(host: "", port: 0, maxLineBytes: config.maxLineBytes)
+                options.format = config.format
+                try ConfigKeys.read(listener, from: entry, into: &options)
+                config.listeners.append(options)
+            }
+        }, value: { config in .entries(config.listeners.map { ConfigKeys.entry(listener, of: $0) }) }),
+        ConfigKey(path: "sources.connect", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            for entry in try section.sectionList("connect") {
+                var options = UpstreamOptions(host: "", port: 0, format: config.format, maxLineBytes: config.maxLineBytes)
+                try ConfigKeys.read(upstream, from: entry, into: &options)
+                config.upstreams.append(options)
+            }
+        }, value: { config in .entries(config.upstreams.map { ConfigKeys.entry(upstream, of: $0) }) }),
+        ConfigKey(path: "sources.files", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            for entry in try section.sectionList("files") {
+                var options = FileSourceOptions(path: "")
+                try ConfigKeys.read(file, from: entry, into: &options)
+                config.files.append(options)
+            }
+        }, value: { config in .entries(config.files.map { ConfigKeys.entry(file, of: $0) }) }),
+        .integer("pipeline.max_queued_ticks", 1...50_000_000, \.maxQueuedTicks),
+        .flag("journal.enabled", \.journalEnabled),
+        .text("journal.directory", \.journalDirectory, check: { (directory, key) throws(ConfigError) in
+            guard !directory.isEmpty else { throw ConfigError(key: key, "must not be empty") }
+            return directory
+        }),
+        .integer("journal.segment_bytes", 65_536...(1 << 30), \.journalSegmentBytes),
+        .integer("journal.max_bytes", (1 << 20)...(1 << 40), \.journalMaxBytes),
+        .choice("journal.fsync", \.journalFsync),
+        .integer("journal.fsync_interval_ms", 1...60_000, \.journalFsyncIntervalMilliseconds),
+        .integer("shutdown.drain_timeout_ms", 100...3_600_000, \.drainTimeoutMilliseconds),
+    ]
+
+    static let operations: [ConfigKey<TickdConfig>] = [
+        .choice("log.format", \.logFormat),
+        ConfigKey(path: "log.level", environment: true, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            guard let level = try section.string("level") else { return }
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigError(key: section.key("level"), "must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            config.logLevel = parsed
+        }, value: { .token($0.logLevel.rawValue) }),
+        .optionalText("metrics.address", \.metricsAddress, check: { (address, key) throws(ConfigError) in
+            _ = try ConfigLoader.hostPort(address, key: key, allowZero: true)
+            return address
+        }),
+        .flag("metrics.allow_public", \.metricsAllowPublic),
+    ]
+
+    /// A file tickd's user can read (the TLS files).
+    @Sendable static func readablePEM(_ file: String, _ key: String) throws(ConfigError) -> String {
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw ConfigError(key: key, "cannot read \(file): give a PEM file tickd's user can read")
+        }
+        return file
+    }
+
+    /// Rules between keys, checked once the file and the environment are applied.
+    static func check(_ config: TickdConfig) throws(ConfigError) {
+        if config.journalMaxBytes < 2 * config.journalSegmentBytes {
+            throw ConfigError(key: "journal.max_bytes",
+                              "must be at least twice journal.segment_bytes (\(2 * config.journalSegmentBytes)), got \(config.journalMaxBytes)")
+        }
+        if config.redisTLSKeyFile != nil && config.redisTLSCertFile == nil {
+            throw ConfigError(key: "redis.tls_key_file", "is set without redis.tls_cert_file: give the client certificate too")
+        }
+    }
+}
+
+/// The keys of one entry of `sources.listen`, `sources.connect` and `sources.files`.
+extension ConfigKeys {
+    static let listener: [ConfigKey<ListenerOptions>] = [
+        address("address", allowZero: true, get: { ($0.host, $0.port) }, set: { $0.host = $1; $0.port = $2 }),
+        .choice("format", \.format),
+        .integer("max_connections", 1...100_000, \.maxConnections),
+        .integer("max_connections_per_peer", 1...100_000, \.maxConnectionsPerPeer),
+        .integer("idle_timeout_ms", 0...86_400_000, get: { Int($0.idleTimeout?.milliseconds ?? 0) },
+                 set: { $0.idleTimeout = $1 == 0 ? nil : .milliseconds($1) }),
+        .integer("evict_after_ms", 0...86_400_000, get: { Int($0.evictAfter?.milliseconds ?? 0) },
+                 set: { $0.evictAfter = $1 == 0 ? nil : .milliseconds($1) }),
+        .integer("max_line_bytes", 64...16_777_216, \.maxLineBytes),
+        ConfigKey(path: "allow", environment: false, read: { (section: Section, options: inout ListenerOptions) throws(ConfigError) in
+            guard let entries = try section.strings("allow") else { return }
+            guard let allow = AddressAllowList(entries) else {
+                throw ConfigError(key: section.key("allow"), "entries must be IP addresses or CIDR ranges (10.0.0.0/8, ::1)")
+            }
+            options.allow = allow
+        }, value: { .list($0.allow?.entries ?? []) }),
+    ]
+
+    static let upstream: [ConfigKey<UpstreamOptions>] = [
+        address("address", allowZero: false, get: { ($0.host, $0.port) }, set: { $0.host = $1; $0.port = $2 }),
+        .choice("format", \.format),
+        ConfigKey(path: "subscribe", environment: false, read: { (section: Section, options: inout UpstreamOptions) throws(ConfigError) in
+            guard let line = try section.string("subscribe") else { return }
+            guard !line.contains("\n"), !line.contains("\r") else { throw ConfigError(key: section.key("subscribe"), "must be one line") }
+            options.subscribe = line.isEmpty ? nil : line
+        }, value: { .text($0.subscribe ?? "") }),
+        .integer("retry_max_backoff_ms", 10...3_600_000, get: { Int($0.maxBackoff.milliseconds) }, set: { $0.maxBackoff = .milliseconds($1) }),
+        .integer("connect_timeout_ms", 10...600_000, get: { Int($0.connectTimeout.milliseconds) }, set: { $0.connectTimeout = .milliseconds($1) }),
+        .integer("max_line_bytes", 64...16_777_216, \.maxLineBytes),
+    ]
+
+    static let file: [ConfigKey<FileSourceOptions>] = [
+        ConfigKey(path: "path", environment: false, read: { (section: Section, options: inout FileSourceOptions) throws(ConfigError) in
+            guard let path = try section.string("path"), !path.isEmpty else { throw ConfigError(key: section.key("path"), "is required") }
+            options.path = path
+        }, value: { .text($0.path) }),
+        ConfigKey(path: "format", environment: false, read: { (section: Section, options: inout FileSourceOptions) throws(ConfigError) in
+            options.format = try section.choice("format", FeedFormat.self)
+        }, value: { $0.format.map { .token($0.rawValue) } }),
+        ConfigKey(path: "speed", environment: false, read: { (section: Section, options: inout FileSourceOptions) throws(ConfigError) in
+            guard let text = try section.string("speed") else { return }
+            guard let speed = ReplaySpeed(text) else { throw ConfigError(key: section.key("speed"), "must be max, realtime or Nx (e.g. 60x)") }
+            options.speed = speed
+        }, value: { .token("\($0.speed)") }),
+    ]
+
+    /// A required `HOST:PORT`.
+    static func address<Root>(_ name: String, allowZero: Bool, get: @escaping @Sendable (Root) -> (String, Int),
+                              set: @escaping @Sendable (inout Root, String, Int) -> Void) -> ConfigKey<Root> {
+        ConfigKey(path: name, environment: false, read: { (section: Section, root: inout Root) throws(ConfigError) in
+            guard let text = try section.string(name) else { throw ConfigError(key: section.key(name), "is required (HOST:PORT)") }
+            let (host, port) = try ConfigLoader.hostPort(text, key: section.key(name), allowZero: allowZero)
+            set(&root, host, port)
+        }, value: { root in
+            let (host, port) = get(root)
+            return .text(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+        })
+    }
+}
