@@ -10,26 +10,20 @@ import TickModel
 /// (first, last and peak sample, one a second) when its PID is given.
 func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: String, tickdPID: Int32?) throws {
     let total = rate * seconds
-    let redis = try RedisConnection(url: try RedisURL(parsing: redisURL), timeout: .seconds(300))
-    _ = try redis.command(["PSUBSCRIBE", "\(prefix)*"])
     nonisolated(unsafe) var latencies: [Int64] = []
     nonisolated(unsafe) var sentAt: [Int64] = []
     latencies.reserveCapacity(total)
     sentAt.reserveCapacity(total)
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) let subscriber = redis
-    Thread {
-        while latencies.count < total {
-            guard case .array(let parts) = (try? subscriber.readReply()) ?? .null, parts.count == 4,
-                  case .string(let payload) = parts[3] else { break }
-            let received = Timestamp.now().nanosecondsSinceEpoch / 1_000_000
-            if let sent = sentMillis(payload) {
-                latencies.append(received - sent)
-                sentAt.append(sent)
-            }
-        }
-        done.signal()
-    }.start()
+    let all = DispatchSemaphore(value: 0)
+    // The arrays are written on the subscriber's thread only, and read after `all` is signalled
+    // or the subscriber has stopped.
+    let subscriber = try TickSubscriber(url: redisURL, prefix: prefix) { payload in
+        let received = Timestamp.now().nanosecondsSinceEpoch / 1_000_000
+        guard let sent = sentMillis(payload) else { return }
+        latencies.append(received - sent)
+        sentAt.append(sent)
+        if latencies.count == total { all.signal() }
+    }
 
     // A feed publisher sends each tick as it happens: no Nagle delay on the way out.
     let socket = try LineSocket(port: port, noDelay: true)
@@ -60,7 +54,8 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
         Thread.sleep(forTimeInterval: 0.001)
     }
     let sendSeconds = (ContinuousClock.now - start).seconds
-    let complete = done.wait(timeout: .now() + 60) == .success
+    let complete = all.wait(timeout: .now() + 60) == .success
+    try subscriber.finish(timeout: .seconds(5))
     if let tickdPID { rss.append(processStatusBytes(pid: tickdPID, "VmRSS:") ?? 0) }
     let sorted = latencies.sorted()
     func percentile(_ p: Double) -> Int64 { sorted.isEmpty ? -1 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }

@@ -2,7 +2,8 @@ import Foundation
 import Hiredis
 
 /// A Redis subscriber like the Stock Soko backend: PSUBSCRIBE to a pattern on a thread of its
-/// own, collecting every message, until a message arrives on `<prefix>__end__`.
+/// own, collecting every message — or handing each to an observer as it arrives (the
+/// benchmark's latency count) — until a message arrives on `<prefix>__end__`.
 public final class TickSubscriber: @unchecked Sendable {
     /// One received tick message, fields as the raw JSON text (decimals exactly as sent).
     public struct Message: Sendable, Equatable {
@@ -21,8 +22,9 @@ public final class TickSubscriber: @unchecked Sendable {
     public let prefix: String
     private let url: RedisURL
 
-    /// Subscribes to `<prefix>*` and returns once Redis confirmed the subscription.
-    public init(url: String, prefix: String) throws {
+    /// Subscribes to `<prefix>*` and returns once Redis confirmed the subscription. With
+    /// `observe`, each message's payload goes to it on the reading thread, and nothing is kept.
+    public init(url: String, prefix: String, observe: (@Sendable (_ payload: [UInt8]) -> Void)? = nil) throws {
         self.prefix = prefix
         self.url = try RedisURL(parsing: url)
         // Handed over to the reading thread and used only there from now on.
@@ -31,8 +33,13 @@ public final class TickSubscriber: @unchecked Sendable {
         Thread { [self] in
             while true {
                 guard case .array(let parts) = (try? connection.readReply()) ?? .null, parts.count == 4,
-                      let channel = parts[2].text, let payload = parts[3].text else { break }
+                      let channel = parts[2].text, case .string(let bytes) = parts[3] else { break }
                 if channel == "\(prefix)__end__" { break }
+                if let observe {
+                    observe(bytes)
+                    continue
+                }
+                let payload = String(decoding: bytes, as: UTF8.self)
                 let message = Message(channel: channel, payload: payload, fields: Self.fields(of: payload))
                 let now = ContinuousClock.now
                 lock.withLock {
@@ -44,14 +51,16 @@ public final class TickSubscriber: @unchecked Sendable {
         }.start()
     }
 
-    /// Publishes the end marker (after everything tickd published) and returns what arrived.
-    /// `publishingEnd: false` when another subscriber's `finish` already sent the end marker.
-    public func finish(publishingEnd: Bool = true) throws -> [Message] {
+    /// Publishes the end marker (after everything tickd published) and returns what arrived
+    /// (nothing with an observer). `publishingEnd: false` when another subscriber's `finish`
+    /// already sent the end marker.
+    @discardableResult
+    public func finish(publishingEnd: Bool = true, timeout: Duration = .seconds(60)) throws -> [Message] {
         if publishingEnd {
             let connection = try RedisConnection(url: url)
             _ = try connection.command(["PUBLISH", "\(prefix)__end__", "end"])
         }
-        _ = done.wait(timeout: .now() + 60)
+        _ = done.wait(timeout: .now() + Double(timeout.components.seconds))
         return lock.withLock { received }
     }
 
