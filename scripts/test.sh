@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a private PostgreSQL and Redis,
-# runs every test against them, stops them again (also on failure or Ctrl-C).
+# runs every test against them, fuzzes the parsers, builds and runs the container image and the
+# compose stack (scripts/compose-check.sh), stops the servers again (also on failure or Ctrl-C).
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
 cd "$ROOT"
@@ -13,3 +14,5 @@ log "swift test"
 run_tests "$@"
 log "fuzz the parsers (libFuzzer + AddressSanitizer, a fixed number of runs)"
 bash scripts/fuzz.sh "${TICKD_FUZZ_RUNS:-200000}"
+log "the image and the compose stack, built and run (podman + docker-compose; one SKIP line where containers cannot run)"
+bash scripts/compose-check.sh

@@ -72,7 +72,7 @@ import Yams
         #expect(environment["DATABASE_URL"]?.contains("@timescaledb:5432/") == true)
         #expect(environment["REDIS_URL"] == "redis://redis:6379/0")
         // The README shows this command.
-        #expect(try Self.text("README.md").contains("docker compose -f deploy/docker-compose.yml up"))
+        #expect(try Self.text("README.md").contains("docker compose -p tickd -f deploy/docker-compose.yml up"))
     }
 
     /// The packages of an `apt-get install` line of the Dockerfile whose comment above it starts with `marker`.
@@ -81,7 +81,7 @@ import Yams
         guard let index = lines.firstIndex(where: { $0.hasPrefix("# \(marker)") }),
               let install = lines[index...].first(where: { $0.contains("apt-get install") }) else { return [] }
         let after = install.components(separatedBy: "--no-install-recommends").last ?? ""
-        return Set(after.components(separatedBy: "&&")[0].split(separator: " ").map(String.init))
+        return Set(after.components(separatedBy: "&&")[0].split(separator: " ").map(String.init).filter { $0 != "\\" })
     }
 
     @Test func theDockerfilePackagesMatchWhatTheTestCommandInstalls() throws {

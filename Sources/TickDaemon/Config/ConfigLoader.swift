@@ -76,7 +76,7 @@ extension ConfigLoader {
     /// validated the same way. `TICKD_CONFIG` and the dev scripts' own variables are not keys.
     public static let environmentKeys: [String] = ConfigKeys.all.filter(\.environment).map(\.path)
     static let notKeys: Set<String> = ["TICKD_CONFIG", "TICKD_DB_PASSWORD", "TICKD_DEV_DIR", "TICKD_PG_PORT", "TICKD_REDIS_PORT", "TICKD_PG_SOCKET_DIR",
-                                        "TICKD_TIMESCALE", "TICKD_FUZZ_RUNS"]
+                                        "TICKD_TIMESCALE", "TICKD_FUZZ_RUNS", "TICKD_COMPOSE_CHECK"]
 
     static func applyEnvironment(_ environment: [String: String], to config: inout TickdConfig) throws(ConfigError) {
         let byVariable = Dictionary(uniqueKeysWithValues: environmentKeys.map {
