@@ -29,13 +29,8 @@ check() {   # check "what" COMMAND... → one line, ok or FAIL
 [ "$(id -u)" -eq 0 ] || skip "needs root (rootful podman)"
 [ "${TICKD_COMPOSE_CHECK:-on}" != off ] || skip "TICKD_COMPOSE_CHECK=off"
 [ -d /opt/swift/usr/bin ] && [ -d /opt/swift-packages ] || skip "no Swift toolchain at /opt/swift or package mirror at /opt/swift-packages"
-need=()
-for p in podman docker-compose debootstrap runc; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p"); done
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing: ${need[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
-    || skip "cannot install ${need[*]}"
-fi
+# As tested here: podman with what it recommends (catatonit, fuse-overlayfs, uidmap…).
+APT_RECOMMENDS=1 install_missing podman docker-compose debootstrap runc || skip "cannot install podman, docker-compose, debootstrap and runc"
 mkdir -p "$WORK" "$SOCKET_DIR"
 # crun refuses the rlimits and the hybrid cgroups here; no systemd for cgroups or events.
 cat > "$CONTAINERS_CONF" <<'EOF'

@@ -30,17 +30,37 @@ free_port() {
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-ensure_packages() {
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+ensure_packages() { install_missing "${APT_PACKAGES[@]}"; }
+
+# Installs those of the Debian packages given that are not installed yet (their recommended
+# packages too with APT_RECOMMENDS=1).
+install_missing() {
+  local missing=() p recommends=--no-install-recommends
+  [ "${APT_RECOMMENDS:-0}" = 1 ] && recommends=""
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
     as_root apt-get update -qq
     # Debian's postgresql-common would create and start a cluster of its own; we only want binaries.
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $recommends "${missing[@]}" >/dev/null
   fi
+}
+
+# The examples' test (examples/tests): Debian's chromium for the relay page, a virtualenv with
+# examples/requirements.txt from PyPI (made again when the requirements change).
+EXAMPLE_PACKAGES=(chromium python3-venv)
+examples_python() {
+  local venv="$DEV_DIR/examples-venv"
+  install_missing "${EXAMPLE_PACKAGES[@]}" >&2
+  if ! cmp -s "$ROOT/examples/requirements.txt" "$venv/requirements.txt"; then
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q -r "$ROOT/examples/requirements.txt" >&2
+    cp "$ROOT/examples/requirements.txt" "$venv/requirements.txt"
+  fi
+  echo "$venv/bin/python"
 }
 
 # Runs a command as the postgres user when we are root (PostgreSQL refuses to run as root).

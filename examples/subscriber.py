@@ -1,0 +1,169 @@
+"""Follow tickd's ticks on Redis, every tick exactly once and in seq order per symbol.
+
+tickd publishes each stored tick on ``<prefix><SYMBOL>`` with a per-symbol ``seq`` that grows by
+one per tick and continues across restarts (docs/redis.md). Redis pub/sub is fire and forget: a
+subscriber that was disconnected (a Redis restart, a network blip) misses what was published
+meanwhile, and delivery is at least once. This follower turns that into exactly once:
+
+* a message whose seq is the next one for its symbol is delivered;
+* a seq already seen is dropped (a redelivery);
+* a seq past the next one is a gap: the missing ticks are read from ``market_ticks`` by
+  ``(symbol, seq)`` first, then the message is delivered;
+* after a reconnect, every symbol is caught up from ``market_ticks`` (ticks published while it was
+  away may be the last ones of their symbol, with no later message to reveal the gap).
+
+Run:  python examples/subscriber.py --redis redis://127.0.0.1:6379/0 --database postgresql://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import time
+from decimal import Decimal
+from typing import Callable
+
+import psycopg
+import redis
+
+log = logging.getLogger("tickd.example.subscriber")
+
+# The columns of a tick as tickd's message has them; numbers stay exact (Decimal).
+FIELDS = ("symbol", "time", "open", "high", "low", "close", "volume", "seq")
+GAP_QUERY = """
+    SELECT symbol, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           open, high, low, close, volume, seq
+    FROM market_ticks WHERE symbol = %s AND seq > %s AND seq < %s ORDER BY seq
+"""
+CATCH_UP_QUERY = """
+    SELECT symbol, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           open, high, low, close, volume, seq
+    FROM market_ticks WHERE symbol = %s AND seq > %s ORDER BY seq
+"""
+
+
+def parse(payload: bytes | str) -> dict:
+    """A tick message, its decimals as Decimal (never through a float)."""
+    return json.loads(payload, parse_float=Decimal)
+
+
+class TickFollower:
+    """Delivers every tick of ``prefix*`` to ``on_tick`` once, in seq order per symbol."""
+
+    def __init__(self, redis_url: str, database_url: str, on_tick: Callable[[dict, str], None],
+                 prefix: str = "ticks:", symbols: list[str] | None = None):
+        self.redis_url = redis_url
+        self.database_url = database_url
+        self.on_tick = on_tick
+        self.prefix = prefix
+        self.filled = 0          # ticks read from the database (gaps and catch-ups)
+        self.redelivered = 0     # messages dropped as already seen
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._db: psycopg.Connection | None = None
+        self.last_seq: dict[str, int] = {s: self._stored_max(s) for s in symbols or []}
+
+    # -- the database side ---------------------------------------------------------------
+    def _database(self) -> psycopg.Connection:
+        if self._db is None or self._db.closed:
+            self._db = psycopg.connect(self.database_url, autocommit=True)
+        return self._db
+
+    def _stored_max(self, symbol: str) -> int:
+        """Where to start a symbol: what is already stored counts as seen (a fresh follower
+        does not replay history)."""
+        row = self._database().execute("SELECT coalesce(max(seq), 0) FROM market_ticks WHERE symbol = %s",
+                                       (symbol,)).fetchone()
+        return int(row[0])
+
+    def _rows(self, query: str, args: tuple) -> list[dict]:
+        rows = self._database().execute(query, args).fetchall()
+        return [dict(zip(FIELDS, (r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])))) for r in rows]
+
+    # -- delivery -----------------------------------------------------------------------
+    def _deliver(self, tick: dict, source: str) -> None:
+        self.last_seq[tick["symbol"]] = tick["seq"]
+        self.on_tick(tick, source)
+
+    def handle(self, tick: dict) -> None:
+        """One message from Redis."""
+        symbol, seq = tick["symbol"], int(tick["seq"])
+        tick["seq"] = seq
+        if symbol not in self.last_seq:
+            # A symbol first seen now: start after what was stored before this message.
+            self.last_seq[symbol] = seq - 1
+        last = self.last_seq[symbol]
+        if seq <= last:
+            self.redelivered += 1
+            return
+        if seq > last + 1:
+            missing = self._rows(GAP_QUERY, (symbol, last, seq))
+            log.info("gap in %s: seq %d-%d, %d read from market_ticks", symbol, last + 1, seq - 1, len(missing))
+            for row in missing:
+                self.filled += 1
+                self._deliver(row, "database")
+        self._deliver(tick, "redis")
+
+    def catch_up(self) -> None:
+        """After a (re)connect: whatever was stored past each symbol's last seq."""
+        for symbol, last in list(self.last_seq.items()):
+            for row in self._rows(CATCH_UP_QUERY, (symbol, last)):
+                self.filled += 1
+                self._deliver(row, "database")
+
+    # -- the Redis side -----------------------------------------------------------------
+    def run(self, ready: threading.Event | None = None) -> None:
+        """Follows until ``stop()``; reconnects (with a catch-up) whenever Redis goes away."""
+        first = True
+        while not self._stop.is_set():
+            try:
+                client = redis.Redis.from_url(self.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.psubscribe(f"{self.prefix}*")
+                if not first:
+                    self.reconnects += 1
+                    log.info("reconnected to Redis; catching up from market_ticks")
+                # Subscribed first, then caught up: nothing falls between the two.
+                self.catch_up()
+                first = False
+                if ready is not None:
+                    ready.set()
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is None:
+                        continue
+                    channel = message["channel"].decode()
+                    if channel.startswith(f"{self.prefix}last:"):
+                        continue
+                    self.handle(parse(message["data"]))
+                pubsub.close()
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
+                log.info("Redis connection lost (%s); retrying", error)
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--database", required=True, help="the PostgreSQL tickd writes to")
+    parser.add_argument("--prefix", default="ticks:")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    def show(tick: dict, source: str) -> None:
+        print(f"{tick['symbol']:<6} seq {tick['seq']:>8} {tick['time']} close {tick['close']} ({source})", flush=True)
+
+    follower = TickFollower(args.redis, args.database, show, prefix=args.prefix)
+    try:
+        follower.run()
+    except KeyboardInterrupt:
+        follower.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,231 @@
+"""The examples against the real thing: tickd run, the test setup's PostgreSQL, a private Redis.
+
+Run by the test command (scripts/test.sh) after the Swift tests, with DATABASE_URL set to the
+test setup's PostgreSQL and TICKD_BIN to the tickd it built.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples"))
+from subscriber import TickFollower  # noqa: E402
+
+SYMBOLS = [line.split(",")[0] for line in (ROOT / "Seeds/stocks.csv").read_text().splitlines()[1:] if line]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def eventually(condition, timeout: float, every: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return condition()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a fixed port, so that it can be killed and restarted."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        assert eventually(lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
+                                                 capture_output=True).stdout.strip() == b"PONG", 10)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+class Stack:
+    """A schema of its own, migrated and seeded, a private Redis and `tickd run` on both."""
+
+    def __init__(self) -> None:
+        base = os.environ["DATABASE_URL"]
+        self.schema = "ex_" + uuid.uuid4().hex[:10]
+        with psycopg.connect(base, autocommit=True) as db:
+            db.execute(f"CREATE SCHEMA {self.schema}")
+        joiner = "&" if "?" in base else "?"
+        self.database_url = f"{base}{joiner}options=-csearch_path%3D{self.schema}%2Cpublic"
+        self.redis = PrivateRedis()
+        self.prefix = f"{self.schema}:ticks:"
+        self.work = Path(tempfile.mkdtemp(prefix="tickd-examples-"))
+        self.tickd = os.environ.get("TICKD_BIN") or str(ROOT / ".build/debug/tickd")
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("TICKD_")},
+                    "DATABASE_URL": self.database_url, "REDIS_URL": self.redis.url,
+                    "TICKD_REDIS_PREFIX": self.prefix, "TICKD_EXCHANGE_PROFILE": "plain",
+                    "TICKD_DEAD_LETTER_PATH": str(self.work / "dead-letters.jsonl"),
+                    "TICKD_JOURNAL_DIRECTORY": str(self.work / "journal"), "TICKD_LOG_FORMAT": "logfmt"}
+        for command in (["migrate"], ["seed", "Seeds/stocks.csv"]):
+            subprocess.run([self.tickd, *command], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        self.log = open(self.work / "tickd.log", "w+")
+        self.daemon = subprocess.Popen([self.tickd, "run", "--listen", "127.0.0.1:0"], cwd=ROOT, env=self.env,
+                                       stdout=self.log, stderr=subprocess.STDOUT)
+        port = None
+
+        def listening() -> bool:
+            nonlocal port
+            found = re.search(r"listening for feed publishers.*port=(\d+)", (self.work / "tickd.log").read_text())
+            port = int(found.group(1)) if found else None
+            return port is not None
+        assert eventually(listening, 60), (self.work / "tickd.log").read_text()
+        self.port = port
+
+    def rows(self, query: str) -> list[tuple]:
+        with psycopg.connect(self.database_url, autocommit=True) as db:
+            return db.execute(query).fetchall()
+
+    def stop(self) -> None:
+        if self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            self.daemon.wait(60)
+
+    def close(self) -> None:
+        self.stop()
+        self.redis.kill()
+        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as db:
+            db.execute(f"DROP SCHEMA {self.schema} CASCADE")
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def tick_lines(start: int, count: int) -> bytes:
+    """Trades of the 20 instruments in turn, one second apart, each with its own trade_id; a
+    symbol's price moves with every trade of it (no short cycle)."""
+    lines = []
+    for i in range(start, start + count):
+        t = 6 * 3600 + i
+        lines.append(f"2026-01-05T{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}Z,{SYMBOLS[i % 20]},"
+                     f"{20 + i % 20 + i // 20 % 7}.{i * 7 % 100:02d},{100 * (1 + i % 9)},{i + 1}\n")
+    return "".join(lines).encode()
+
+
+@pytest.fixture
+def stack():
+    stack = Stack()
+    yield stack
+    stack.close()
+
+
+def test_the_subscriber_ends_with_every_tick_exactly_once_across_a_redis_restart(stack):
+    delivered: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+
+    def on_tick(tick: dict, source: str) -> None:
+        with lock:
+            delivered.append((tick["symbol"], tick["seq"], source))
+
+    follower = TickFollower(stack.redis.url, stack.database_url, on_tick, prefix=stack.prefix, symbols=SYMBOLS)
+    ready = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(ready,), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    total = 6000
+    with socket.create_connection(("127.0.0.1", stack.port)) as feed:
+        feed.sendall(b"time,symbol,price,volume,trade_id\n")
+        for chunk in range(0, total, 100):
+            feed.sendall(tick_lines(chunk, 100))
+            time.sleep(0.01)                       # about 10,000 ticks/s
+            if chunk == total // 2:
+                # Redis dies mid-stream and comes back empty: tickd keeps its messages and sends
+                # them when it reconnects, but the subscriber misses what went out before it is
+                # subscribed again.
+                stack.redis.kill()
+                time.sleep(1.0)
+                stack.redis.start()
+    assert eventually(lambda: stack.rows("SELECT count(*) FROM market_ticks")[0][0] == total, 60)
+    stack.stop()
+    stored = {(symbol, seq) for symbol, seq in stack.rows("SELECT symbol, seq FROM market_ticks")}
+    assert eventually(lambda: len(delivered) >= len(stored), 30), f"{len(delivered)} of {len(stored)} delivered"
+    follower.stop()
+    thread.join(10)
+    keys = [(symbol, seq) for symbol, seq, _ in delivered]
+    assert len(keys) == len(set(keys)), "a tick was delivered twice"
+    assert set(keys) == stored, f"missing {len(stored - set(keys))}, unexpected {len(set(keys) - stored)}"
+    # In seq order per symbol, with no hole.
+    for symbol in SYMBOLS:
+        seqs = [seq for s, seq, _ in delivered if s == symbol]
+        assert seqs == list(range(1, len(seqs) + 1)), symbol
+    from_database = sum(1 for *_, source in delivered if source == "database")
+    print(f"\nsubscriber: {len(delivered)} ticks exactly once; {from_database} read from market_ticks after "
+          f"the Redis restart, {follower.redelivered} redeliveries dropped, {follower.reconnects} reconnect(s)")
+    assert follower.reconnects >= 1
+    assert from_database > 0, "the restart left no gap: the test did not exercise the fill"
+
+
+def test_the_relay_page_shows_the_prices_changing(stack, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed")
+    port = free_port()
+    relay = subprocess.Popen([sys.executable, "-m", "uvicorn", "relay:app", "--app-dir", str(ROOT / "examples"),
+                              "--port", str(port), "--log-level", "warning", "--timeout-graceful-shutdown", "2"],
+                             env={**os.environ, "REDIS_URL": stack.redis.url, "TICKS_PREFIX": stack.prefix})
+    try:
+        def up() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+        assert eventually(up, 30)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 760, "height": 760})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_function("document.getElementById('status').textContent === 'live'", timeout=30000)
+            feed = socket.create_connection(("127.0.0.1", stack.port))
+            feed.sendall(b"time,symbol,price,volume,trade_id\n" + tick_lines(0, 400))
+            page.wait_for_function("document.querySelectorAll('#rows tr').length === 20", timeout=30000)
+            before = page.eval_on_selector_all("#rows .last", "cells => cells.map(c => c.textContent)")
+            for chunk in range(400, 2000, 40):
+                feed.sendall(tick_lines(chunk, 40))
+                time.sleep(0.05)
+            # While the last ticks arrive: rows flash as their prices move.
+            shot = Path(os.environ.get("EXAMPLES_SCREENSHOT", tmp_path / "relay.png"))
+            page.screenshot(path=str(shot))
+            page.wait_for_function("Number(document.getElementById('count').textContent) >= 2000", timeout=30000)
+            after = page.eval_on_selector_all("#rows .last", "cells => cells.map(c => c.textContent)")
+            feed.close()
+            browser.close()
+        changed = sum(1 for a, b in zip(before, after) if a != b)
+        print(f"\nrelay: 20 instruments on the page, {changed} prices changed while ticks flowed; screenshot {shot}")
+        assert changed >= 10
+    finally:
+        relay.terminate()
+        try:
+            relay.wait(10)
+        except subprocess.TimeoutExpired:
+            relay.kill()
+            relay.wait()
