@@ -27,8 +27,10 @@ public final class TickSubscriber: @unchecked Sendable {
     public init(url: String, prefix: String, observe: (@Sendable (_ payload: [UInt8]) -> Void)? = nil) throws {
         self.prefix = prefix
         self.url = try RedisURL(parsing: url)
-        // Handed over to the reading thread and used only there from now on.
-        nonisolated(unsafe) let connection = try RedisConnection(url: self.url, timeout: .seconds(60))
+        // Handed over to the reading thread and used only there from now on. A read waits up to
+        // 10 minutes: on a busy machine the first message can come more than a minute after the
+        // subscription (a test's setup), and a timed-out read would end the subscriber silently.
+        nonisolated(unsafe) let connection = try RedisConnection(url: self.url, timeout: .seconds(600))
         _ = try connection.command(["PSUBSCRIBE", "\(prefix)*"])
         Thread { [self] in
             while true {
