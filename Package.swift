@@ -30,12 +30,15 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        // Kafka consumer groups (issue 19); librdkafka's mock cluster for the tests.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
 
         // Swift owners of the C handles; they know nothing of ticks.
         .target(name: "LibPQ", dependencies: ["CLibPQ"]),
         .target(name: "Hiredis", dependencies: ["CHiredis", "COpenSSL"]),
         .target(name: "Zstd", dependencies: ["CZstd"]),
         .target(name: "Gzip", dependencies: ["CZlib"]),
+        .target(name: "Kafka", dependencies: ["CRdKafka"]),
 
         // The tick domain.
         .target(name: "TickModel"),
@@ -89,7 +92,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "Hiredis", .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
-        .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip"]),
+        .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip", "Kafka"]),
         .testTarget(name: "TickModelTests", dependencies: ["TickModel"]),
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
         .testTarget(name: "TickPipelineTests", dependencies: [

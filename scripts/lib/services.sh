@@ -13,7 +13,7 @@ PG_PASSWORD="tickd-dev-secret"
 REDIS_PASSWORD="tickd-dev-redis-secret"
 
 # Debian packages tickd needs to build, test and run.
-APT_PACKAGES=(pkg-config libpq-dev libhiredis-dev libssl-dev openssl libzstd-dev zlib1g-dev tzdata
+APT_PACKAGES=(pkg-config libpq-dev libhiredis-dev libssl-dev openssl libzstd-dev zlib1g-dev librdkafka-dev kcat tzdata
               postgresql-15 postgresql-client-15 redis-server zstd gzip procps systemd)
 
 log() { printf '[tickd-dev] %s\n' "$*" >&2; }

@@ -1,0 +1,126 @@
+import CRdKafka
+
+/// One partition of a topic, and an offset in it.
+public struct KafkaPartition: Hashable, Sendable {
+    public var topic: String
+    public var partition: Int32
+    /// The next offset to read (on assignment), or after the last one processed (to commit).
+    public var offset: Int64?
+
+    public init(topic: String, partition: Int32, offset: Int64? = nil) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+}
+
+/// A message read from a partition.
+public struct KafkaMessage: Sendable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]
+}
+
+/// A consumer in a group, with offsets under the caller's control: auto-commit is off, and on
+/// every assignment `onAssign` says where each partition starts (nil: the group's committed
+/// offset, else `auto.offset.reset`). Owns its `rd_kafka_t`; use it from one thread.
+public final class KafkaConsumer {
+    let handle: OpaquePointer
+    private let rebalance: Rebalance
+
+    /// What the group gives and takes. `onAssign` returns the partitions with their start offsets.
+    final class Rebalance {
+        let onAssign: ([KafkaPartition]) -> [KafkaPartition]
+        let onRevoke: ([KafkaPartition]) -> Void
+        init(onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition], onRevoke: @escaping ([KafkaPartition]) -> Void) {
+            self.onAssign = onAssign
+            self.onRevoke = onRevoke
+        }
+    }
+
+    /// `properties` are librdkafka's; `bootstrap.servers` and `group.id` at least.
+    public init(properties: [String: String], onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition] = { $0 },
+                onRevoke: @escaping ([KafkaPartition]) -> Void = { _ in }) throws(KafkaError) {
+        var properties = properties
+        properties["enable.auto.commit"] = "false"
+        properties["enable.auto.offset.store"] = "false"
+        let conf = try KafkaConfiguration.make(properties)
+        rebalance = Rebalance(onAssign: onAssign, onRevoke: onRevoke)
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(rebalance).toOpaque())
+        rd_kafka_conf_set_rebalance_cb(conf) { handle, code, list, opaque in
+            guard let handle, let opaque else { return }
+            let rebalance = Unmanaged<Rebalance>.fromOpaque(opaque).takeUnretainedValue()
+            let partitions = KafkaConsumer.partitions(of: list)
+            if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+                let starts = rebalance.onAssign(partitions)
+                let assignment = KafkaConsumer.list(starts)
+                rd_kafka_assign(handle, assignment)
+                rd_kafka_topic_partition_list_destroy(assignment)
+            } else {
+                rebalance.onRevoke(partitions)
+                rd_kafka_assign(handle, nil)
+            }
+        }
+        handle = try KafkaConfiguration.client(RD_KAFKA_CONSUMER, conf)
+        rd_kafka_poll_set_consumer(handle)
+    }
+
+    deinit {
+        rd_kafka_consumer_close(handle)
+        rd_kafka_destroy(handle)
+    }
+
+    public func subscribe(_ topics: [String]) throws(KafkaError) {
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+        let code = rd_kafka_subscribe(handle, list)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("subscribe to \(topics.joined(separator: ","))", code: code) }
+    }
+
+    /// The next message, nil when none came within `timeoutMilliseconds` (rebalances run inside).
+    /// Errors the client recovers from by itself (a broker down, a partition's end) are skipped.
+    public func poll(timeoutMilliseconds: Int32) throws(KafkaError) -> KafkaMessage? {
+        guard let pointer = rd_kafka_consumer_poll(handle, timeoutMilliseconds) else { return nil }
+        defer { rd_kafka_message_destroy(pointer) }
+        let message = pointer.pointee
+        if message.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            if message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF || message.err == RD_KAFKA_RESP_ERR__TRANSPORT { return nil }
+            if message.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN { return nil }
+            throw KafkaError("consume", code: message.err)
+        }
+        let topic = String(cString: rd_kafka_topic_name(message.rkt))
+        let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
+        let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
+        return KafkaMessage(topic: topic, partition: message.partition, offset: message.offset, key: key, value: value)
+    }
+
+    /// Commits `offsets` (the next offset to read, per partition) to the group, without waiting.
+    public func commit(_ offsets: [KafkaPartition]) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let list = KafkaConsumer.list(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let code = rd_kafka_commit(handle, list, 1)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("commit offsets", code: code) }
+    }
+
+    static func partitions(of list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [KafkaPartition] {
+        guard let list, let elements = list.pointee.elems else { return [] }
+        return (0..<Int(list.pointee.cnt)).map { index in
+            let element = elements[index]
+            return KafkaPartition(topic: String(cString: element.topic), partition: element.partition,
+                                  offset: element.offset >= 0 ? element.offset : nil)
+        }
+    }
+
+    static func list(_ partitions: [KafkaPartition]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+        let list = rd_kafka_topic_partition_list_new(Int32(partitions.count))!
+        for partition in partitions {
+            let element = rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition)!
+            element.pointee.offset = partition.offset ?? Int64(RD_KAFKA_OFFSET_INVALID)
+        }
+        return list
+    }
+}

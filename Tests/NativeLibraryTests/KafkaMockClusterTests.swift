@@ -1,0 +1,74 @@
+import Kafka
+import Testing
+
+/// librdkafka against its own mock cluster (three brokers on loopback ports): a keyed topic of six
+/// partitions, a producer, a consumer group that is told its partitions and starts each where it
+/// is told to, offsets committed by hand.
+@Suite struct KafkaMockClusterTests {
+    static let symbols = ["SCOM", "KCB", "EQTY", "ABSA", "COOP", "NCBA", "BAT", "EABL"]
+    /// The group's settings. A 6 s session timeout (Kafka's minimum; with 2 s the mock coordinator
+    /// assigned nothing): the second consumer then joins within seconds of the first one's close,
+    /// not after librdkafka's default 45 s (this test: 10.6 s in all, 49.6 s with the default).
+    static func group(_ cluster: KafkaMockCluster) -> [String: String] {
+        ["bootstrap.servers": cluster.bootstrapServers, "group.id": "tickd", "session.timeout.ms": "6000"]
+    }
+
+    @Test(.timeLimit(.minutes(2))) func aGroupConsumerReadsEveryMessageOfEveryPartitionFromTheOffsetsItChooses() throws {
+        let cluster = try KafkaMockCluster(brokers: 3)
+        try cluster.createTopic("ticks", partitions: 6)
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": cluster.bootstrapServers])
+        for i in 0..<1200 {
+            let symbol = Self.symbols[i % Self.symbols.count]
+            try producer.send(topic: "ticks", key: Array(symbol.utf8), value: Array("2026-01-05T06:00:00Z,\(symbol),23.10,100,\(i + 1)\n".utf8))
+        }
+        try producer.flush()
+
+        // The first consumer starts every partition at 0 and reads all; it commits half way.
+        var assigned: [KafkaPartition] = []
+        var seen: [Int32: [Int64]] = [:]
+        var keysOf: [Int32: Set<String>] = [:]
+        do {
+            let consumer = try KafkaConsumer(properties: Self.group(cluster).merging(["auto.offset.reset": "earliest"]) { $1 },
+                                             onAssign: { partitions in
+                                                 assigned = partitions
+                                                 return partitions.map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: 0) }
+                                             })
+            try consumer.subscribe(["ticks"])
+            var count = 0
+            let deadline = ContinuousClock.now + .seconds(60)
+            while count < 1200 && ContinuousClock.now < deadline {
+                guard let message = try consumer.poll(timeoutMilliseconds: 200) else { continue }
+                count += 1
+                seen[message.partition, default: []].append(message.offset)
+                keysOf[message.partition, default: []].insert(String(decoding: message.key ?? [], as: UTF8.self))
+            }
+            #expect(count == 1200)
+            try consumer.commit(seen.map { KafkaPartition(topic: "ticks", partition: $0.key, offset: Int64($0.value.count / 2)) })
+            _ = try consumer.poll(timeoutMilliseconds: 500)   // lets the asynchronous commit go out
+        }
+        #expect(Set(assigned.map(\.partition)) == Set(0..<6))
+        // Offsets per partition run from 0 with no hole; a key (symbol) lives in one partition.
+        for (_, offsets) in seen { #expect(offsets == Array(0..<Int64(offsets.count))) }
+        let partitionsOfKey = Dictionary(grouping: keysOf.flatMap { partition, keys in keys.map { ($0, partition) } }, by: \.0)
+        #expect(partitionsOfKey.values.allSatisfy { $0.count == 1 })
+
+        // A second consumer of the group that asks for nothing starts at the committed offsets.
+        var restarts: [KafkaPartition] = []
+        let again = try KafkaConsumer(properties: Self.group(cluster),
+                                      onAssign: { partitions in
+                                          restarts = partitions
+                                          return partitions
+                                      })
+        try again.subscribe(["ticks"])
+        let expected = 1200 - seen.values.reduce(0) { $0 + $1.count / 2 }
+        var second = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while second < expected && ContinuousClock.now < deadline {
+            if try again.poll(timeoutMilliseconds: 200) != nil { second += 1 }
+        }
+        // Nothing more comes: the committed halves are not read again.
+        for _ in 0..<5 { if try again.poll(timeoutMilliseconds: 200) != nil { second += 1 } }
+        #expect(Set(restarts.map(\.partition)) == Set(0..<6))
+        #expect(second == expected)
+    }
+}
