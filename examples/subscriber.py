@@ -53,11 +53,12 @@ class TickFollower:
     """Delivers every tick of ``prefix*`` to ``on_tick`` once, in seq order per symbol."""
 
     def __init__(self, redis_url: str, database_url: str, on_tick: Callable[[dict, str], None],
-                 prefix: str = "ticks:", symbols: list[str] | None = None):
+                 prefix: str = "ticks:", symbols: list[str] | None = None, retry_delay: float = 0.2):
         self.redis_url = redis_url
         self.database_url = database_url
         self.on_tick = on_tick
         self.prefix = prefix
+        self.retry_delay = retry_delay
         self.filled = 0          # ticks read from the database (gaps and catch-ups)
         self.redelivered = 0     # messages dropped as already seen
         self.reconnects = 0
@@ -141,7 +142,7 @@ class TickFollower:
                 pubsub.close()
             except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
                 log.info("Redis connection lost (%s); retrying", error)
-                time.sleep(0.2)
+                time.sleep(self.retry_delay)
 
     def stop(self) -> None:
         self._stop.set()
