@@ -1,7 +1,7 @@
 import TickSinks
 
 /// A key's value as `check-config` prints it, in a form the loader reads back.
-enum ConfigValue: Equatable {
+enum ConfigValue {
     /// A plain token: a number, an enum value, `60x`.
     case token(String)
     /// Free text, printed double-quoted.
@@ -12,8 +12,6 @@ enum ConfigValue: Equatable {
     case map([(String, String)])
     /// A list of mappings (`sources.listen`): each entry's keys and values.
     case entries([[(String, ConfigValue)]])
-
-    static func == (a: ConfigValue, b: ConfigValue) -> Bool { a.lines(indent: "").joined() == b.lines(indent: "").joined() }
 
     /// The value's YAML: the text after `key:` on the key's line, then any lines below it.
     func lines(indent: String) -> [String] {

@@ -109,13 +109,6 @@ struct FileSource: Sendable {
     }
 }
 
-/// A value handed between threads that only one task uses at a time (a file reader whose calls
-/// each run on an I/O thread, awaited before the next).
-final class OnOneTask<Value>: @unchecked Sendable {
-    var value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 /// The stream name of a feed file in `tickd_positions`: `file:` and its absolute, resolved path.
 enum FileStream {
     static func name(_ path: String) -> String {

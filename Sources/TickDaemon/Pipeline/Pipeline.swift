@@ -12,7 +12,8 @@ import TickSinks
 /// transaction records: file positions, the journal's applied record, the outbox watermark.
 ///
 /// `run` consumes until the queue is finished and drained, then commits what is left; `finish`
-/// drains the publisher, records its watermark, releases and syncs the journal.
+/// drains the publisher, records its watermark, releases and syncs the journal. The lanes belong
+/// to the caller (`WriterLanes.stop`).
 final class Pipeline: Sendable {
     struct Settings: Sendable {
         var maxTicks: Int
@@ -144,11 +145,6 @@ final class Pipeline: Sendable {
         releaseJournal()
         if let journal { try await io.run { try journal.sync() } }
         return published
-    }
-
-    /// Ends the lanes' threads (after `finish`, or on failure).
-    func stop() {
-        lanes.forEach { $0.stop() }
     }
 
     private func take(_ chunk: TickChunk, into batchers: inout [Batcher]) async throws {

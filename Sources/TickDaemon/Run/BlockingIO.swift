@@ -30,3 +30,10 @@ struct BlockingIO: Sendable {
         try? await pool.shutdownGracefully()
     }
 }
+
+/// A value handed between threads that only one task uses at a time (a file reader, a journal cursor,
+/// connections being opened: each call runs on an I/O thread and is awaited before the next).
+final class OnOneTask<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -10,7 +10,6 @@ struct IngestService: Service, CustomStringConvertible {
     var description: String { "ingest" }
 
     func run() async throws {
-        defer { pipeline.stop() }
         try await withGracefulShutdownHandler {
             try await pipeline.run()
         } onGracefulShutdown: { [queue = pipeline.queue] in

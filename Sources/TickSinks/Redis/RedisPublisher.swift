@@ -60,17 +60,11 @@ public final class RedisPublisher: @unchecked Sendable {
         thread.start()
     }
 
-    /// False while `count` more messages would push the backlog past `maxBacklog` although
-    /// Redis is connected and taking them: the caller should wait, so that a Redis slower than
-    /// the database slows ingest instead of losing messages. True while Redis is unreachable
-    /// (then the bound applies: the oldest are skipped and logged).
-    func hasRoom(for count: Int) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return roomLocked(for: count)
-    }
-
-    /// Blocks the calling thread until `hasRoom(for:)` (writer lane threads; not for async code).
+    /// Blocks the calling thread (a writer lane's; not for async code) while `count` more
+    /// messages would push the backlog past `maxBacklog` although Redis is connected and taking
+    /// them, so that a Redis slower than the database slows ingest instead of losing messages.
+    /// While Redis is unreachable it returns at once (then the bound applies: the oldest are
+    /// skipped and logged).
     public func waitForRoom(for count: Int) {
         condition.lock()
         defer { condition.unlock() }
