@@ -46,6 +46,25 @@ import TickPipeline
         #expect(plain.idleDeadline == t0 + .milliseconds(250))
     }
 
+    @Test func whileTheQueueHoldsEnoughToFillABatchNeitherLingerNorMaxAgeClosesIt() {
+        var batcher = Batcher(maxTicks: 3, maxAge: .milliseconds(250), linger: .milliseconds(2))
+        let t0 = ContinuousClock.now
+        let k = KeyedTick(tick: Self.trade(1), tradeSeq: 0)
+        _ = batcher.append(k, now: t0)
+        // A backlog of two more ticks: the batch is past its linger and its max age, and the
+        // writer is free, but the backlog fills it.
+        #expect(batcher.due(now: t0 + .seconds(1), writerFree: true, waiting: 2) == nil)
+        #expect(batcher.due(now: t0 + .seconds(1), writerFree: false, waiting: 5) == nil)
+        #expect(batcher.append(k, now: t0 + .seconds(1)) == nil)
+        #expect(batcher.append(k, now: t0 + .seconds(1))?.count == 3)
+        // A backlog too small to fill it does not hold it back: linger, then max age, close it.
+        _ = batcher.append(k, now: t0)
+        #expect(batcher.due(now: t0 + .milliseconds(1), writerFree: true, waiting: 1) == nil)
+        #expect(batcher.due(now: t0 + .milliseconds(3), writerFree: true, waiting: 1)?.count == 1)
+        _ = batcher.append(k, now: t0)
+        #expect(batcher.due(now: t0 + .milliseconds(250), writerFree: false, waiting: 1)?.count == 1)
+    }
+
     @Test func sameInstantTradesGetDistinctKeysAndReplaysTheSameKeys() {
         func keys() -> [Int64] {
             var assigner = TradeKeyAssigner()

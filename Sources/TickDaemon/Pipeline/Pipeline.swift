@@ -113,9 +113,13 @@ final class Pipeline: Sendable {
             }
             // Group commit: a lane that is free takes its batch once it is `linger` old; a busy
             // lane's batch keeps growing until the lane is free (or it is full, or `max_age` old),
-            // so batches grow with the database's commit time instead of queueing up small.
+            // so batches grow with the database's commit time instead of queueing up small. While
+            // the queue holds enough ticks to fill a batch, it does not close on age (`Batcher.due`).
+            let waiting = queue.depth
             for lane in lanes.indices {
-                if let batch = batchers[lane].due(now: .now, writerFree: lanes[lane].isFree) { try await submit(batch, to: lane) }
+                if let batch = batchers[lane].due(now: .now, writerFree: lanes[lane].isFree, waiting: waiting) {
+                    try await submit(batch, to: lane)
+                }
             }
             if ledger.withLock({ $0.bookkeepingDue }) { try await submit([], to: 0) }
             if ContinuousClock.now - housekept >= .milliseconds(50) {

@@ -62,10 +62,24 @@ struct BatchSQL {
             """
         copy = "COPY tickd_staging (time, symbol, trade_seq, open, high, low, close, volume) FROM STDIN (FORMAT binary)"
         // The fast path, for a batch of new ticks only: take each symbol's seqs ($1 symbols, $2
-        // counts), then COPY the numbered rows straight into the ticks table. A tick already
-        // stored makes the COPY fail on the unique key, and the batch takes the merge path below.
+        // counts), then COPY the numbered rows straight into the ticks table. Nothing is taken
+        // (no row returned) when a stored tick of a symbol lies within the batch's key range of
+        // that symbol, from its first (time $3, trade_seq $5) to its last time ($4): the batch then
+        // takes the merge path below. (A range of times alone would send every batch of a fast
+        // feed to the merge path: its first trades share an instant with the last batch's last.)
+        // The probe is an index range scan, or on a compressed chunk a look at the batches' time
+        // metadata (as a LATERAL with LIMIT; as a plain EXISTS, TimescaleDB decompressed every
+        // batch of the symbol up to the range); a failed COPY would cost far more there, since
+        // TimescaleDB decompresses the batches a COPY touches to check the unique key. A tick
+        // stored meanwhile by another writer still makes the COPY fail on the unique key, and the
+        // batch is merged then.
         reserveSeqs = """
             INSERT INTO tickd_symbol_seq AS c (symbol, last_seq) SELECT * FROM unnest($1::text[], $2::int8[])
+            WHERE NOT EXISTS (
+                SELECT 1 FROM unnest($1::text[], $3::timestamptz[], $5::int8[], $4::timestamptz[]) AS r(symbol, first, first_seq, last),
+                    LATERAL (SELECT 1 FROM \(ticks) t
+                             WHERE t.symbol = r.symbol AND t.time >= r.first AND t.time <= r.last
+                               AND (t.time > r.first OR t.trade_seq >= r.first_seq) LIMIT 1) m)
             ON CONFLICT (symbol) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
             RETURNING c.symbol, c.last_seq
             """

@@ -16,14 +16,16 @@ extension PostgresSink {
                    committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult {
         let db = try connected()
         do throws(PostgresError) {
-            let fast = !ticks.isEmpty && mergeBatchesLeft == 0
-            if !ticks.isEmpty && !fast { mergeBatchesLeft -= 1 }
-            let numbering = fast ? SeqNumbering(ticks) : nil
+            let numbering = ticks.isEmpty ? nil : SeqNumbering(ticks)
             var head = [Statement("BEGIN", operation: "begin"), Statement(BatchSQL.transactionID, operation: "begin")]
             if let numbering {
                 head += [Statement("SAVEPOINT tickd_new", operation: "savepoint"),
-                         Statement(prepared: "tickd_reserve_seqs", [Self.textArray(numbering.symbols), Self.intArray(numbering.counts)],
-                                   operation: "update tickd_symbol_seq")]
+                         Statement(prepared: "tickd_reserve_seqs", [
+                            Self.textArray(numbering.symbols), Self.intArray(numbering.counts),
+                            Self.arrayLiteral(numbering.firsts.map { $0.rfc3339(fractionDigits: 6) }),
+                            Self.arrayLiteral(numbering.lasts.map { $0.rfc3339(fractionDigits: 6) }),
+                            Self.intArray(numbering.firstTradeSeqs),
+                         ], operation: "update tickd_symbol_seq")]
             }
             let opened = try db.pipeline(head)
             let transaction = opened[1].value(row: 0, column: 0) ?? ""
@@ -64,10 +66,11 @@ extension PostgresSink {
     }
 
     /// The fast path: the seqs are reserved (`counters`); COPY the numbered rows straight into
-    /// the ticks table. Returns nil, with the savepoint rolled back, when a tick is already
-    /// stored (the unique key refuses the COPY); the next few batches then go straight to the
-    /// merge path (a replay of stored data would otherwise pay twice).
+    /// the ticks table. Returns nil when the batch overlaps stored ticks (nothing was reserved),
+    /// or, with the savepoint rolled back, when a tick is already stored (the unique key refuses
+    /// the COPY: another writer stored it since).
     private func storeNew(_ numbering: SeqNumbering, counters: QueryResult, on db: Connection) throws(PostgresError) -> [StoredTick]? {
+        guard counters.rowCount > 0 else { return nil }
         var lastSeqs: [Symbol: Int64] = [:]
         for row in counters.rows {
             if let symbol = row[0], let last = row[1].flatMap({ Int64($0) }) { lastSeqs[Symbol(symbol)] = last }
@@ -82,11 +85,8 @@ extension PostgresSink {
             try db.copyIn(sql.copyNew, bytes: copy.bytes)
         } catch where error.sqlState == "23505" {
             try db.execute("ROLLBACK TO SAVEPOINT tickd_new")
-            mergeStreak = min(mergeStreak + 1, 6)
-            mergeBatchesLeft = 1 << mergeStreak
             return nil
         } catch { throw error.during("copy into \(options.ticksTable)", table: options.ticksTable.description) }
-        mergeStreak = 0
         return stored
     }
 

@@ -54,10 +54,6 @@ public final class PostgresSink {
     /// Set once a connection succeeded: from then on even a permanent connect error (a rotated
     /// password, a changed pg_hba.conf) is retried, since the operator may put it right.
     private var hasConnected = false
-    /// Batches still to take the merge path after the fast path met stored ticks, and how many
-    /// times in a row it did (the pause doubles, up to 64 batches).
-    var mergeBatchesLeft = 0
-    var mergeStreak = 0
 
     /// Connects (retrying transient failures) and prepares the staging table.
     public init(conninfo: String, options: SchemaOptions, maxBackoff: Duration = .seconds(5),

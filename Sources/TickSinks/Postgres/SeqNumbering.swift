@@ -8,6 +8,10 @@ struct SeqNumbering {
     /// The symbols of the batch, sorted (counters are locked in this order), and their tick counts.
     let symbols: [String]
     let counts: [Int64]
+    /// Per symbol (in `symbols`' order), the key of its earliest tick and the time of its latest.
+    let firsts: [Timestamp]
+    let firstTradeSeqs: [Int64]
+    let lasts: [Timestamp]
     private let bySymbol: [Symbol: [KeyedTick]]
 
     /// `ticks` holds one tick per storage key (see `PostgresSink.lastPerKey`).
@@ -19,7 +23,11 @@ struct SeqNumbering {
         }
         bySymbol = groups
         symbols = groups.keys.map(\.rawValue).sorted()
-        counts = symbols.map { Int64(groups[Symbol($0)]!.count) }
+        let ordered = symbols.map { groups[Symbol($0)]! }
+        counts = ordered.map { Int64($0.count) }
+        firsts = ordered.map { $0.first!.tick.time }
+        firstTradeSeqs = ordered.map { $0.first!.tradeSeq }
+        lasts = ordered.map { $0.last!.tick.time }
     }
 
     /// The stored ticks, per symbol in seq order, given each symbol's counter after it was
