@@ -62,6 +62,16 @@ public final class RedisConnection {
         if status != REDIS_OK { throw ioError("append") }
     }
 
+    /// Queues commands already encoded (`RedisCommandBuffer`) without waiting; read one reply
+    /// per command.
+    public func append(encoded commands: RedisCommandBuffer) throws(RedisError) {
+        guard commands.count > 0 else { return }
+        let status = commands.bytes.withUnsafeBytes { raw in
+            redisAppendFormattedCommand(context, raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+        }
+        if status != REDIS_OK { throw ioError("append") }
+    }
+
     /// Flushes queued commands as needed and reads the next reply, copying it into Swift.
     public func readReply() throws(RedisError) -> RedisReply {
         var raw: UnsafeMutableRawPointer?

@@ -21,6 +21,29 @@ public enum JSONText {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// Appends the decimal digits of `value` (and a leading `-`), with no intermediate string.
+    public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var rest = value.magnitude
+        var digits = 1
+        var probe = rest
+        while probe >= 10 { probe /= 10; digits += 1 }
+        let end = out.count + digits
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        var position = end - 1
+        while true {
+            out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            if rest == 0 { break }
+            position -= 1
+        }
+    }
+
+    /// Appends a literal's bytes (field names and punctuation), with no intermediate array.
+    public static func appendLiteral(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
     /// Appends a Swift string as a JSON string literal.
     public static func appendString(_ text: String, to out: inout [UInt8]) {
         appendString(text.utf8, to: &out)

@@ -9,23 +9,30 @@ public enum TickMessage {
     public static func json(_ tick: Tick, seq: Int64, flags: [String] = []) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(160)
-        out.append(contentsOf: Array(#"{"symbol":"#.utf8))
+        append(tick, seq: seq, flags: flags, to: &out)
+        return out
+    }
+
+    /// Appends the message to `out`; the publisher encodes every tick into one reused buffer.
+    public static func append(_ tick: Tick, seq: Int64, flags: [String] = [], to out: inout [UInt8]) {
+        JSONText.appendLiteral(#"{"symbol":"#, to: &out)
         JSONText.appendString(tick.symbol.rawValue, to: &out)
-        out.append(contentsOf: Array(#","time":""#.utf8))
+        JSONText.appendLiteral(#","time":""#, to: &out)
         tick.time.writeRFC3339(to: &out, fractionDigits: 3)
-        out.append(UInt8(ascii: "\""))
-        let fields: [(String, Price)] = [(#","open":"#, tick.open), (#","high":"#, tick.high),
-                                         (#","low":"#, tick.low), (#","close":"#, tick.close)]
-        for (name, price) in fields {
-            out.append(contentsOf: Array(name.utf8))
-            price.write(to: &out)
-        }
-        out.append(contentsOf: Array(#","volume":"#.utf8))
-        out.append(contentsOf: Array(String(tick.volume).utf8))
-        out.append(contentsOf: Array(#","seq":"#.utf8))
-        out.append(contentsOf: Array(String(seq).utf8))
+        JSONText.appendLiteral(#"","open":"#, to: &out)
+        tick.open.write(to: &out)
+        JSONText.appendLiteral(#","high":"#, to: &out)
+        tick.high.write(to: &out)
+        JSONText.appendLiteral(#","low":"#, to: &out)
+        tick.low.write(to: &out)
+        JSONText.appendLiteral(#","close":"#, to: &out)
+        tick.close.write(to: &out)
+        JSONText.appendLiteral(#","volume":"#, to: &out)
+        JSONText.appendInteger(tick.volume, to: &out)
+        JSONText.appendLiteral(#","seq":"#, to: &out)
+        JSONText.appendInteger(seq, to: &out)
         if !flags.isEmpty {
-            out.append(contentsOf: Array(#","flags":["#.utf8))
+            JSONText.appendLiteral(#","flags":["#, to: &out)
             for (index, flag) in flags.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONText.appendString(flag, to: &out)
@@ -33,6 +40,5 @@ public enum TickMessage {
             out.append(UInt8(ascii: "]"))
         }
         out.append(UInt8(ascii: "}"))
-        return out
     }
 }

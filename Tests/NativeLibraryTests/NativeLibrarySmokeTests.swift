@@ -107,6 +107,31 @@ import Gzip
         #expect(!url.description.contains(url.password ?? "\u{0}"))
     }
 
+    @Test func encodedCommandsAreTheProtocolsBytesAndRedisAnswersEachOnce() throws {
+        var commands = RedisCommandBuffer()
+        commands.begin(arguments: 3)
+        commands.argument(Array("SET".utf8))
+        commands.argument(Array("tickd:smoke:encoded".utf8))
+        commands.argument([0x00, 0x0D, 0x0A, 0xFF] + Array(repeating: UInt8(ascii: "x"), count: 12))   // binary-safe, 16 bytes
+        commands.begin(arguments: 2)
+        commands.argument(Array("GET".utf8))
+        commands.argument(Array("tickd:smoke:encoded".utf8))
+        commands.begin(arguments: 2)
+        commands.argument(Array("DEL".utf8))
+        commands.argument(Array("tickd:smoke:encoded".utf8))
+        #expect(commands.count == 3)
+        let head = Array("*3\r\n$3\r\nSET\r\n$19\r\ntickd:smoke:encoded\r\n$16\r\n\0\r\n\u{FF}".utf8).dropLast(2) + [0xFF]
+        #expect(Array(commands.bytes.prefix(head.count)) == Array(head))
+        let text = try #require(Self.env["REDIS_URL"])
+        let redis = try RedisConnection(url: try RedisURL(parsing: text))
+        try redis.append(encoded: commands)
+        #expect(try redis.readReply() == .status("OK"))
+        #expect(try redis.readReply() == .string([0x00, 0x0D, 0x0A, 0xFF] + Array(repeating: UInt8(ascii: "x"), count: 12)))
+        #expect(try redis.readReply() == .integer(1))
+        commands.removeAll()
+        #expect(commands.count == 0 && commands.bytes.isEmpty)
+    }
+
     @Test func redisWrongPasswordIsAReplyError() throws {
         let text = try #require(Self.env["REDIS_URL"])
         var url = try RedisURL(parsing: text)

@@ -19,4 +19,21 @@ import TickModel
         #expect(text.contains(#""symbol":"A\"B""#))
         #expect(text.contains(#""high":1.5,"low":0.005,"#))
     }
+
+    @Test func flagsAndExtremeIntegersAreWrittenExactly() {
+        let tick = Tick(time: Timestamp(secondsSinceEpoch: 0), symbol: "KPLC", open: Price(units: -5, scale: 1),
+                        high: Price(units: 0, scale: 0), low: Price(units: -5, scale: 1), close: Price(units: 0, scale: 0),
+                        volume: Int64.max)
+        let text = String(decoding: TickMessage.json(tick, seq: Int64.min, flags: ["off_tick", "price_limit"]), as: UTF8.self)
+        #expect(text == #"{"symbol":"KPLC","time":"1970-01-01T00:00:00.000Z","open":-0.5,"high":0,"low":-0.5,"close":0,"volume":9223372036854775807,"seq":-9223372036854775808,"flags":["off_tick","price_limit"]}"#)
+    }
+
+    @Test func appendingToABufferKeepsWhatItHeld() {
+        let tick = Tick.trade(time: Timestamp(secondsSinceEpoch: 1_767_592_800), symbol: "SCOM",
+                              price: Price(units: 2310, scale: 2), size: 1000)
+        var out = Array("prefix:".utf8)
+        TickMessage.append(tick, seq: 0, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "prefix:" + String(decoding: TickMessage.json(tick, seq: 0), as: UTF8.self))
+        #expect(String(decoding: out, as: UTF8.self).hasSuffix(#""volume":1000,"seq":0}"#))
+    }
 }

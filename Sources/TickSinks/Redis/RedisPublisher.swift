@@ -219,14 +219,31 @@ public final class RedisPublisher: @unchecked Sendable {
     private func send(_ work: [Message]) -> Int {
         do {
             let redis = try connected()
+            // The whole pipeline is encoded into one reused buffer and handed to hiredis at once.
+            commands.removeAll()
+            let prefix = Array(options.prefix.utf8)
             for message in work {
-                let channel = Array("\(options.prefix)\(message.symbol.rawValue)".utf8)
-                let payload = TickMessage.json(message.tick, seq: message.seq, flags: message.flags)
-                try redis.append([Self.publishCommand, channel, payload])
+                payload.removeAll(keepingCapacity: true)
+                TickMessage.append(message.tick, seq: message.seq, flags: message.flags, to: &payload)
+                key.removeAll(keepingCapacity: true)
+                key.append(contentsOf: prefix)
+                key.append(contentsOf: message.symbol.rawValue.utf8)
+                commands.begin(arguments: 3)
+                commands.argument(Self.publishCommand)
+                commands.argument(key)
+                commands.argument(payload)
                 if message.setLast {
-                    try redis.append([Self.setCommand, Array("\(options.prefix)last:\(message.symbol.rawValue)".utf8), payload])
+                    key.removeAll(keepingCapacity: true)
+                    key.append(contentsOf: prefix)
+                    key.append(contentsOf: Self.lastInfix)
+                    key.append(contentsOf: message.symbol.rawValue.utf8)
+                    commands.begin(arguments: 3)
+                    commands.argument(Self.setCommand)
+                    commands.argument(key)
+                    commands.argument(payload)
                 }
             }
+            try redis.append(encoded: commands)
             // A message counts only when Redis accepted it. An error reply (NOAUTH, OOM, READONLY…)
             // means it did not: keep it and the rest, drop the connection, retry after backoff.
             var acknowledged = 0
@@ -259,6 +276,11 @@ public final class RedisPublisher: @unchecked Sendable {
 
     private static let publishCommand = Array("PUBLISH".utf8)
     private static let setCommand = Array("SET".utf8)
+    private static let lastInfix = Array("last:".utf8)
+    // Scratch buffers of `send`, publisher thread only.
+    private var commands = RedisCommandBuffer(capacity: 1 << 20)
+    private var payload: [UInt8] = []
+    private var key: [UInt8] = []
 
     private var everConnected = false
 
