@@ -51,6 +51,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // Kafka consumer groups as a source (issue 19): not linked into tickd yet.
+        .target(name: "TickKafka", dependencies: [
+            "Kafka", "TickModel", "TickPipeline", "TickSources", .product(name: "Logging", package: "swift-log")]),
         // The local journal of live feeds (segments, checksums, recovery).
         .target(name: "TickJournal", dependencies: [
             "TickModel", "TickPipeline", "Zstd", "CZlib", .product(name: "Logging", package: "swift-log")]),
@@ -99,6 +102,7 @@ let package = Package(
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
         .testTarget(name: "TickSinksTests", dependencies: ["TickModel", "TickPipeline", "TickSinks"]),
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
+        .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickPipeline", "TickSources"]),
         .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickPipeline"]),
         .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources",
                                                           .product(name: "Yams", package: "Yams")]),

@@ -67,9 +67,19 @@ public final class KafkaConsumer {
         rd_kafka_poll_set_consumer(handle)
     }
 
+    private var closed = false
+
     deinit {
-        rd_kafka_consumer_close(handle)
+        close()
         rd_kafka_destroy(handle)
+    }
+
+    /// Leaves the group: the partitions are revoked (`onRevoke` runs, on this thread) and
+    /// released. Polling after it returns nothing.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        rd_kafka_consumer_close(handle)
     }
 
     public func subscribe(_ topics: [String]) throws(KafkaError) {
