@@ -51,7 +51,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
-        // Kafka consumer groups as a source (issue 19): not linked into tickd yet.
+        // Kafka consumer groups as a source (`sources.kafka`).
         .target(name: "TickKafka", dependencies: [
             "Kafka", "TickModel", "TickPipeline", "TickSources", .product(name: "Logging", package: "swift-log")]),
         // The local journal of live feeds (segments, checksums, recovery).
@@ -64,7 +64,7 @@ let package = Package(
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .target(name: "TickDaemon", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "TickJournal", "LibPQ",
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "TickJournal", "TickKafka", "Kafka", "LibPQ",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "DequeModule", package: "swift-collections"),
@@ -76,7 +76,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "tickd", dependencies: [
-            "TickDaemon", "TickSources", "TickCodecs", "TickModel", "TickPipeline", "TickJournal", "CMalloc",
+            "TickDaemon", "TickSources", "TickKafka", "TickCodecs", "TickModel", "TickPipeline", "TickJournal", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -108,7 +108,7 @@ let package = Package(
                                                           .product(name: "Yams", package: "Yams")]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "LibPQ", "Hiredis", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport",
+            "LibPQ", "Hiredis", "Kafka", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport",
             .product(name: "Logging", package: "swift-log")]),
         // One folder per case: input + options + expected ticks or reject reasons.
         .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickPipeline", "TickDaemon"],

@@ -19,7 +19,9 @@ import TickSources
 public final class KafkaFeed: Sendable {
     /// Where assigned partitions start (nil offset: the group's committed one). On the feed's thread.
     public typealias StartOffsets = @Sendable ([KafkaPartition]) -> [KafkaPartition]
-    /// Called with partitions about to be released, after their last chunks were delivered. On the feed's thread.
+    /// Called with partitions about to be released, after their last chunks were delivered; each
+    /// carries the position of its last chunk delivered (nil: none since it was assigned). On the
+    /// feed's thread; the partitions are released when it returns.
     public typealias Revoked = @Sendable ([KafkaPartition]) -> Void
 
     public let options: KafkaFeedOptions
@@ -33,7 +35,11 @@ public final class KafkaFeed: Sendable {
         var running = false
         var toCommit: [KafkaPartition] = []
         var failure: KafkaError?
+        var assignment: [KafkaPartition] = []
     }
+
+    /// The partitions this instance holds now (offsets not set).
+    public var assignment: [KafkaPartition] { state.withLock { $0.assignment } }
 
     public init(options: KafkaFeedOptions, wiring: SourceWiring, startOffsets: @escaping StartOffsets,
                 revoked: @escaping Revoked = { _ in }) {
@@ -81,12 +87,18 @@ public final class KafkaFeed: Sendable {
     fileprivate var isStopping: Bool { state.withLock { $0.stopping } }
     fileprivate func takeCommits() -> [KafkaPartition] { state.withLock { let all = $0.toCommit; $0.toCommit = []; return all } }
     fileprivate func fail(_ error: KafkaError) { state.withLock { $0.failure = error } }
+    fileprivate func assign(_ partitions: [KafkaPartition]) {
+        let held = partitions.map { KafkaPartition(topic: $0.topic, partition: $0.partition) }
+        state.withLock { $0.assignment = held }
+    }
 
     /// The feed's thread: the consumer, the decoders, the chunks being filled.
     private final class Reader: @unchecked Sendable {
         let feed: KafkaFeed
         var decoders: [PartitionKey: SourceDecoder] = [:]
         var pending: [PartitionKey: Pending] = [:]
+        /// Per partition, the position of the last chunk delivered since it was assigned.
+        var delivered: [PartitionKey: Int64] = [:]
 
         struct PartitionKey: Hashable { let topic: String; let partition: Int32 }
         struct Pending { var ticks: [KeyedTick] = []; var next: Int64; var line: Int }
@@ -153,6 +165,7 @@ public final class KafkaFeed: Sendable {
             let stream = KafkaStream.name(topic: key.topic, partition: key.partition)
             let tickChunk = TickChunk(source: stream, throughLine: chunk.line, ticks: chunk.ticks,
                                       position: StreamPosition(stream: stream, identity: KafkaStream.identity, offset: chunk.next))
+            delivered[key] = chunk.next
             let done = DispatchSemaphore(value: 0)
             let deliverChunk = feed.wiring.deliver
             Task { _ = await deliverChunk(tickChunk); done.signal() }
@@ -165,17 +178,24 @@ public final class KafkaFeed: Sendable {
                 let key = PartitionKey(topic: partition.topic, partition: partition.partition)
                 decoders[key] = nil
                 pending[key] = nil
+                delivered[key] = nil
             }
             let starts = feed.startOffsets(partitions)
+            feed.assign(partitions)
             feed.wiring.logger.info("kafka: partitions assigned", metadata: [
                 "partitions": "\(starts.map { "\($0.topic)/\($0.partition)@\($0.offset.map(String.init) ?? "group")" }.joined(separator: ","))"])
             return starts
         }
 
         func revoking(_ partitions: [KafkaPartition]) {
-            for partition in partitions { deliver(PartitionKey(topic: partition.topic, partition: partition.partition)) }
-            feed.revoked(partitions)
-            for partition in partitions { decoders[PartitionKey(topic: partition.topic, partition: partition.partition)] = nil }
+            let keys = partitions.map { PartitionKey(topic: $0.topic, partition: $0.partition) }
+            for key in keys { deliver(key) }
+            feed.revoked(keys.map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: delivered[$0]) })
+            feed.assign([])
+            for key in keys {
+                decoders[key] = nil
+                delivered[key] = nil
+            }
             feed.wiring.logger.info("kafka: partitions revoked", metadata: [
                 "partitions": "\(partitions.map { "\($0.topic)/\($0.partition)" }.joined(separator: ","))"])
         }

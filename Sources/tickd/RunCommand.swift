@@ -3,6 +3,7 @@ import Foundation
 import Metrics
 import Prometheus
 import TickDaemon
+import TickKafka
 import TickSources
 
 /// `tickd run`: the daemon — every source of the config and the flags, until SIGTERM/SIGINT.
@@ -22,6 +23,15 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Serve /metrics, /healthz and /readyz on HOST:PORT.")
     var metrics: String?
 
+    @Option(name: .customLong("kafka-brokers"), help: "Also consume Kafka: bootstrap brokers HOST:PORT[,HOST:PORT...] (with --kafka-topic and --kafka-group).")
+    var kafkaBrokers: String?
+
+    @Option(name: .customLong("kafka-topic"), help: "A topic the Kafka group shares (repeatable).")
+    var kafkaTopics: [String] = []
+
+    @Option(name: .customLong("kafka-group"), help: "The Kafka consumer group; instances in one group share the partitions.")
+    var kafkaGroup: String?
+
     func run() async throws {
         var config = try loadConfig(configPath)
         if let metrics {
@@ -35,6 +45,13 @@ struct RunCommand: AsyncParsableCommand {
         for address in connect {
             let (host, port) = try ConfigLoader.hostPort(address, key: "--connect", allowZero: false)
             config.upstreams.append(UpstreamOptions(host: host, port: port, format: config.format, maxLineBytes: config.maxLineBytes))
+        }
+        if kafkaBrokers != nil || !kafkaTopics.isEmpty || kafkaGroup != nil {
+            guard let brokers = kafkaBrokers, !brokers.isEmpty else { throw ConfigError(key: "--kafka-brokers", "is required with --kafka-topic and --kafka-group") }
+            guard !kafkaTopics.isEmpty else { throw ConfigError(key: "--kafka-topic", "is required with --kafka-brokers") }
+            guard let group = kafkaGroup, !group.isEmpty else { throw ConfigError(key: "--kafka-group", "is required with --kafka-brokers") }
+            config.kafka.append(KafkaFeedOptions(brokers: brokers, topics: kafkaTopics, group: group, format: config.format,
+                                                 maxLineBytes: config.maxLineBytes))
         }
         var daemon = Daemon(config: config)
         if config.metricsAddress != nil {

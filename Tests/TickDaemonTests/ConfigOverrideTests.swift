@@ -60,6 +60,14 @@ import Yams
         #expect(config.upstreams.first?.subscribe == "SUBSCRIBE *")
         #expect(config.files.first?.speed == .times(60))
         #expect(config.maxQueuedTicks == 1000)
+        // A Kafka source needs its brokers, topics and group; the error names the missing key.
+        for (yaml, key) in [("sources:\n  kafka:\n    - { topics: [t], group: g }\n", "sources.kafka[0].brokers"),
+                            ("sources:\n  kafka:\n    - { brokers: \"k:9092\", group: g }\n", "sources.kafka[0].topics"),
+                            ("sources:\n  kafka:\n    - { brokers: \"k:9092\", topics: [t] }\n", "sources.kafka[0].group")] {
+            var scratch = TickdConfig()
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.apply(yaml: yaml, to: &scratch) }
+            #expect(error?.key == key && error?.message == "is required", "\(String(describing: error))")
+        }
         for bad in ["sources:\n  listen:\n    - address: nowhere\n", "sources:\n  listen:\n    - port: 1\n",
                     "sources:\n  files:\n    - path: x\n      speed: fast\n", "sources:\n  listen:\n    - address: ':1'\n      allow: [bogus]\n"] {
             var scratch = TickdConfig()
@@ -168,6 +176,9 @@ import Yams
                     connect_timeout_ms: 1234, max_line_bytes: 2048 }
               files:
                 - { path: /var/feeds/a.csv, format: csv, speed: 60x }
+              kafka:
+                - { brokers: "k1:9092,k2:9092", topics: [nse.trades, nse.quotes], group: tickd-a, format: ndjson, max_line_bytes: 8192,
+                    options: { security.protocol: SASL_SSL, fetch.min.bytes: "1024" } }
             batch:
               linger_ms: -1
             redis:
@@ -177,7 +188,8 @@ import Yams
         var again = TickdConfig()
         try ConfigLoader.apply(yaml: printed, to: &again)
         #expect(Self.body(again) == printed)
-        for needle in ["connect_timeout_ms: 1234", "max_line_bytes: 2048", "format: csv", "speed: 60x", "evict_after_ms: 0"] {
+        for needle in ["connect_timeout_ms: 1234", "max_line_bytes: 2048", "format: csv", "speed: 60x", "evict_after_ms: 0",
+                       #"group: "tickd-a""#, #""security.protocol": "SASL_SSL""#, "max_line_bytes: 8192"] {
             #expect(printed.contains(needle), "\(needle)")
         }
     }
@@ -194,7 +206,7 @@ import Yams
         // The keys of list entries are shown in the commented example under each list.
         let lines = text.split(separator: "\n").map(String.init)
         for (list, keys) in [("listen", ConfigKeys.listener.map(\.path)), ("connect", ConfigKeys.upstream.map(\.path)),
-                             ("files", ConfigKeys.file.map(\.path))] {
+                             ("files", ConfigKeys.file.map(\.path)), ("kafka", ConfigKeys.kafka.map(\.path))] {
             let start = try #require(lines.firstIndex { $0.hasPrefix("  \(list):") })
             let example = lines[(start + 1)...].prefix { $0.hasPrefix("  #") }.joined(separator: "\n")
             for key in keys { #expect(example.contains(" \(key):"), "config/tickd.yaml shows no \(key) under sources.\(list)") }

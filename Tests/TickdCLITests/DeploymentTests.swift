@@ -93,13 +93,13 @@ import Yams
         let end = try #require(script[start.upperBound...].firstIndex(of: ")"))
         let installed = Set(script[start.upperBound..<end].split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
         let build = Self.dockerPackages(after: "build packages", in: dockerfile)
-        #expect(build == ["pkg-config", "libpq-dev", "libhiredis-dev", "libssl-dev", "libzstd-dev", "zlib1g-dev"])
+        #expect(build == ["pkg-config", "libpq-dev", "libhiredis-dev", "libssl-dev", "libzstd-dev", "zlib1g-dev", "librdkafka-dev"])
         #expect(build.isSubset(of: installed), "build packages missing from scripts/lib/services.sh: \(build.subtracting(installed))")
         let runtime = Self.dockerPackages(after: "runtime packages", in: dockerfile)
-        #expect(runtime == ["libpq5", "libhiredis0.14", "libssl3", "libzstd1", "zlib1g", "libstdc++6", "tzdata", "ca-certificates"])
+        #expect(runtime == ["libpq5", "libhiredis0.14", "libssl3", "libzstd1", "zlib1g", "librdkafka1", "libstdc++6", "tzdata", "ca-certificates"])
         // Each runtime library is what the -dev package the tests build against depends on.
         for (dev, library) in [("libpq-dev", "libpq5"), ("libhiredis-dev", "libhiredis0.14"), ("libssl-dev", "libssl3"),
-                               ("libzstd-dev", "libzstd1")] {
+                               ("libzstd-dev", "libzstd1"), ("librdkafka-dev", "librdkafka1")] {
             let depends = try Self.shell("dpkg-query -W -f='${Depends}' \(dev)")
             #expect(depends.contains(library), "\(dev) depends on \(depends), not \(library)")
         }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TickCodecs
 import TickJournal
+import TickKafka
 import TickModel
 import TickPipeline
 import TickSinks
@@ -117,6 +118,17 @@ extension ConfigKeys {
                 config.files.append(options)
             }
         }, value: { config in .entries(config.files.map { ConfigKeys.entry(file, of: $0) }) }),
+        ConfigKey(path: "sources.kafka", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            for entry in try section.sectionList("kafka") {
+                var options = KafkaFeedOptions(brokers: "", topics: [], group: "", format: config.format, maxLineBytes: config.maxLineBytes)
+                try ConfigKeys.read(kafka, from: entry, into: &options)
+                for (name, missing) in [("brokers", options.brokers.isEmpty), ("topics", options.topics.isEmpty), ("group", options.group.isEmpty)]
+                where missing {
+                    throw ConfigError(key: entry.key(name), "is required")
+                }
+                config.kafka.append(options)
+            }
+        }, value: { config in .entries(config.kafka.map { ConfigKeys.entry(kafka, of: $0) }) }),
         .integer("pipeline.max_queued_ticks", 1...50_000_000, \.maxQueuedTicks),
         .flag("journal.enabled", \.journalEnabled),
         .text("journal.directory", \.journalDirectory, check: { (directory, key) throws(ConfigError) in
@@ -166,7 +178,7 @@ extension ConfigKeys {
     }
 }
 
-/// The keys of one entry of `sources.listen`, `sources.connect` and `sources.files`.
+/// The keys of one entry of `sources.listen`, `sources.connect`, `sources.files` and `sources.kafka`.
 extension ConfigKeys {
     static let listener: [ConfigKey<ListenerOptions>] = [
         address("address", allowZero: true, get: { ($0.host, $0.port) }, set: { $0.host = $1; $0.port = $2 }),
@@ -213,6 +225,22 @@ extension ConfigKeys {
             guard let speed = ReplaySpeed(text) else { throw ConfigError(key: section.key("speed"), "must be max, realtime or Nx (e.g. 60x)") }
             options.speed = speed
         }, value: { .token("\($0.speed)") }),
+    ]
+
+    static let kafka: [ConfigKey<KafkaFeedOptions>] = [
+        .text("brokers", \.brokers),
+        .texts("topics", \.topics),
+        .text("group", \.group),
+        .choice("format", \.format),
+        .integer("max_line_bytes", 64...16_777_216, \.maxLineBytes),
+        ConfigKey(path: "options", environment: false, read: { (section: Section, options: inout KafkaFeedOptions) throws(ConfigError) in
+            if let properties = try section.stringMap("options") { options.properties = properties }
+        }, value: { options in
+            // SASL and TLS passwords are not printed.
+            .map(options.properties.keys.sorted().map { name in
+                (name, name.contains("password") || name.contains("secret") ? "***" : options.properties[name]!)
+            })
+        }),
     ]
 
     /// A required `HOST:PORT`.

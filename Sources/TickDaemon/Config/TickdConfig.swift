@@ -1,6 +1,7 @@
 import Logging
 import TickCodecs
 import TickJournal
+import TickKafka
 import TickModel
 import TickPipeline
 import TickSinks
@@ -97,6 +98,8 @@ public struct TickdConfig: Sendable {
     public var upstreams: [UpstreamOptions] = []
     /// `sources.files[]`: recorded feeds `tickd run` replays at their pace.
     public var files: [FileSourceOptions] = []
+    /// `sources.kafka[]`: consumer groups whose partitions tickd reads (plus `--kafka-…`).
+    public var kafka: [KafkaFeedOptions] = []
     /// `pipeline.max_queued_ticks`: ticks held between the sources and the database writer;
     /// when full, sources stop reading (TCP flow control reaches the publishers).
     public var maxQueuedTicks = 50_000

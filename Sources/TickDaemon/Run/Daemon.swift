@@ -31,8 +31,8 @@ public struct Daemon {
     }
 
     public func run() async throws {
-        guard !(config.listeners.isEmpty && config.upstreams.isEmpty && config.files.isEmpty) else {
-            throw ConfigError(key: "sources", "nothing to read: configure sources.listen, sources.connect or sources.files, or pass --listen/--connect")
+        guard !(config.listeners.isEmpty && config.upstreams.isEmpty && config.files.isEmpty && config.kafka.isEmpty) else {
+            throw ConfigError(key: "sources", "nothing to read: configure sources.listen, sources.connect, sources.files or sources.kafka, or pass --listen/--connect/--kafka-brokers")
         }
         let url = try config.requireDatabaseURL(for: "tickd run")
         if let address = config.metricsAddress {
@@ -109,6 +109,20 @@ public struct Daemon {
             FileSourceService(path: $0.path, format: $0.format ?? config.format, speed: $0.speed, maxLineBytes: config.maxLineBytes,
                               wiring: wiring.logging(as: "tickd.file"), io: io, lane: first)
         }
+        // Kafka partitions can be read again: no journal, the database records their offsets.
+        let drainTimeout = Duration.milliseconds(config.drainTimeoutMilliseconds)
+        let recoverOutbox: @Sendable () -> Void = { [first, publisher] in
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                _ = try? await first.perform { try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) }
+                done.signal()
+            }
+            done.wait()
+        }
+        let kafka = config.kafka.map {
+            KafkaSourceService(options: $0, wiring: wiring.logging(as: "tickd.kafka"), databaseURL: url, drainTimeout: drainTimeout, io: io,
+                               recoverOutbox: recoverOutbox)
+        }
         let readiness = Readiness(listeners: listeners, upstreams: upstreams)
         var watch: MarketWatch?
         if let session = config.exchangeProfile.session {
@@ -133,6 +147,7 @@ public struct Daemon {
         services += listeners.map { .init(service: ListenerService(server: $0), serviceName: $0.options.name) }
         services += upstreams.map { .init(service: UpstreamService(client: $0), serviceName: $0.options.name) }
         services += files.map { .init(service: $0, successTerminationBehavior: .ignore, serviceName: "file \($0.path)") }
+        services += kafka.map { .init(service: $0, serviceName: $0.description) }
         if let listing {
             services.append(.init(service: ListingReloadService(listing: listing, lane: first,
                                                                 interval: .milliseconds(config.instrumentReloadMilliseconds),
@@ -156,7 +171,7 @@ public struct Daemon {
                                                     logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeoutMilliseconds)
         logger.notice("tickd running", metadata: ["listeners": "\(listeners.count)", "upstreams": "\(upstreams.count)",
-                                                  "files": "\(files.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
+                                                  "files": "\(files.count)", "kafka": "\(kafka.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
         try await ServiceGroup(configuration: groupConfig).run()
         try await io.run { try deadLetters.flush() }
         if let candles {

@@ -1,0 +1,126 @@
+import Foundation
+import Kafka
+import LibPQ
+import Logging
+import ServiceLifecycle
+import TickKafka
+import TickPipeline
+import TickSources
+
+/// A consumer group as a source (`sources.kafka[]`, `--kafka-…`). The database, not Kafka, says
+/// where each partition resumes: every batch's transaction records the offset after its last
+/// message (`tickd_positions`, stream `kafka:<topic>/<partition>`). Around that:
+/// - on assignment, each partition starts at the database's offset (the group's committed offset,
+///   else `auto.offset.reset`, only where the database has none), after the stored ticks nobody
+///   published were queued on Redis (the outbox, as at start);
+/// - once a second, the offsets the database has committed go to the group as well, so that
+///   Kafka's lag tools see tickd's progress;
+/// - on revocation (a rebalance, shutdown), tickd waits until what it read of those partitions is
+///   committed before they are released, up to `drainTimeout`; past it, the next owner reads the
+///   rest again, and stored ticks are recognised as unchanged.
+/// No journal: the topic is the journal.
+final class KafkaSourceService: Service, CustomStringConvertible {
+    let feed: KafkaFeed
+    private let positions: KafkaPositions
+    private let io: BlockingIO
+    private let logger: Logger
+    var description: String { "kafka \(feed.options.topics.joined(separator: ",")) (group \(feed.options.group))" }
+
+    /// `recoverOutbox` queues stored ticks nobody published (an instance killed between its
+    /// commit and Redis) on this instance's publisher; it runs on every assignment, before the
+    /// partitions are read, so that those ticks go out ahead of anything newer of their symbols.
+    init(options: KafkaFeedOptions, wiring: SourceWiring, databaseURL: String, drainTimeout: Duration, io: BlockingIO,
+         recoverOutbox: @escaping @Sendable () -> Void) {
+        let positions = KafkaPositions(databaseURL: databaseURL, logger: wiring.logger)
+        var options = options
+        // A partition the database and the group know nothing of is read from its start.
+        if options.properties["auto.offset.reset"] == nil { options.properties["auto.offset.reset"] = "earliest" }
+        let logger = wiring.logger
+        feed = KafkaFeed(options: options, wiring: wiring, startOffsets: { partitions in
+            recoverOutbox()
+            let applied = positions.applied(partitions)
+            return partitions.map { partition in
+                KafkaPartition(topic: partition.topic, partition: partition.partition,
+                               offset: applied.first { $0.topic == partition.topic && $0.partition == partition.partition }?.offset)
+            }
+        }, revoked: { partitions in
+            let deadline = ContinuousClock.now + drainTimeout
+            var waiting = partitions.filter { $0.offset != nil }
+            while !waiting.isEmpty && ContinuousClock.now < deadline {
+                let applied = positions.applied(waiting)
+                waiting = waiting.filter { wanted in
+                    let done = applied.first { $0.topic == wanted.topic && $0.partition == wanted.partition }?.offset ?? -1
+                    return done < wanted.offset!
+                }
+                if !waiting.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+            }
+            if !waiting.isEmpty {
+                logger.warning("kafka: released partitions before what was read of them was committed; their next owner reads it again",
+                               metadata: ["partitions": "\(waiting.map { "\($0.topic)/\($0.partition)" })"])
+            }
+        })
+        self.positions = positions
+        self.io = io
+        self.logger = logger
+    }
+
+    func run() async throws {
+        do { try feed.start() } catch {
+            throw KafkaSourceError(description: "\(description): \(error)")
+        }
+        logger.notice("kafka: consuming", metadata: ["topics": "\(feed.options.topics)", "group": "\(feed.options.group)",
+                                                      "brokers": "\(feed.options.brokers)"])
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled && feed.failure == nil {
+                try? await Task.sleep(for: .seconds(1))
+                let held = feed.assignment
+                guard !held.isEmpty else { continue }
+                let committed = (try? await io.run { [positions] in positions.applied(held) }) ?? []
+                feed.commit(committed.filter { $0.offset != nil })
+            }
+        } onGracefulShutdown: {}
+        // Leaving the group revokes the partitions: their read ticks are committed first.
+        _ = try? await io.run { [feed] in feed.stop() }
+        if let failure = feed.failure { throw KafkaSourceError(description: "\(description): \(failure)") }
+    }
+}
+
+struct KafkaSourceError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Partitions' positions in `tickd_positions`, read on a connection of its own (from the feed's
+/// thread on assignment and revocation, from an I/O thread once a second).
+final class KafkaPositions: @unchecked Sendable {
+    private let databaseURL: String
+    private let logger: Logger
+    private let lock = NSLock()
+    private var connection: Connection?
+
+    init(databaseURL: String, logger: Logger) {
+        self.databaseURL = databaseURL
+        self.logger = logger
+    }
+
+    /// The partitions with the offset the database has applied each to (nil: none, or the
+    /// database could not be asked — then the group's committed offset applies).
+    func applied(_ partitions: [KafkaPartition]) -> [KafkaPartition] {
+        lock.lock()
+        defer { lock.unlock() }
+        let streams = partitions.map { KafkaStream.name(topic: $0.topic, partition: $0.partition) }
+        var found: [String: Int64] = [:]
+        do throws(PostgresError) {
+            let db: Connection
+            if let connection { db = connection } else { db = try Connection(conninfo: databaseURL) }
+            connection = db
+            let literal = "{" + streams.map { "\"\($0)\"" }.joined(separator: ",") + "}"
+            let rows = try db.execute("SELECT stream, applied FROM tickd_positions WHERE identity = $1 AND stream = ANY($2::text[])",
+                                      [KafkaStream.identity, literal]).rows
+            for row in rows { if let stream = row[0], let applied = row[1].flatMap({ Int64($0) }) { found[stream] = applied } }
+        } catch {
+            connection = nil
+            logger.warning("kafka: could not read the partitions' positions", metadata: ["error": "\(error.message)"])
+        }
+        return zip(partitions, streams).map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: found[$1]) }
+    }
+}

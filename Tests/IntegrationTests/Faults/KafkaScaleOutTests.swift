@@ -1,0 +1,141 @@
+import Foundation
+import Kafka
+import Testing
+import TestSupport
+
+/// tickd instances in one Kafka consumer group, against librdkafka's mock cluster (three brokers
+/// on loopback, in this test process; a `trades` topic of six partitions keyed by symbol), one
+/// database and one Redis. Each case compares the database and a Redis subscriber with the
+/// trades sent, like the fault suite: 0 lost, 0 duplicated, per-symbol seqs gapless.
+@Suite(.serialized) struct KafkaScaleOutTests {
+    /// The group's settings for tests: a 6 s session timeout (Kafka's minimum), so that a killed
+    /// instance's partitions move within seconds, not librdkafka's default 45.
+    static func config(_ db: TestDatabase, _ cluster: KafkaMockCluster) throws -> String {
+        try DaemonTests.configFile(db, """
+            input:
+              csv:
+                columns: [time, symbol, price, volume, seq]
+            sources:
+              kafka:
+                - brokers: "\(cluster.bootstrapServers)"
+                  topics: [trades]
+                  group: tickd-\(db.schema)
+                  options:
+                    session.timeout.ms: "6000"
+                    heartbeat.interval.ms: "500"
+            """)
+    }
+
+    static func cluster() throws -> KafkaMockCluster {
+        let cluster = try KafkaMockCluster(brokers: 3)
+        try cluster.createTopic("trades", partitions: 6)
+        return cluster
+    }
+
+    /// Trades `range` of the reference feed, one a message, keyed by symbol.
+    static func produce(_ range: Range<Int>, to cluster: KafkaMockCluster) throws {
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": cluster.bootstrapServers, "linger.ms": "5"])
+        for i in range {
+            try producer.send(topic: "trades", key: Array(ReferenceFeed.symbols[i % 20].utf8), value: Array(ReferenceFeed.line(i).utf8))
+        }
+        try producer.flush()
+    }
+
+    static func stored(_ db: TestDatabase) -> Int { (try? db.value("SELECT count(*) FROM market_ticks")).flatMap { $0.flatMap { Int($0) } } ?? -1 }
+
+    /// A case's world: a migrated schema, a fresh cluster, the config and environment of its
+    /// instances, and a Redis subscriber of the schema's channels.
+    struct Setup {
+        let db: TestDatabase
+        let cluster: KafkaMockCluster
+        let config: String
+        let environment: [String: String]
+        let subscriber: TickSubscriber
+
+        init() throws {
+            let redisURL = try #require(DaemonTests.redisURL)
+            db = try TestDatabase()
+            try db.migrateAndSeed()
+            cluster = try KafkaScaleOutTests.cluster()
+            config = try KafkaScaleOutTests.config(db, cluster)
+            environment = ["DATABASE_URL": db.url, "REDIS_URL": redisURL]
+            subscriber = try TickSubscriber(url: redisURL, prefix: "\(db.schema):ticks:")
+        }
+
+        func start() throws -> DaemonProcess { try DaemonProcess(["run", "--config", config], environment: environment) }
+    }
+
+    @Test(.timeLimit(.minutes(5))) func oneInstanceConsumesADayAndRecordsEachPartitionsOffset() throws {
+        let setup = try Setup()
+        let (db, subscriber) = (setup.db, setup.subscriber)
+        let sent = 200_000
+        try Self.produce(0..<sent, to: setup.cluster)
+        let started = ContinuousClock.now
+        let daemon = try setup.start()
+        _ = eventually(timeout: .seconds(180)) { Self.stored(db) == sent || !daemon.process.isRunning }
+        #expect(Self.stored(db) == sent, "\(daemon.output.suffix(2000))")
+        let elapsed = ContinuousClock.now - started
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: .seconds(60)) == 0, "\(daemon.output.suffix(2000))")
+        let verdict = try FaultVerdict.check(db, sent: sent, messages: try subscriber.finish())
+        print("kafka one instance: \(verdict) in \(elapsed) — \(verdict.passes ? "PASS" : "FAIL")")
+        #expect(verdict.passes, "\(verdict)")
+        // Each partition's offset is where its messages end: 200,000 messages in all.
+        let offsets = try db.rows("SELECT stream, applied FROM tickd_positions WHERE stream LIKE 'kafka:trades/%' ORDER BY stream")
+        #expect(offsets.count == 6)
+        #expect(offsets.compactMap { $0[1].flatMap { Int($0) } }.reduce(0, +) == sent)
+    }
+
+    @Test(.timeLimit(.minutes(6))) func anInstanceAddedMidStreamAndAnotherKilledLoseAndDuplicateNothing() throws {
+        let setup = try Setup()
+        let (db, cluster, subscriber) = (setup.db, setup.cluster, setup.subscriber)
+        let sent = 200_000
+        try Self.produce(0..<100_000, to: cluster)
+        let first = try setup.start()
+        try #require(eventually(timeout: .seconds(120)) { Self.stored(db) >= 20_000 || !first.process.isRunning } && first.process.isRunning,
+                     "\(first.output.suffix(2000))")
+        // A second instance joins: the group rebalances, each gets three partitions.
+        let second = try setup.start()
+        #expect(second.waitForLine(containing: "partitions assigned", timeout: .seconds(60)) != nil, "\(second.output.suffix(2000))")
+        #expect(eventually(timeout: .seconds(120)) { Self.stored(db) >= 60_000 })
+        // The first is killed mid-stream; its partitions move to the second after the session timeout.
+        first.signal(SIGKILL)
+        _ = first.waitForExit(timeout: .seconds(30))
+        let atKill = Self.stored(db)
+        try Self.produce(100_000..<sent, to: cluster)
+        #expect(eventually(timeout: .seconds(180)) { Self.stored(db) >= sent }, "\(second.output.suffix(3000))")
+        second.signal(SIGTERM)
+        #expect(second.waitForExit(timeout: .seconds(60)) == 0, "\(second.output.suffix(2000))")
+        let verdict = try FaultVerdict.check(db, sent: sent, messages: try subscriber.finish())
+        print("kafka two instances, one killed at \(atKill) stored: \(verdict) — \(verdict.passes ? "PASS" : "FAIL")")
+        #expect(verdict.passes, "\(verdict)")
+        #expect(first.output.contains("partitions assigned") && second.output.contains("partitions revoked"))
+    }
+
+    @Test(.timeLimit(.minutes(6))) func threeInstancesShareADayWhileABrokerGoesDownAndUp() throws {
+        let setup = try Setup()
+        let (db, cluster, subscriber) = (setup.db, setup.cluster, setup.subscriber)
+        let sent = 200_000
+        let instances = try (0..<3).map { _ in try setup.start() }
+        for instance in instances {
+            #expect(instance.waitForLine(containing: "partitions assigned", timeout: .seconds(60)) != nil, "\(instance.output.suffix(2000))")
+        }
+        try Self.produce(0..<sent, to: cluster)
+        try #require(eventually(timeout: .seconds(120)) { Self.stored(db) >= 30_000 })
+        // A broker goes down mid-stream (the partitions it leads stall) and comes back.
+        try cluster.setBroker(2, up: false)
+        let atDown = Self.stored(db)
+        Thread.sleep(forTimeInterval: 3)
+        try cluster.setBroker(2, up: true)
+        _ = eventually(timeout: .seconds(180)) { Self.stored(db) >= sent }
+        #expect(Self.stored(db) == sent, "\(instances.map { $0.output.suffix(1500) })")
+        for instance in instances { instance.signal(SIGTERM) }
+        for instance in instances { #expect(instance.waitForExit(timeout: .seconds(60)) == 0, "\(instance.output.suffix(2000))") }
+        let verdict = try FaultVerdict.check(db, sent: sent, messages: try subscriber.finish())
+        // Every instance stored some of it: the partitions were shared.
+        let owners = instances.map { $0.output.components(separatedBy: "partitions assigned").count - 1 }
+        print("kafka three instances, broker 2 down at \(atDown) stored and up 3 s later: \(verdict) — \(verdict.passes ? "PASS" : "FAIL")")
+        #expect(verdict.passes, "\(verdict)")
+        #expect(owners.allSatisfy { $0 >= 1 })
+    }
+}
