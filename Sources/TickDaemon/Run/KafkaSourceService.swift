@@ -38,20 +38,13 @@ final class KafkaSourceService: Service, CustomStringConvertible {
         let logger = wiring.logger
         feed = KafkaFeed(options: options, wiring: wiring, startOffsets: { partitions in
             recoverOutbox()
-            let applied = positions.applied(partitions)
-            return partitions.map { partition in
-                KafkaPartition(topic: partition.topic, partition: partition.partition,
-                               offset: applied.first { $0.topic == partition.topic && $0.partition == partition.partition }?.offset)
-            }
+            return positions.applied(partitions)
         }, revoked: { partitions in
             let deadline = ContinuousClock.now + drainTimeout
             var waiting = partitions.filter { $0.offset != nil }
             while !waiting.isEmpty && ContinuousClock.now < deadline {
-                let applied = positions.applied(waiting)
-                waiting = waiting.filter { wanted in
-                    let done = applied.first { $0.topic == wanted.topic && $0.partition == wanted.partition }?.offset ?? -1
-                    return done < wanted.offset!
-                }
+                // `applied` answers in the order asked.
+                waiting = zip(waiting, positions.applied(waiting)).filter { wanted, done in (done.offset ?? -1) < wanted.offset! }.map(\.0)
                 if !waiting.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
             }
             if !waiting.isEmpty {
@@ -102,8 +95,8 @@ final class KafkaPositions: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// The partitions with the offset the database has applied each to (nil: none, or the
-    /// database could not be asked — then the group's committed offset applies).
+    /// The partitions, in the order given, with the offset the database has applied each to
+    /// (nil: none, or the database could not be asked — then the group's committed offset applies).
     func applied(_ partitions: [KafkaPartition]) -> [KafkaPartition] {
         lock.lock()
         defer { lock.unlock() }
