@@ -53,7 +53,8 @@ let package = Package(
         ]),
         // Kafka consumer groups as a source (`sources.kafka`).
         .target(name: "TickKafka", dependencies: [
-            "Kafka", "TickModel", "TickPipeline", "TickSources", .product(name: "Logging", package: "swift-log")]),
+            "Kafka", "TickModel", "TickPipeline", "TickSources", .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics")]),
         // The local journal of live feeds (segments, checksums, recovery).
         .target(name: "TickJournal", dependencies: [
             "TickModel", "TickPipeline", "Zstd", "CZlib", .product(name: "Logging", package: "swift-log")]),

@@ -99,12 +99,32 @@ public final class KafkaConsumer {
         if message.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             if message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF || message.err == RD_KAFKA_RESP_ERR__TRANSPORT { return nil }
             if message.err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN { return nil }
-            throw KafkaError("consume", code: message.err)
+            let partition = message.rkt.map { "\(String(cString: rd_kafka_topic_name($0)))/\(message.partition)" } ?? "?"
+            if message.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET {
+                // auto.offset.reset=error and the offset to resume from is gone (retention) or not yet there.
+                throw KafkaError("consume \(partition)", "the offset to resume from is out of the partition's range, and "
+                                 + "auto.offset.reset is error (\(KafkaConsumer.text(of: message)))")
+            }
+            throw KafkaError("consume \(partition)", code: message.err)
         }
         let topic = String(cString: rd_kafka_topic_name(message.rkt))
         let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
         let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
         return KafkaMessage(topic: topic, partition: message.partition, offset: message.offset, key: key, value: value)
+    }
+
+    /// The partition's first and next offsets as its leader reports them now (a broker round trip,
+    /// up to `timeoutMilliseconds`); nil when it could not be asked.
+    public func watermarks(topic: String, partition: Int32, timeoutMilliseconds: Int32 = 5_000) -> (low: Int64, high: Int64)? {
+        var low: Int64 = -1, high: Int64 = -1
+        let code = rd_kafka_query_watermark_offsets(handle, topic, partition, &low, &high, timeoutMilliseconds)
+        return code == RD_KAFKA_RESP_ERR_NO_ERROR ? (low, high) : nil
+    }
+
+    /// An error message's text (librdkafka puts its explanation in the payload).
+    static func text(of message: rd_kafka_message_t) -> String {
+        guard let payload = message.payload, message.len > 0 else { return String(cString: rd_kafka_err2str(message.err)) }
+        return String(decoding: UnsafeRawBufferPointer(start: payload, count: message.len), as: UTF8.self)
     }
 
     /// Commits `offsets` (the next offset to read, per partition) to the group, without waiting.

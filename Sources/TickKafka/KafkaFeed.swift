@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import Synchronization
 import TickModel
 import TickPipeline
@@ -99,6 +100,9 @@ public final class KafkaFeed: Sendable {
         var pending: [PartitionKey: Pending] = [:]
         /// Per partition, the position of the last chunk delivered since it was assigned.
         var delivered: [PartitionKey: Int64] = [:]
+        /// Per partition assigned at the database's offset, that offset, until its first message
+        /// arrives: a first message further on means the topic lost what lies between.
+        var resumingAt: [PartitionKey: Int64] = [:]
 
         struct PartitionKey: Hashable { let topic: String; let partition: Int32 }
         struct Pending { var ticks: [KeyedTick] = []; var next: Int64; var line: Int }
@@ -114,7 +118,7 @@ public final class KafkaFeed: Sendable {
                     var timeout: Int32 = 100
                     var taken = 0
                     while let message = try consumer.poll(timeoutMilliseconds: timeout) {
-                        handle(message)
+                        handle(message, consumer)
                         taken += 1
                         timeout = 0
                         if taken >= 10_000 { break }
@@ -131,8 +135,11 @@ public final class KafkaFeed: Sendable {
             consumer.close()
         }
 
-        func handle(_ message: KafkaMessage) {
+        func handle(_ message: KafkaMessage, _ consumer: KafkaConsumer) {
             let key = PartitionKey(topic: message.topic, partition: message.partition)
+            if let expected = resumingAt.removeValue(forKey: key), message.offset > expected {
+                reportSkipped(key, from: expected, to: message.offset, consumer)
+            }
             let stream = KafkaStream.name(topic: message.topic, partition: message.partition)
             var decoder = decoders[key] ?? feed.wiring.makeDecoder(stream, feed.options.format, feed.options.maxLineBytes)
             var chunk = pending[key] ?? Pending(next: message.offset + 1, line: 0)
@@ -166,10 +173,8 @@ public final class KafkaFeed: Sendable {
             let tickChunk = TickChunk(source: stream, throughLine: chunk.line, ticks: chunk.ticks,
                                       position: StreamPosition(stream: stream, identity: KafkaStream.identity, offset: chunk.next))
             delivered[key] = chunk.next
-            let done = DispatchSemaphore(value: 0)
             let deliverChunk = feed.wiring.deliver
-            Task { _ = await deliverChunk(tickChunk); done.signal() }
-            done.wait()
+            BlockingWait.run { _ = await deliverChunk(tickChunk) }
         }
 
         func assigned(_ partitions: [KafkaPartition]) -> [KafkaPartition] {
@@ -179,8 +184,12 @@ public final class KafkaFeed: Sendable {
                 decoders[key] = nil
                 pending[key] = nil
                 delivered[key] = nil
+                resumingAt[key] = nil
             }
             let starts = feed.startOffsets(partitions)
+            for start in starts {
+                if let offset = start.offset { resumingAt[PartitionKey(topic: start.topic, partition: start.partition)] = offset }
+            }
             feed.assign(partitions)
             feed.wiring.logger.info("kafka: partitions assigned", metadata: [
                 "partitions": "\(starts.map { "\($0.topic)/\($0.partition)@\($0.offset.map(String.init) ?? "group")" }.joined(separator: ","))"])
@@ -195,9 +204,28 @@ public final class KafkaFeed: Sendable {
             for key in keys {
                 decoders[key] = nil
                 delivered[key] = nil
+                resumingAt[key] = nil
             }
             feed.wiring.logger.info("kafka: partitions revoked", metadata: [
                 "partitions": "\(partitions.map { "\($0.topic)/\($0.partition)" }.joined(separator: ","))"])
+        }
+
+        /// A partition resumed past the offset the database has applied it to. When the partition
+        /// no longer starts there (retention removed messages tickd had not read; librdkafka then
+        /// applied `auto.offset.reset`), those ticks are lost to tickd: a warning and a count. Other
+        /// gaps (transaction markers, compaction) hold no messages and are only noted.
+        func reportSkipped(_ key: PartitionKey, from expected: Int64, to first: Int64, _ consumer: KafkaConsumer) {
+            let stream = KafkaStream.name(topic: key.topic, partition: key.partition)
+            guard let low = consumer.watermarks(topic: key.topic, partition: key.partition)?.low, low > expected else {
+                feed.wiring.logger.info("kafka: the partition resumed past the database's offset; the offsets between hold no messages", metadata: [
+                    "stream": "\(stream)", "database_offset": "\(expected)", "first_offset": "\(first)"])
+                return
+            }
+            let trimmed = min(low, first) - expected
+            Counter(label: "tickd_kafka_messages_trimmed_total", dimensions: [("partition", "\(key.topic)/\(key.partition)")])
+                .increment(by: Int(trimmed))
+            feed.wiring.logger.warning("kafka: the topic no longer holds messages tickd had not read (retention): they were skipped", metadata: [
+                "stream": "\(stream)", "database_offset": "\(expected)", "first_offset": "\(first)", "trimmed": "\(trimmed)"])
         }
 
         /// The greatest offset per partition: commits may arrive out of order from the lanes.

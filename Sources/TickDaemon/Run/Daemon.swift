@@ -78,7 +78,11 @@ public struct Daemon {
         let normaliser = try config.makeNormaliser(now: .now(), known: known, listing: listing)
         let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
         if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
-        try await first.perform { _ = try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) }
+        // With a Kafka group, other instances may be running: what they have yet to record as
+        // published is not owed. Their outbox is recovered on each assignment instead (below).
+        if publisher == nil || config.kafka.isEmpty {
+            try await first.perform { _ = try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) }
+        }
         let queue = TickQueue(capacity: config.maxQueuedTicks)
         let stats = DaemonStats()
         let clock: @Sendable () -> Timestamp = { .now() }
@@ -111,17 +115,23 @@ public struct Daemon {
         }
         // Kafka partitions can be read again: no journal, the database records their offsets.
         let drainTimeout = Duration.milliseconds(config.drainTimeoutMilliseconds)
+        // Both run on the Kafka feed's thread, inside a rebalance, and block it until done.
+        let settlePublished: @Sendable (Duration) -> Void = { [first, publisher] timeout in
+            guard let publisher else { return }
+            publisher.drain(timeout: timeout)
+            let seqs = publisher.retirement.seqs
+            BlockingWait.run { _ = try? await first.perform { try $0.recordPublished(seqs) } }
+        }
+        // This instance's own backlog is recorded first (it is not owed), and what it recovers is
+        // recorded before the next instance looks (KafkaSourceService holds a lock around this).
         let recoverOutbox: @Sendable () -> Void = { [first, publisher] in
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                _ = try? await first.perform { try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) }
-                done.signal()
-            }
-            done.wait()
+            settlePublished(drainTimeout)
+            BlockingWait.run { _ = try? await first.perform { try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) } }
+            settlePublished(drainTimeout)
         }
         let kafka = config.kafka.map {
             KafkaSourceService(options: $0, wiring: wiring.logging(as: "tickd.kafka"), databaseURL: url, drainTimeout: drainTimeout, io: io,
-                               recoverOutbox: recoverOutbox)
+                               settlePublished: settlePublished, recoverOutbox: recoverOutbox)
         }
         let readiness = Readiness(listeners: listeners, upstreams: upstreams)
         var watch: MarketWatch?

@@ -12,12 +12,17 @@ import TickSources
 /// message (`tickd_positions`, stream `kafka:<topic>/<partition>`). Around that:
 /// - on assignment, each partition starts at the database's offset (the group's committed offset,
 ///   else `auto.offset.reset`, only where the database has none), after the stored ticks nobody
-///   published were queued on Redis (the outbox, as at start);
+///   published were queued on Redis (the outbox; with a Kafka source, not at start). Instances
+///   take turns at it under an advisory lock, so that one instance, not each, republishes what a
+///   dead one left;
 /// - once a second, the offsets the database has committed go to the group as well, so that
 ///   Kafka's lag tools see tickd's progress;
 /// - on revocation (a rebalance, shutdown), tickd waits until what it read of those partitions is
 ///   committed before they are released, up to `drainTimeout`; past it, the next owner reads the
-///   rest again, and stored ticks are recognised as unchanged.
+///   rest again, and stored ticks are recognised as unchanged. Then, within the same timeout, it
+///   waits until Redis has taken what was committed and records that in the outbox, so that the
+///   outbox recovery of the next assignment (on every instance) finds only what a dead instance
+///   left unpublished.
 /// No journal: the topic is the journal.
 final class KafkaSourceService: Service, CustomStringConvertible {
     let feed: KafkaFeed
@@ -29,15 +34,17 @@ final class KafkaSourceService: Service, CustomStringConvertible {
     /// `recoverOutbox` queues stored ticks nobody published (an instance killed between its
     /// commit and Redis) on this instance's publisher; it runs on every assignment, before the
     /// partitions are read, so that those ticks go out ahead of anything newer of their symbols.
+    /// `settlePublished` waits up to the given time for the Redis publisher to drain, then records
+    /// what went out in the outbox.
     init(options: KafkaFeedOptions, wiring: SourceWiring, databaseURL: String, drainTimeout: Duration, io: BlockingIO,
-         recoverOutbox: @escaping @Sendable () -> Void) {
+         settlePublished: @escaping @Sendable (Duration) -> Void, recoverOutbox: @escaping @Sendable () -> Void) {
         let positions = KafkaPositions(databaseURL: databaseURL, logger: wiring.logger)
         var options = options
         // A partition the database and the group know nothing of is read from its start.
         if options.properties["auto.offset.reset"] == nil { options.properties["auto.offset.reset"] = "earliest" }
         let logger = wiring.logger
         feed = KafkaFeed(options: options, wiring: wiring, startOffsets: { partitions in
-            recoverOutbox()
+            positions.whileOutboxLocked(recoverOutbox)
             return positions.applied(partitions)
         }, revoked: { partitions in
             let deadline = ContinuousClock.now + drainTimeout
@@ -51,6 +58,7 @@ final class KafkaSourceService: Service, CustomStringConvertible {
                 logger.warning("kafka: released partitions before what was read of them was committed; their next owner reads it again",
                                metadata: ["partitions": "\(waiting.map { "\($0.topic)/\($0.partition)" })"])
             }
+            settlePublished(max(.zero, deadline - ContinuousClock.now))
         })
         self.positions = positions
         self.io = io
@@ -95,6 +103,33 @@ final class KafkaPositions: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// The connection, opened when there is none. Caller holds `lock`.
+    private func connected() throws(PostgresError) -> Connection {
+        if let connection { return connection }
+        let opened = try Connection(conninfo: databaseURL)
+        connection = opened
+        return opened
+    }
+
+    /// Runs `body` while holding the schema's outbox lock (a session advisory lock; released if
+    /// this process dies). Without the database, `body` runs unlocked.
+    func whileOutboxLocked(_ body: () -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        let key = "SELECT hashtext(current_schema() || '.tickd_outbox')"
+        var locked: Connection?
+        do throws(PostgresError) {
+            let db = try connected()
+            _ = try db.execute("SELECT pg_advisory_lock((\(key))::int8)")
+            locked = db
+        } catch {
+            connection = nil
+            logger.warning("kafka: could not take the outbox lock; recovering without it", metadata: ["error": "\(error.message)"])
+        }
+        body()
+        if let locked { _ = try? locked.execute("SELECT pg_advisory_unlock((\(key))::int8)") }
+    }
+
     /// The partitions, in the order given, with the offset the database has applied each to
     /// (nil: none, or the database could not be asked — then the group's committed offset applies).
     func applied(_ partitions: [KafkaPartition]) -> [KafkaPartition] {
@@ -103,9 +138,7 @@ final class KafkaPositions: @unchecked Sendable {
         let streams = partitions.map { KafkaStream.name(topic: $0.topic, partition: $0.partition) }
         var found: [String: Int64] = [:]
         do throws(PostgresError) {
-            let db: Connection
-            if let connection { db = connection } else { db = try Connection(conninfo: databaseURL) }
-            connection = db
+            let db = try connected()
             let literal = "{" + streams.map { "\"\($0)\"" }.joined(separator: ",") + "}"
             let rows = try db.execute("SELECT stream, applied FROM tickd_positions WHERE identity = $1 AND stream = ANY($2::text[])",
                                       [KafkaStream.identity, literal]).rows

@@ -10,7 +10,7 @@ import TestSupport
 @Suite(.serialized) struct KafkaScaleOutTests {
     /// The group's settings for tests: a 6 s session timeout (Kafka's minimum), so that a killed
     /// instance's partitions move within seconds, not librdkafka's default 45.
-    static func config(_ db: TestDatabase, _ cluster: KafkaMockCluster) throws -> String {
+    static func config(_ db: TestDatabase, _ cluster: KafkaMockCluster, options: String = "") throws -> String {
         try DaemonTests.configFile(db, """
             input:
               csv:
@@ -22,13 +22,13 @@ import TestSupport
                   group: tickd-\(db.schema)
                   options:
                     session.timeout.ms: "6000"
-                    heartbeat.interval.ms: "500"
+                    heartbeat.interval.ms: "500"\(options)
             """)
     }
 
-    static func cluster() throws -> KafkaMockCluster {
+    static func cluster(partitions: Int32 = 6) throws -> KafkaMockCluster {
         let cluster = try KafkaMockCluster(brokers: 3)
-        try cluster.createTopic("trades", partitions: 6)
+        try cluster.createTopic("trades", partitions: partitions)
         return cluster
     }
 
@@ -52,11 +52,11 @@ import TestSupport
         let environment: [String: String]
         let subscriber: TickSubscriber
 
-        init() throws {
+        init(partitions: Int32 = 6) throws {
             let redisURL = try #require(DaemonTests.redisURL)
             db = try TestDatabase()
             try db.migrateAndSeed()
-            cluster = try KafkaScaleOutTests.cluster()
+            cluster = try KafkaScaleOutTests.cluster(partitions: partitions)
             config = try KafkaScaleOutTests.config(db, cluster)
             environment = ["DATABASE_URL": db.url, "REDIS_URL": redisURL]
             subscriber = try TickSubscriber(url: redisURL, prefix: "\(db.schema):ticks:")
@@ -86,7 +86,7 @@ import TestSupport
         #expect(offsets.compactMap { $0[1].flatMap { Int($0) } }.reduce(0, +) == sent)
     }
 
-    @Test(.timeLimit(.minutes(6))) func anInstanceAddedMidStreamAndAnotherKilledLoseAndDuplicateNothing() throws {
+    @Test(.timeLimit(.minutes(6))) func anInstanceAddedMidStreamAndAnotherKilledAndRestartedLoseAndDuplicateNothing() throws {
         let setup = try Setup()
         let (db, cluster, subscriber) = (setup.db, setup.cluster, setup.subscriber)
         let sent = 200_000
@@ -102,14 +102,20 @@ import TestSupport
         first.signal(SIGKILL)
         _ = first.waitForExit(timeout: .seconds(30))
         let atKill = Self.stored(db)
-        try Self.produce(100_000..<sent, to: cluster)
+        try Self.produce(100_000..<150_000, to: cluster)
+        // The killed instance is restarted mid-stream: the group rebalances again, to two members.
+        #expect(eventually(timeout: .seconds(120)) { Self.stored(db) >= atKill + 20_000 }, "\(second.output.suffix(3000))")
+        let restarted = try setup.start()
+        #expect(restarted.waitForLine(containing: "partitions assigned", timeout: .seconds(60)) != nil, "\(restarted.output.suffix(2000))")
+        try Self.produce(150_000..<sent, to: cluster)
         #expect(eventually(timeout: .seconds(180)) { Self.stored(db) >= sent }, "\(second.output.suffix(3000))")
-        second.signal(SIGTERM)
-        #expect(second.waitForExit(timeout: .seconds(60)) == 0, "\(second.output.suffix(2000))")
+        for instance in [second, restarted] { instance.signal(SIGTERM) }
+        for instance in [second, restarted] { #expect(instance.waitForExit(timeout: .seconds(60)) == 0, "\(instance.output.suffix(2000))") }
         let verdict = try FaultVerdict.check(db, sent: sent, messages: try subscriber.finish())
-        print("kafka two instances, one killed at \(atKill) stored: \(verdict) — \(verdict.passes ? "PASS" : "FAIL")")
+        let restartedOwned = restarted.output.split(separator: "\n").contains { $0.contains("partitions assigned") && $0.contains("trades/") }
+        print("kafka two instances, one killed at \(atKill) stored and restarted: \(verdict) — \(verdict.passes ? "PASS" : "FAIL")")
         #expect(verdict.passes, "\(verdict)")
-        #expect(first.output.contains("partitions assigned") && second.output.contains("partitions revoked"))
+        #expect(first.output.contains("partitions assigned") && second.output.contains("partitions revoked") && restartedOwned)
     }
 
     @Test(.timeLimit(.minutes(6))) func threeInstancesShareADayWhileABrokerGoesDownAndUp() throws {
@@ -137,5 +143,56 @@ import TestSupport
         print("kafka three instances, broker 2 down at \(atDown) stored and up 3 s later: \(verdict) — \(verdict.passes ? "PASS" : "FAIL")")
         #expect(verdict.passes, "\(verdict)")
         #expect(owners.allSatisfy { $0 >= 1 })
+    }
+
+    /// tickd stopped at offset 1,000 of a one-partition topic; then the mock cluster's retention
+    /// (5 MiB a partition) removed those messages and some after them. With
+    /// `auto.offset.reset: error`, tickd exits 1 and says why; with tickd's default (earliest), it
+    /// resumes from the first message the topic still holds and warns how many it never read.
+    @Test(.timeLimit(.minutes(4))) func restartedAfterTheTopicWasTrimmedPastItsOffset() throws {
+        let setup = try Setup(partitions: 1)
+        let (db, cluster) = (setup.db, setup.cluster)
+        try Self.produce(0..<1_000, to: cluster)
+        let first = try setup.start()
+        _ = eventually(timeout: .seconds(120)) { Self.stored(db) == 1_000 || !first.process.isRunning }
+        first.signal(SIGTERM)
+        #expect(first.waitForExit(timeout: .seconds(60)) == 0, "\(first.output.suffix(2000))")
+        #expect(try db.value("SELECT applied FROM tickd_positions WHERE stream = 'kafka:trades/0'") == "1000")
+
+        // 40 more trades, each padded with 200,000 blank lines (skipped, not rejects): 8 MB, past retention.
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": cluster.bootstrapServers])
+        let padding = [UInt8](repeating: 0x0A, count: 200_000)
+        for i in 1_000..<1_040 { try producer.send(topic: "trades", key: nil, value: Array(ReferenceFeed.line(i).utf8) + padding) }
+        try producer.flush()
+
+        let strict = try Self.config(db, cluster, options: "\n        auto.offset.reset: error")
+        let refusing = try DaemonProcess(["run", "--config", strict], environment: setup.environment)
+        #expect(refusing.waitForExit(timeout: .seconds(60)) == 1, "\(refusing.output.suffix(2000))")
+        #expect(refusing.output.contains("trades/0: the offset to resume from is out of the partition's range"), "\(refusing.output.suffix(2000))")
+        #expect(Self.stored(db) == 1_000)
+
+        let resumed = try setup.start()
+        let warning = try #require(resumed.waitForLine(containing: "no longer holds messages", timeout: .seconds(60)),
+                                   "\(resumed.output.suffix(2000))")
+        let firstOffset = try #require(Self.field("first_offset", in: warning).flatMap { Int($0) })
+        let trimmed = try #require(Self.field("trimmed", in: warning).flatMap { Int($0) })
+        #expect(trimmed == firstOffset - 1_000 && firstOffset > 1_000 && firstOffset < 1_040, "\(warning)")
+        let expected = 1_000 + (1_040 - firstOffset)
+        _ = eventually(timeout: .seconds(60)) { Self.stored(db) >= expected }
+        resumed.signal(SIGTERM)
+        #expect(resumed.waitForExit(timeout: .seconds(60)) == 0, "\(resumed.output.suffix(2000))")
+        let stored = Self.stored(db)
+        // Trade ids are offset + 1: 1…1000, then from the first offset the topic still held.
+        let distinct = try db.value("SELECT count(DISTINCT trade_seq) FROM market_ticks").flatMap { Int($0) }
+        let resumedAt = try db.value("SELECT min(trade_seq) FROM market_ticks WHERE trade_seq > 1000").flatMap { Int($0) }
+        print("kafka restart after retention trimmed past offset 1000: resumed at \(firstOffset), trimmed \(trimmed), stored \(stored) of \(expected) expected, distinct \(distinct ?? -1)")
+        #expect(stored == expected && distinct == expected && resumedAt == firstOffset + 1)
+        #expect(try db.value("SELECT applied FROM tickd_positions WHERE stream = 'kafka:trades/0'") == "1040")
+    }
+
+    /// A logfmt field's value in a log line.
+    static func field(_ name: String, in line: String) -> String? {
+        guard let range = line.range(of: " \(name)=") else { return nil }
+        return String(line[range.upperBound...].prefix { $0 != " " }).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
     }
 }
