@@ -88,7 +88,7 @@ let package = Package(
         .executableTarget(name: "tickd-fuzz", dependencies: ["TickModel", "TickCodecs", "TickPipeline"]),
         // Shares the test kit (socket, instrument list and grid) with the tests.
         .executableTarget(name: "tickd-bench", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "Hiredis", "TestSupport",
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "Hiredis", "TestSupport", "Kafka", "LibPQ",
         ]),
 
         // The test kit: helpers shared by test targets and tickd-bench (sockets, subscribers,

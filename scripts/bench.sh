@@ -14,6 +14,9 @@
 #      latency p50/p99/max and tickd's RSS over the run (publisher with TCP_NODELAY); the highest
 #      level whose p99 stays under 1 s is the daemon's sustained rate
 #   8. the first level again, a third as long, with journal.fsync: always
+#   9. Kafka: the day in librdkafka's mock cluster (a 6-partition topic keyed by symbol, in a
+#      tickd-bench process), read into a fresh schema by one tickd run, then by two in one group:
+#      ticks/s from the first commit to the last, and the wall time with the group join
 # A level is ticks/s, or a share of this run's replay rate (40%), so that the load means the same
 # on a slow and a fast machine.
 # Usage: scripts/bench.sh [TICKS] [LEVELS] [SECONDS]   (defaults 1000000 40%,80%,90%,100% 30)
@@ -121,7 +124,35 @@ done
 echo "== 8. ${LEVEL_LIST[0]} again with journal.fsync: always (every chunk fsynced before it counts as received), $(( (SECONDS_ + 2) / 3 )) s"
 stream_run "fsync-always" "$(rate_of "${LEVEL_LIST[0]}")" "$(( (SECONDS_ + 2) / 3 ))" TICKD_JOURNAL_FSYNC=always
 rm -rf "$WORK/journal"
-for s in bench_replay bench_copy bench_stream; do psql "$DATABASE_URL" -qc "DROP SCHEMA $s CASCADE" >/dev/null; done
+
+echo "== 9. Kafka: the day from librdkafka's mock cluster into tickd run, one instance, then two in one group"
+"$BIN/tickd-bench" kafka-cluster "$CSV" > "$WORK/kafka-cluster.txt" &
+CLUSTER=$!
+for _ in $(seq 1 300); do grep -q "^brokers=" "$WORK/kafka-cluster.txt" && break; sleep 0.2; done
+BROKERS=$(sed -n 's/^brokers=\([^ ]*\) .*/\1/p' "$WORK/kafka-cluster.txt")
+MESSAGES=$(sed -n 's/.* messages=\([0-9]*\)$/\1/p' "$WORK/kafka-cluster.txt")
+rm -f "$WORK/kafka.txt"
+for instances in 1 2; do
+  url="$(schema bench_kafka)"
+  # Kafka lines have no header: the generated day's columns, and the source, in a config of their own.
+  sed -e 's/^\(    columns: \[time, symbol, open, high, low, close, volume\)\]/\1, seq]/' -e 's/^\(    header:\) auto/\1 absent/' \
+      -e "s|^  kafka: \[\]|  kafka:\n    - brokers: \"$BROKERS\"\n      topics: [trades]\n      group: bench-$instances-$$|" \
+      config/tickd.yaml > "$WORK/kafka.yaml"
+  pids=()
+  for i in $(seq 1 "$instances"); do
+    TICKD_CONFIG="$WORK/kafka.yaml" DATABASE_URL="$url" TICKD_REDIS_PREFIX="bench:kafka:" TICKD_JOURNAL_ENABLED=false \
+      "$BIN/tickd" run > "$WORK/kafka-run-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  result=$("$BIN/tickd-bench" kafka-wait "$url" "$MESSAGES" 300)
+  cpu=0
+  for p in "${pids[@]}"; do cpu=$(( cpu + $(awk '{print $14 + $15}' /proc/$p/stat) )); kill -TERM "$p"; done
+  wait "${pids[@]}" || true
+  echo "$result"
+  echo "$instances $cpu $result" >> "$WORK/kafka.txt"
+done
+kill "$CLUSTER"; wait "$CLUSTER" 2>/dev/null || true
+for s in bench_replay bench_copy bench_stream bench_kafka; do psql "$DATABASE_URL" -qc "DROP SCHEMA $s CASCADE" >/dev/null; done
 
 python3 - "$WORK" "$ROWS" "$TICKS" "$(getconf CLK_TCK)" "$STORAGE" "$REPEAT" <<'PY'
 import json, os, re, statistics, sys
@@ -170,4 +201,10 @@ for line in open(f"{work}/streams.txt"):
         sustained = max(sustained or 0, achieved)
 if sustained:
     print(f"highest sustained stream rate with p99 < 1 s: {sustained:,} ticks/s = {sustained / replay_rate:.2f} x the replay rate")
+print(f"Kafka -> PostgreSQL (librdkafka's mock cluster on this machine; the replay rate of this run is {replay_rate:,.0f} ticks/s):")
+for line in open(f"{work}/kafka.txt"):
+    got = re.match(r"(\d+) (\d+) kafka: first commit after ([\d.]+) s, all (\d+) messages after ([\d.]+) s; (\d+) ticks/s", line)
+    instances, cpu, first, messages, wall, rate = got.groups()
+    print(f"  {instances} instance{'s' if instances != '1' else ' '}: {int(rate):>9,} ticks/s from the first commit to the last ({int(rate) / replay_rate:.2f} x replay);"
+          f" {wall} s with the group join ({first} s to the first commit); tickd CPU {int(cpu) / hz / (int(messages) / 1e6):.2f} s per million")
 PY

@@ -141,8 +141,9 @@ public final class KafkaFeed: Sendable {
                 reportSkipped(key, from: expected, to: message.offset, consumer)
             }
             let stream = KafkaStream.name(topic: message.topic, partition: message.partition)
-            var decoder = decoders[key] ?? feed.wiring.makeDecoder(stream, feed.options.format, feed.options.maxLineBytes)
-            var chunk = pending[key] ?? Pending(next: message.offset + 1, line: 0)
+            // Taken out of the dictionaries while changed, so that appending does not copy them.
+            var decoder = decoders.removeValue(forKey: key) ?? feed.wiring.makeDecoder(stream, feed.options.format, feed.options.maxLineBytes)
+            var chunk = pending.removeValue(forKey: key) ?? Pending(next: message.offset + 1, line: 0)
             var bytes = message.value
             // A message is whole lines: a missing last newline ends its last line here.
             if bytes.last != 0x0A { bytes.append(0x0A) }

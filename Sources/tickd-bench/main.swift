@@ -5,6 +5,9 @@
 //   tickd-bench stream PORT RATE SECONDS REDIS_URL PREFIX [PID]
 //                                                 a publisher at RATE ticks/s into tickd's listener and a Redis
 //                                                 subscriber: tick-to-Redis latency, tickd's RSS over the run
+//   tickd-bench kafka-cluster CSV                 librdkafka's mock cluster holding the day in a 6-partition topic
+//   tickd-bench kafka-wait DATABASE_URL MESSAGES TIMEOUT_S
+//                                                 the time until tickd's Kafka offsets in the database reach MESSAGES
 import Foundation
 
 do {
@@ -21,6 +24,12 @@ do {
               let seconds = Int(arguments[2]) else { throw BenchUsage() }
         try streamBench(port: port, rate: rate, seconds: seconds, redisURL: arguments[3], prefix: arguments[4],
                         tickdPID: arguments.count > 5 ? Int32(arguments[5]) : nil)
+    case "kafka-cluster":
+        guard arguments.count == 1 else { throw BenchUsage() }
+        try kafkaCluster(csv: arguments[0])
+    case "kafka-wait":
+        guard arguments.count == 3, let messages = Int(arguments[1]), let timeout = Int(arguments[2]) else { throw BenchUsage() }
+        try kafkaWait(databaseURL: arguments[0], messages: messages, timeoutSeconds: timeout)
     default:
         throw BenchUsage()
     }
@@ -32,6 +41,7 @@ do {
 struct BenchUsage: Error, CustomStringConvertible {
     var description: String {
         "usage: tickd-bench parse [FEEDS] | generate DIR COUNT | stream PORT RATE SECONDS REDIS_URL PREFIX [PID]"
+            + " | kafka-cluster CSV | kafka-wait DATABASE_URL MESSAGES TIMEOUT_S"
     }
 }
 

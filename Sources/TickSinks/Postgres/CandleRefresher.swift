@@ -173,10 +173,19 @@ public final class CandleRefresher: @unchecked Sendable {
                     return .failure(failure)
                 }
                 if connection?.isOpen != true { connection = nil }
-                attempt += 1
-                let pause = Self.backoff(attempt: attempt, max: maxBackoff)
-                logger.warning("candles: refresh failed, retrying", metadata: [
-                    "sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
+                let pause: Duration
+                if Self.isConcurrentRefresh(error) {
+                    // Another tickd (a Kafka group shares one database) is refreshing the same
+                    // candles. Expected, not a fault: try again shortly, since its refresh may
+                    // have started before this instance's last commits.
+                    pause = .milliseconds(200)
+                    logger.debug("candles: another session is refreshing them; trying again", metadata: ["retry_in_ms": "200"])
+                } else {
+                    attempt += 1
+                    pause = Self.backoff(attempt: attempt, max: maxBackoff)
+                    logger.warning("candles: refresh failed, retrying", metadata: [
+                        "sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
+                }
                 condition.lock()
                 if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: pause.seconds)) }
                 let stop = stopping
@@ -191,6 +200,12 @@ public final class CandleRefresher: @unchecked Sendable {
         let db = try Self.connect(conninfo)
         connection = db
         return db
+    }
+
+    /// TimescaleDB refuses a refresh of an aggregate another session is refreshing (it has no
+    /// SQLSTATE of its own for it: the message tells).
+    static func isConcurrentRefresh(_ error: PostgresError) -> Bool {
+        error.message.contains("due to a concurrent refresh")
     }
 
     /// The pause before retry `attempt` (1-based): 200 ms doubling, capped at `max`.
