@@ -14,6 +14,10 @@ public struct KafkaPartition: Hashable, Sendable {
     }
 }
 
+/// Receives librdkafka's log lines: the syslog level (0 emergency … 7 debug), the facility
+/// (`FAIL`, `REQTMOUT`, …) and the text. Called on librdkafka's threads.
+public typealias KafkaLog = @Sendable (_ level: Int32, _ facility: String, _ message: String) -> Void
+
 /// A message read from a partition.
 public struct KafkaMessage: Sendable {
     public var topic: String
@@ -30,25 +34,36 @@ public final class KafkaConsumer {
     let handle: OpaquePointer
     private let rebalance: Rebalance
 
-    /// What the group gives and takes. `onAssign` returns the partitions with their start offsets.
+    /// What the group gives and takes (`onAssign` returns the partitions with their start
+    /// offsets), and where librdkafka's own log lines go.
     final class Rebalance {
         let onAssign: ([KafkaPartition]) -> [KafkaPartition]
         let onRevoke: ([KafkaPartition]) -> Void
-        init(onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition], onRevoke: @escaping ([KafkaPartition]) -> Void) {
+        let onLog: KafkaLog?
+        init(onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition], onRevoke: @escaping ([KafkaPartition]) -> Void, onLog: KafkaLog?) {
             self.onAssign = onAssign
             self.onRevoke = onRevoke
+            self.onLog = onLog
         }
     }
 
-    /// `properties` are librdkafka's; `bootstrap.servers` and `group.id` at least.
+    /// `properties` are librdkafka's; `bootstrap.servers` and `group.id` at least. `onLog` takes
+    /// librdkafka's log lines (from its own threads) instead of its default, stderr.
     public init(properties: [String: String], onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition] = { $0 },
-                onRevoke: @escaping ([KafkaPartition]) -> Void = { _ in }) throws(KafkaError) {
+                onRevoke: @escaping ([KafkaPartition]) -> Void = { _ in }, onLog: KafkaLog? = nil) throws(KafkaError) {
         var properties = properties
         properties["enable.auto.commit"] = "false"
         properties["enable.auto.offset.store"] = "false"
         let conf = try KafkaConfiguration.make(properties)
-        rebalance = Rebalance(onAssign: onAssign, onRevoke: onRevoke)
+        rebalance = Rebalance(onAssign: onAssign, onRevoke: onRevoke, onLog: onLog)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(rebalance).toOpaque())
+        if onLog != nil {
+            rd_kafka_conf_set_log_cb(conf) { handle, level, facility, text in
+                guard let handle, let opaque = rd_kafka_opaque(handle) else { return }
+                let callbacks = Unmanaged<Rebalance>.fromOpaque(opaque).takeUnretainedValue()
+                callbacks.onLog?(level, facility.map { String(cString: $0) } ?? "", text.map { String(cString: $0) } ?? "")
+            }
+        }
         rd_kafka_conf_set_rebalance_cb(conf) { handle, code, list, opaque in
             guard let handle, let opaque else { return }
             let rebalance = Unmanaged<Rebalance>.fromOpaque(opaque).takeUnretainedValue()

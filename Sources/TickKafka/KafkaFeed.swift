@@ -54,9 +54,15 @@ public final class KafkaFeed: Sendable {
     /// its own until `stop`.
     public func start() throws(KafkaError) {
         let reader = Reader(feed: self)
+        let logger = wiring.logger
         let consumer = try KafkaConsumer(properties: options.consumerProperties,
                                          onAssign: { [reader] partitions in reader.assigned(partitions) },
-                                         onRevoke: { [reader] partitions in reader.revoking(partitions) })
+                                         onRevoke: { [reader] partitions in reader.revoking(partitions) },
+                                         onLog: { level, facility, message in
+                                             // In tickd's log format, not librdkafka's own lines on stderr.
+                                             logger.log(level: KafkaFeed.logLevel(syslog: level), "librdkafka: \(message)",
+                                                        metadata: ["facility": "\(facility)"])
+                                         })
         try consumer.subscribe(options.topics)
         state.withLock { $0.running = true }
         // Handed to the thread once, used only there from then on.
@@ -68,6 +74,17 @@ public final class KafkaFeed: Sendable {
         }
         thread.name = "tickd-kafka"
         thread.start()
+    }
+
+    /// swift-log's level for a syslog level (librdkafka's).
+    static func logLevel(syslog level: Int32) -> Logger.Level {
+        switch level {
+        case ...3: .error
+        case 4: .warning
+        case 5: .notice
+        case 6: .info
+        default: .debug
+        }
     }
 
     /// Stops polling and waits until the thread has left the group (its partitions are released).

@@ -120,9 +120,11 @@ import TestSupport
                          name, arrivals.count, total, alone ?? -1, underAttack ?? -1, peak >> 20, budgetBytes >> 20, refused, evicted, idle))
             #expect(arrivals.count == total)
             #expect(peak > 0 && peak <= budgetBytes, "peak RSS \(peak >> 20) MiB over the budget \(budgetBytes >> 20) MiB")
-            // Normal latency: a locked-out or starved publisher waits seconds; measured against
-            // this run's own baseline, generously, because the attack shares the two cores.
-            if let alone, let underAttack { #expect(underAttack <= alone * 10 + 1000, "p99 \(underAttack) ms vs \(alone) ms alone") }
+            // Not starved: a locked-out or starved publisher waits for the attack to end (tens of
+            // seconds). Against this run's own baseline, generously, because the attack shares the
+            // two cores with it and with other suites running meanwhile (1.6 s was seen beside a
+            // 14 s candle refresh of another suite).
+            if let alone, let underAttack { #expect(underAttack <= alone * 10 + 3000, "p99 \(underAttack) ms vs \(alone) ms alone") }
             self.figures = (refused, evicted, idle)
         }
         var figures: (refused: Double, evicted: Double, idle: Double) = (0, 0, 0)
