@@ -77,6 +77,10 @@ async def websocket(ws: WebSocket) -> None:
             await ws.send_text(await queue.get())
     except WebSocketDisconnect:
         pass
+    except asyncio.CancelledError:
+        # uvicorn cancels the sockets still open when its graceful-shutdown timeout ends: the
+        # way this relay stops (SIGTERM), not an error to report with a traceback.
+        pass
     finally:
         hub.clients.discard(queue)
 
