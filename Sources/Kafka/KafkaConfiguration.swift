@@ -2,7 +2,20 @@ import CRdKafka
 
 /// librdkafka properties (`bootstrap.servers`, `group.id`, `security.protocol`, …) made into an
 /// `rd_kafka_conf_t`. A property librdkafka does not know, or a bad value, is an error naming it.
-enum KafkaConfiguration {
+public enum KafkaConfiguration {
+    /// The first of `properties` (by name) librdkafka refuses — an unknown name or a bad value —
+    /// with its reason; nil when it takes them all. Creates no client and connects to nothing, so
+    /// a configuration can be checked before tickd starts.
+    public static func firstRefused(_ properties: [String: String]) -> (name: String, reason: String)? {
+        guard let conf = rd_kafka_conf_new() else { return nil }
+        defer { rd_kafka_conf_destroy(conf) }
+        var message = [CChar](repeating: 0, count: 512)
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) where rd_kafka_conf_set(conf, key, value, &message, message.count) != RD_KAFKA_CONF_OK {
+            return (key, text(message))
+        }
+        return nil
+    }
+
     /// A new configuration with `properties` set; the caller hands it to `rd_kafka_new`, which
     /// takes ownership.
     static func make(_ properties: [String: String]) throws(KafkaError) -> OpaquePointer {

@@ -68,6 +68,18 @@ import Yams
             let error = #expect(throws: ConfigError.self) { try ConfigLoader.apply(yaml: yaml, to: &scratch) }
             #expect(error?.key == key && error?.message == "is required", "\(String(describing: error))")
         }
+        // librdkafka's settings are checked when the config is read: the key and librdkafka's reason.
+        for (yaml, key, reason) in [("no.such.property: \"1\"", "sources.kafka[0].options.no.such.property", "No such configuration property"),
+                                    ("session.timeout.ms: soon", "sources.kafka[0].options.session.timeout.ms", "Invalid value")] {
+            var scratch = TickdConfig()
+            let error = #expect(throws: ConfigError.self) {
+                try ConfigLoader.apply(yaml: "sources:\n  kafka:\n    - brokers: \"k:9092\"\n      topics: [t]\n      group: g\n      options:\n        \(yaml)\n", to: &scratch)
+            }
+            #expect(error?.key == key && error?.message.contains(reason) == true, "\(String(describing: error))")
+        }
+        var good = TickdConfig()
+        try ConfigLoader.apply(yaml: "sources:\n  kafka:\n    - brokers: \"k:9092\"\n      topics: [t]\n      group: g\n      options:\n        session.timeout.ms: \"6000\"\n", to: &good)
+        #expect(good.kafka.first?.properties["session.timeout.ms"] == "6000")
         for bad in ["sources:\n  listen:\n    - address: nowhere\n", "sources:\n  listen:\n    - port: 1\n",
                     "sources:\n  files:\n    - path: x\n      speed: fast\n", "sources:\n  listen:\n    - address: ':1'\n      allow: [bogus]\n"] {
             var scratch = TickdConfig()

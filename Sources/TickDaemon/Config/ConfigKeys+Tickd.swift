@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 import Logging
 import TickCodecs
 import TickJournal
@@ -234,7 +235,13 @@ extension ConfigKeys {
         .choice("format", \.format),
         .integer("max_line_bytes", 64...16_777_216, \.maxLineBytes),
         ConfigKey(path: "options", environment: false, read: { (section: Section, options: inout KafkaFeedOptions) throws(ConfigError) in
-            if let properties = try section.stringMap("options") { options.properties = properties }
+            if let properties = try section.stringMap("options") {
+                // Checked now, so that a misspelt or bad setting exits 2 before anything starts.
+                if let refused = KafkaConfiguration.firstRefused(properties) {
+                    throw ConfigError(key: "\(section.key("options")).\(refused.name)", refused.reason)
+                }
+                options.properties = properties
+            }
         }, value: { options in
             // SASL and TLS passwords are not printed.
             .map(options.properties.keys.sorted().map { name in
