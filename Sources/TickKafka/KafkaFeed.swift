@@ -110,19 +110,38 @@ public final class KafkaFeed: Sendable {
         state.withLock { $0.assignment = held }
     }
 
-    /// The feed's thread: the consumer, the decoders, the chunks being filled.
+    /// The feed's thread: the consumer, and per partition its decoder and the chunk being filled.
     private final class Reader: @unchecked Sendable {
         let feed: KafkaFeed
-        var decoders: [PartitionKey: SourceDecoder] = [:]
-        var pending: [PartitionKey: Pending] = [:]
-        /// Per partition, the position of the last chunk delivered since it was assigned.
-        var delivered: [PartitionKey: Int64] = [:]
-        /// Per partition assigned at the database's offset, that offset, until its first message
-        /// arrives: a first message further on means the topic lost what lies between.
-        var resumingAt: [PartitionKey: Int64] = [:]
+        var partitions: [PartitionKey: PartitionReader] = [:]
+        /// The partition of the last message: consecutive messages mostly come from one, and
+        /// this spares a dictionary lookup (a String hash) per message.
+        var last: PartitionReader?
 
         struct PartitionKey: Hashable { let topic: String; let partition: Int32 }
         struct Pending { var ticks: [KeyedTick] = []; var next: Int64; var line: Int }
+
+        /// One assigned partition, from its assignment to its revocation.
+        final class PartitionReader {
+            let topic: String
+            let partition: Int32
+            /// `kafka:<topic>/<partition>`, its name in `tickd_positions`.
+            let stream: String
+            var decoder: SourceDecoder
+            var pending: Pending?
+            /// The position of the last chunk delivered since the assignment.
+            var delivered: Int64?
+            /// The database's offset it was assigned at, until the first message arrives: a
+            /// first message further on means the topic lost what lies between.
+            var resumingAt: Int64?
+
+            init(topic: String, partition: Int32, decoder: (String) -> SourceDecoder) {
+                self.topic = topic
+                self.partition = partition
+                stream = KafkaStream.name(topic: topic, partition: partition)
+                self.decoder = decoder(stream)
+            }
+        }
 
         init(feed: KafkaFeed) { self.feed = feed }
 
@@ -152,95 +171,104 @@ public final class KafkaFeed: Sendable {
             consumer.close()
         }
 
-        func handle(_ message: KafkaMessage, _ consumer: KafkaConsumer) {
+        /// The reader of a message's partition (one is made if librdkafka hands out a message of
+        /// a partition it did not announce, so that nothing read is dropped).
+        func reader(of message: KafkaMessage) -> PartitionReader {
+            if let last, last.partition == message.partition, last.topic == message.topic { return last }
             let key = PartitionKey(topic: message.topic, partition: message.partition)
-            if let expected = resumingAt.removeValue(forKey: key), message.offset > expected {
-                reportSkipped(key, from: expected, to: message.offset, consumer)
+            let found = partitions[key] ?? makeReader(key)
+            last = found
+            return found
+        }
+
+        func makeReader(_ key: PartitionKey) -> PartitionReader {
+            let (format, maxLineBytes, make) = (feed.options.format, feed.options.maxLineBytes, feed.wiring.makeDecoder)
+            let made = PartitionReader(topic: key.topic, partition: key.partition) { make($0, format, maxLineBytes) }
+            partitions[key] = made
+            return made
+        }
+
+        func handle(_ message: KafkaMessage, _ consumer: KafkaConsumer) {
+            let partition = reader(of: message)
+            if let expected = partition.resumingAt {
+                partition.resumingAt = nil
+                if message.offset > expected { reportSkipped(partition, from: expected, to: message.offset, consumer) }
             }
-            let stream = KafkaStream.name(topic: message.topic, partition: message.partition)
-            // Taken out of the dictionaries while changed, so that appending does not copy them.
-            var decoder = decoders.removeValue(forKey: key) ?? feed.wiring.makeDecoder(stream, feed.options.format, feed.options.maxLineBytes)
-            var chunk = pending.removeValue(forKey: key) ?? Pending(next: message.offset + 1, line: 0)
             var bytes = message.value
             // A message is whole lines: a missing last newline ends its last line here.
             if bytes.last != 0x0A { bytes.append(0x0A) }
             let now = feed.wiring.clock()
+            // Filled in place: the reader is a class, so appending never copies the chunk.
+            if partition.pending == nil { partition.pending = Pending(next: message.offset + 1, line: 0) }
             do {
                 try bytes.withUnsafeBytes { raw in
-                    try decoder.decode(raw, now: now) { chunk.ticks.append($0.keyed) }
+                    try partition.decoder.decode(raw, now: now) { partition.pending!.ticks.append($0.keyed) }
                 }
             } catch {
                 feed.wiring.logger.error("kafka: a message could not be decoded", metadata: [
-                    "stream": "\(stream)", "offset": "\(message.offset)", "error": "\(error)"])
+                    "stream": "\(partition.stream)", "offset": "\(message.offset)", "error": "\(error)"])
             }
-            chunk.next = message.offset + 1
-            chunk.line = decoder.lineNumber
-            decoders[key] = decoder
-            pending[key] = chunk
-            if chunk.ticks.count >= feed.options.maxChunkTicks { deliver(key) }
+            partition.pending!.next = message.offset + 1
+            partition.pending!.line = partition.decoder.lineNumber
+            if partition.pending!.ticks.count >= feed.options.maxChunkTicks { deliver(partition) }
         }
 
         func deliverAll() {
-            for key in pending.keys.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) { deliver(key) }
+            for partition in partitions.values.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) { deliver(partition) }
         }
 
         /// Hands one partition's chunk to the pipeline, waiting while it is full (backpressure).
-        func deliver(_ key: PartitionKey) {
-            guard let chunk = pending.removeValue(forKey: key) else { return }
-            let stream = KafkaStream.name(topic: key.topic, partition: key.partition)
-            let tickChunk = TickChunk(source: stream, throughLine: chunk.line, ticks: chunk.ticks,
-                                      position: StreamPosition(stream: stream, identity: KafkaStream.identity, offset: chunk.next))
-            delivered[key] = chunk.next
+        func deliver(_ partition: PartitionReader) {
+            guard let chunk = partition.pending else { return }
+            partition.pending = nil
+            let tickChunk = TickChunk(source: partition.stream, throughLine: chunk.line, ticks: chunk.ticks,
+                                      position: StreamPosition(stream: partition.stream, identity: KafkaStream.identity, offset: chunk.next))
+            partition.delivered = chunk.next
             let deliverChunk = feed.wiring.deliver
             BlockingWait.run { _ = await deliverChunk(tickChunk) }
         }
 
-        func assigned(_ partitions: [KafkaPartition]) -> [KafkaPartition] {
+        func assigned(_ assigned: [KafkaPartition]) -> [KafkaPartition] {
             // A partition starts afresh where the database says: no decoder state carries over.
-            for partition in partitions {
-                let key = PartitionKey(topic: partition.topic, partition: partition.partition)
-                decoders[key] = nil
-                pending[key] = nil
-                delivered[key] = nil
-                resumingAt[key] = nil
-            }
-            let starts = feed.startOffsets(partitions)
+            last = nil
+            for partition in assigned { partitions[PartitionKey(topic: partition.topic, partition: partition.partition)] = nil }
+            let starts = feed.startOffsets(assigned)
             for start in starts {
-                if let offset = start.offset { resumingAt[PartitionKey(topic: start.topic, partition: start.partition)] = offset }
+                makeReader(PartitionKey(topic: start.topic, partition: start.partition)).resumingAt = start.offset
             }
-            feed.assign(partitions)
+            feed.assign(assigned)
             feed.wiring.logger.info("kafka: partitions assigned", metadata: [
                 "partitions": "\(starts.map { "\($0.topic)/\($0.partition)@\($0.offset.map(String.init) ?? "group")" }.joined(separator: ","))"])
             return starts
         }
 
-        func revoking(_ partitions: [KafkaPartition]) {
-            let keys = partitions.map { PartitionKey(topic: $0.topic, partition: $0.partition) }
-            for key in keys { deliver(key) }
-            feed.revoked(keys.map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: delivered[$0]) })
+        func revoking(_ revoked: [KafkaPartition]) {
+            let readers = revoked.compactMap { partitions[PartitionKey(topic: $0.topic, partition: $0.partition)] }
+            for partition in readers { deliver(partition) }
+            feed.revoked(revoked.map { revoked in
+                let reader = partitions[PartitionKey(topic: revoked.topic, partition: revoked.partition)]
+                return KafkaPartition(topic: revoked.topic, partition: revoked.partition, offset: reader?.delivered)
+            })
             feed.assign([])
-            for key in keys {
-                decoders[key] = nil
-                delivered[key] = nil
-                resumingAt[key] = nil
-            }
+            last = nil
+            for partition in revoked { partitions[PartitionKey(topic: partition.topic, partition: partition.partition)] = nil }
             feed.wiring.logger.info("kafka: partitions revoked", metadata: [
-                "partitions": "\(partitions.map { "\($0.topic)/\($0.partition)" }.joined(separator: ","))"])
+                "partitions": "\(revoked.map { "\($0.topic)/\($0.partition)" }.joined(separator: ","))"])
         }
 
         /// A partition resumed past the offset the database has applied it to. When the partition
         /// no longer starts there (retention removed messages tickd had not read; librdkafka then
         /// applied `auto.offset.reset`), those ticks are lost to tickd: a warning and a count. Other
         /// gaps (transaction markers, compaction) hold no messages and are only noted.
-        func reportSkipped(_ key: PartitionKey, from expected: Int64, to first: Int64, _ consumer: KafkaConsumer) {
-            let stream = KafkaStream.name(topic: key.topic, partition: key.partition)
-            guard let low = consumer.watermarks(topic: key.topic, partition: key.partition)?.low, low > expected else {
+        func reportSkipped(_ partition: PartitionReader, from expected: Int64, to first: Int64, _ consumer: KafkaConsumer) {
+            let stream = partition.stream
+            guard let low = consumer.watermarks(topic: partition.topic, partition: partition.partition)?.low, low > expected else {
                 feed.wiring.logger.info("kafka: the partition resumed past the database's offset; the offsets between hold no messages", metadata: [
                     "stream": "\(stream)", "database_offset": "\(expected)", "first_offset": "\(first)"])
                 return
             }
             let trimmed = min(low, first) - expected
-            Counter(label: "tickd_kafka_messages_trimmed_total", dimensions: [("partition", "\(key.topic)/\(key.partition)")])
+            Counter(label: "tickd_kafka_messages_trimmed_total", dimensions: [("partition", "\(partition.topic)/\(partition.partition)")])
                 .increment(by: Int(trimmed))
             feed.wiring.logger.warning("kafka: the topic no longer holds messages tickd had not read (retention): they were skipped", metadata: [
                 "stream": "\(stream)", "database_offset": "\(expected)", "first_offset": "\(first)", "trimmed": "\(trimmed)"])
