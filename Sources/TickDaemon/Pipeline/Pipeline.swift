@@ -136,12 +136,14 @@ final class Pipeline: Sendable {
         try await io.run { [deadLetters] in try deadLetters.flush() }
     }
 
-    /// After `run`: waits up to the drain timeout for Redis to take the backlog, records the
-    /// watermark, releases applied and published journal segments, syncs the journal.
+    /// After `run`: waits up to the drain timeout for a connected Redis to take the backlog
+    /// (one that is down is not waited for: its backlog stays owed in the outbox, and the wait
+    /// would only push the stop past the shutdown deadline), records the watermark, releases
+    /// applied and published journal segments, syncs the journal.
     func finish() async throws -> PublisherStats? {
         var published: PublisherStats?
         if let publisher {
-            let drain = settings.publishDrain
+            let drain = publisher.stats.connected ? settings.publishDrain : .zero
             published = try await io.run { publisher.finish(timeout: drain) }
             let seqs = publisher.retirement.seqs
             try await lanes[0].perform { try $0.recordPublished(seqs) }

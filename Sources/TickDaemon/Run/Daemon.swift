@@ -118,7 +118,9 @@ public struct Daemon {
         // Both run on the Kafka feed's thread, inside a rebalance, and block it until done.
         let settlePublished: @Sendable (Duration) -> Void = { [first, publisher] timeout in
             guard let publisher else { return }
-            publisher.drain(timeout: timeout)
+            // Only a connected Redis is waited for: blocking a rebalance for a Redis that is down
+            // stalls the group (and its session times out); what is held stays in the outbox.
+            if publisher.stats.connected { publisher.drain(timeout: timeout) }
             let seqs = publisher.retirement.seqs
             BlockingWait.run { _ = try? await first.perform { try $0.recordPublished(seqs) } }
         }
