@@ -143,8 +143,8 @@ final class Pipeline: Sendable {
     func finish() async throws -> PublisherStats? {
         var published: PublisherStats?
         if let publisher {
-            let drain = publisher.stats.connected ? settings.publishDrain : .zero
-            published = try await io.run { publisher.finish(timeout: drain) }
+            let drain = settings.publishDrain
+            published = try await io.run { publisher.finish(timeout: drain, whileUnreachable: false) }
             let seqs = publisher.retirement.seqs
             try await lanes[0].perform { try $0.recordPublished(seqs) }
         }

@@ -118,9 +118,9 @@ public struct Daemon {
         // Both run on the Kafka feed's thread, inside a rebalance, and block it until done.
         let settlePublished: @Sendable (Duration) -> Void = { [first, publisher] timeout in
             guard let publisher else { return }
-            // Only a connected Redis is waited for: blocking a rebalance for a Redis that is down
-            // stalls the group (and its session times out); what is held stays in the outbox.
-            if publisher.stats.connected { publisher.drain(timeout: timeout) }
+            // A Redis that is down is not waited for: blocking a rebalance on it stalls the group
+            // (its sessions time out); what is held stays in the outbox.
+            publisher.drain(timeout: timeout, whileUnreachable: false)
             let seqs = publisher.retirement.seqs
             BlockingWait.run { _ = try? await first.perform { try $0.recordPublished(seqs) } }
         }

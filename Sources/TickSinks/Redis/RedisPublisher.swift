@@ -127,23 +127,27 @@ public final class RedisPublisher: @unchecked Sendable {
     }
 
     /// Waits until every queued message is published or `timeout` passes; true when all went out.
+    /// With `whileUnreachable` false it also stops waiting as soon as Redis is known to be down
+    /// (an attempt failed since the last connection): a rebalance or an exit should not wait on
+    /// a Redis that is not there, since what is unsent stays owed in the outbox.
     @discardableResult
-    public func drain(timeout: Duration) -> Bool {
+    public func drain(timeout: Duration, whileUnreachable: Bool = true) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeout.seconds)
         condition.lock()
         defer { condition.unlock() }
         while !(backlog.isEmpty && inFlight == 0) {
+            if !whileUnreachable && unreachable { return false }
             if !condition.wait(until: deadline) { return backlog.isEmpty && inFlight == 0 }
         }
         return true
     }
 
-    /// Drains for up to `timeout`, then stops the thread. Whatever is still unsent is counted as
-    /// skipped and its seq ranges logged; it is not retired, so the database's outbox still holds
-    /// it for the next start. Returns the final counters.
+    /// Drains for up to `timeout` (as `drain`), then stops the thread. Whatever is still unsent
+    /// is counted as skipped and its seq ranges logged; it is not retired, so the database's
+    /// outbox still holds it for the next start. Returns the final counters.
     @discardableResult
-    public func finish(timeout: Duration) -> PublisherStats {
-        drain(timeout: timeout)
+    public func finish(timeout: Duration, whileUnreachable: Bool = true) -> PublisherStats {
+        drain(timeout: timeout, whileUnreachable: whileUnreachable)
         condition.lock()
         stopping = true
         condition.broadcast()
@@ -267,6 +271,7 @@ public final class RedisPublisher: @unchecked Sendable {
             statsValue.errors += 1
             statsValue.connected = false
             unreachable = true
+            condition.broadcast()   // a drain that does not wait for an unreachable Redis returns
             condition.unlock()
             metrics.errors.increment()
             metrics.up.record(0)
