@@ -1,4 +1,6 @@
+import Foundation
 import Kafka
+import Synchronization
 import Testing
 
 /// librdkafka against its own mock cluster (three brokers on loopback ports): a keyed topic of six
@@ -70,5 +72,20 @@ import Testing
         for _ in 0..<5 { if try again.poll(timeoutMilliseconds: 200) != nil { second += 1 } }
         #expect(Set(restarts.map(\.partition)) == Set(0..<6))
         #expect(second == expected)
+    }
+
+    /// librdkafka's log lines reach `onLog` (tickd writes them in its own format), not stderr: a
+    /// consumer whose only broker refuses connections reports it there, at error level.
+    @Test(.timeLimit(.minutes(1))) func librdkafkasLogLinesGoToTheCallback() throws {
+        let lines = Mutex<[(level: Int32, facility: String, message: String)]>([])
+        let consumer = try KafkaConsumer(properties: ["bootstrap.servers": "127.0.0.1:1", "group.id": "tickd-log"],
+                                         onLog: { level, facility, message in lines.withLock { $0.append((level, facility, message)) } })
+        try consumer.subscribe(["ticks"])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline && !lines.withLock({ $0.contains { $0.message.contains("127.0.0.1:1") } }) {
+            _ = try? consumer.poll(timeoutMilliseconds: 100)
+        }
+        let refused = lines.withLock { $0.first { $0.message.contains("127.0.0.1:1") } }
+        #expect(refused != nil && refused!.level <= 4, "\(lines.withLock { $0.map(\.message) })")
     }
 }

@@ -143,8 +143,9 @@ import TestSupport
         print("kafka three instances, broker 2 down at \(atDown) stored and up 3 s later: \(verdict) — \(verdict.passes ? "PASS" : "FAIL")")
         #expect(verdict.passes, "\(verdict)")
         #expect(owners.allSatisfy { $0 >= 1 })
-        // librdkafka's complaints about the broker that went down are tickd log lines, none its own raw "%3|…" lines.
-        #expect(instances.contains { $0.output.contains("msg=\"librdkafka: ") }, "\(instances.map { $0.output.suffix(1500) })")
+        // Whatever librdkafka says about the broker that went down (not always anything within 3 s)
+        // comes as tickd log lines, never as its own raw "%3|…" lines (KafkaMockClusterTests shows
+        // the callback receiving them).
         #expect(!instances.contains { $0.output.split(separator: "\n").contains { $0.hasPrefix("%") } })
         // Three instances refresh the same candles (TimescaleDB): one refusing another's refresh is expected, not a warning.
         #expect(!instances.contains { $0.output.contains("candles: refresh failed") }, "\(instances.map { $0.output.suffix(1500) })")
