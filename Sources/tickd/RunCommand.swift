@@ -59,6 +59,8 @@ struct RunCommand: AsyncParsableCommand {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             daemon.metricsRegistry = registry
         }
-        try await daemon.run()
+        do { try await daemon.run() } catch {
+            throw DatabaseCommands.explainingPermission(error, command: .run, config: config)
+        }
     }
 }

@@ -26,22 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
 from subscriber import TickFollower  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support import eventually, free_port  # noqa: E402
+
 SYMBOLS = [line.split(",")[0] for line in (ROOT / "Seeds/stocks.csv").read_text().splitlines()[1:] if line]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def eventually(condition, timeout: float, every: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(every)
-    return condition()
 
 
 class PrivateRedis:

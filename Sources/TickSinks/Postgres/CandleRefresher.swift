@@ -62,6 +62,18 @@ public final class CandleRefresher: @unchecked Sendable {
                     """)
                 guard found.value(row: 0, column: 1) == "1", let current = found.value(row: 0, column: 0) else { return nil }
                 schema = current
+                // TimescaleDB refreshes an aggregate only for its owner. A least-privilege role
+                // leaves it to the real-time part and the hourly policy (run as the owner).
+                let owner = try connection.execute("""
+                    SELECT pg_has_role(c.relowner, 'USAGE'), c.relowner::regrole::text, current_user
+                    FROM pg_class c WHERE c.oid = to_regclass($1)
+                    """, [SchemaSQL.candles(options)[0].name(in: current)])
+                if owner.value(row: 0, column: 0) == "f" {
+                    logger.notice("candles: this role does not own the candle aggregates, so tickd does not refresh them; buckets past the materialised ones are computed from the ticks when read, and a late tick into a materialised bucket shows after the aggregates' hourly policy runs", metadata: [
+                        "role": "\(owner.value(row: 0, column: 2) ?? "")", "owner": "\(owner.value(row: 0, column: 1) ?? "")",
+                        "fix": "GRANT \(owner.value(row: 0, column: 1) ?? "owner") TO \(owner.value(row: 0, column: 2) ?? "role") (tickd then refreshes after each commit)"])
+                    return nil
+                }
                 db = connection
             } catch {
                 guard error.isTransient else {

@@ -23,7 +23,8 @@ public struct SchemaMigrator {
                         Step(version: 5, description: "identity: tickd_database, the id a journal is bound to"),
                         Step(version: 6, description: "official close: tickd_latest.previous_close_day, the trading day previous_close was set for"),
                         Step(version: 7, description: "price checks: tickd_quarantine (held-back trades), tickd_price_limits (per-symbol, per-day limit overrides)"),
-                        Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice")]
+                        Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice"),
+                        Step(version: 9, description: "stocks owner: tickd_database.stocks_owner, tickd when migrate created stocks, else the application")]
 
     /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
     public static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -44,7 +45,9 @@ public struct SchemaMigrator {
         public var schema = ""
     }
 
-    public func migrate(_ db: Connection) throws(PostgresError) -> Outcome {
+    /// Throws `TableConflict` when an existing table is in the way (nothing changed), and
+    /// `PostgresError` for the server's refusals.
+    public func migrate(_ db: Connection) throws -> Outcome {
         // DDL on a hypertable takes TimescaleDB catalog locks that a running tickd (chunk
         // creation, candle refresh) or another installation in the same database also takes, in
         // another order: PostgreSQL may pick this transaction as a deadlock victim. It was rolled
@@ -53,7 +56,7 @@ public struct SchemaMigrator {
         while true {
             do {
                 return try migrateOnce(db)
-            } catch where error.sqlState?.hasPrefix("40") == true && db.isOpen && attempt < 5 {
+            } catch let error as PostgresError where error.sqlState?.hasPrefix("40") == true && db.isOpen && attempt < 5 {
                 attempt += 1
                 logger.warning("schema migration rolled back by the server; running it again",
                                metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
@@ -62,11 +65,16 @@ public struct SchemaMigrator {
         }
     }
 
-    private func migrateOnce(_ db: Connection) throws(PostgresError) -> Outcome {
+    private func migrateOnce(_ db: Connection) throws -> Outcome {
         try db.execute("BEGIN")
         var outcome: Outcome
-        do throws(PostgresError) {
+        do {
             try db.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLock))")
+            // The application's tables, before anything is created: a market_ticks of its own
+            // is in the way; its stocks must have what tickd reads and writes.
+            if let ticks = try TableShape.inspect(options.ticksTable, on: db) { try TicksTable.checkOwned(ticks) }
+            let stocks = try TableShape.inspect(options.stocksTable, on: db)
+            if let stocks { try StocksTable.checkLive(stocks) }
             try db.execute("""
                 CREATE TABLE IF NOT EXISTS tickd_schema_migrations (
                     version integer PRIMARY KEY,
@@ -107,6 +115,10 @@ public struct SchemaMigrator {
                     try db.execute(SchemaSQL.priceChecks)
                 case 8:
                     try db.execute(SchemaSQL.quarantineOncePerTrade)
+                case 9:
+                    let owner = outcome.applied.contains(1) ? (stocks == nil ? StocksOwner.tickd : .application) : StocksOwner.guess(stocks)
+                    try db.execute(SchemaSQL.stocksOwner[0])
+                    try db.execute(SchemaSQL.stocksOwner[1], [owner.rawValue])
                 case 4:
                     // Replaces the candles of earlier releases (views or aggregates: derived data only).
                     let storage = mode ?? .plain

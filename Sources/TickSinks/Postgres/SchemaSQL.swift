@@ -119,6 +119,12 @@ enum SchemaSQL {
         CREATE UNIQUE INDEX IF NOT EXISTS tickd_quarantine_trade_idx ON tickd_quarantine (symbol, time, trade_seq);
         """
 
+    /// Who owns `stocks` ($1: `tickd` or `application`): `tickd seed` updates the rows of a table
+    /// tickd created, and only adds rows to the application's unless asked to overwrite.
+    static let stocksOwner = [
+        "ALTER TABLE tickd_database ADD COLUMN IF NOT EXISTS stocks_owner text CHECK (stocks_owner IN ('tickd', 'application'))",
+        "UPDATE tickd_database SET stocks_owner = $1 WHERE stocks_owner IS NULL"]
+
     /// TimescaleDB storage: `market_ticks` as a hypertable (rows of a plain table are moved into
     /// chunks), compression by symbol and the compression and retention policies.
     static func hypertable(_ o: SchemaOptions) -> String {
