@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
         .testTarget(name: "TickPipelineTests", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
-        .testTarget(name: "TickSinksTests", dependencies: ["TickModel", "TickPipeline", "TickSinks"]),
+        .testTarget(name: "TickSinksTests", dependencies: ["LibPQ", "TickModel", "TickPipeline", "TickSinks"]),
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
         .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickPipeline", "TickSources"]),
         .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickPipeline"]),

@@ -118,7 +118,7 @@ public final class KafkaConsumer {
             if message.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET {
                 // auto.offset.reset=error and the offset to resume from is gone (retention) or not yet there.
                 throw KafkaError("consume \(partition)", "the offset to resume from is out of the partition's range, and "
-                                 + "auto.offset.reset is error (\(KafkaConsumer.text(of: message)))")
+                                 + "auto.offset.reset is error (\(KafkaConsumer.text(of: message)))", code: message.err.rawValue)
             }
             throw KafkaError("consume \(partition)", code: message.err)
         }

@@ -9,7 +9,7 @@ public enum ConnectFailure {
     struct Rule {
         let needles: [String]
         var alsoContains: String?
-        let sqlState: String
+        let sqlState: SQLState
     }
 
     static let rules: [Rule] = [
@@ -28,10 +28,10 @@ public enum ConnectFailure {
     ]
 
     /// The SQLSTATE for libpq's message of a failed connection.
-    public static func sqlState(for message: String) -> String {
+    public static func sqlState(for message: String) -> SQLState {
         let rule = rules.first { rule in
             rule.needles.contains { message.contains($0) } && rule.alsoContains.map { message.contains($0) } != false
         }
-        return rule?.sqlState ?? "08001"
+        return rule?.sqlState ?? .connectionFailure
     }
 }

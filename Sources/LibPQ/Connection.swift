@@ -141,7 +141,7 @@ public final class Connection {
         func field(_ code: Character) -> String? {
             PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
         }
-        return PostgresError(sqlState: field("C"), message: field("M") ?? firstLine(PQresultErrorMessage(result)),
+        return PostgresError(sqlState: field("C").map(SQLState.init(rawValue:)), message: field("M") ?? firstLine(PQresultErrorMessage(result)),
                              operation: operation, table: field("t"), constraint: field("n"))
     }
 

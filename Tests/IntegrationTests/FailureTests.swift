@@ -20,7 +20,7 @@ import TickSinks
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
-        sink.initialBackoff = .milliseconds(10)
+        sink.retry = Backoff(initial: .milliseconds(10), cap: sink.retry.cap)
         #expect(try sink.write(Self.batch(0..<50), source: "test", throughLine: 50).stored.count == 50)
         let pid = try #require(sink.backendPID)
         // The server ends tickd's session (as a restart or an admin would): SQLSTATE 57P01.
@@ -37,7 +37,7 @@ import TickSinks
         let db = try TestDatabase()
         _ = try DatabaseCommands.migrate(config: db.config())
         let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions, maxBackoff: .milliseconds(500))
-        #expect((1...6).map { sink.backoff(attempt: $0) }
+        #expect((1...6).map { sink.retry.pause(attempt: $0) }
                 == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500), .milliseconds(500), .milliseconds(500)])
     }
 

@@ -19,7 +19,7 @@ import TickSinks
     static func sinkLosingTheConnectionOnce(_ db: TestDatabase, at phase: PostgresSink.CommitPhase,
                                             also: @escaping (Connection) -> Void = { _ in }) throws -> (PostgresSink, Faults) {
         let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
-        sink.initialBackoff = .milliseconds(10)
+        sink.retry = Backoff(initial: .milliseconds(10), cap: sink.retry.cap)
         let faults = Faults()
         sink.commitFault = { at, connection throws(PostgresError) in
             guard at == phase && faults.count == 0 else { return }

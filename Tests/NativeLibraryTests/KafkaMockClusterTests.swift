@@ -76,6 +76,21 @@ import Testing
 
     /// librdkafka's log lines reach `onLog` (tickd writes them in its own format), not stderr: a
     /// consumer whose only broker refuses connections reports it there, at error level.
+    /// librdkafka's error code is kept with its name, so callers decide by code, not by message.
+    @Test func kafkaErrorsKeepLibrdkafkasCode() throws {
+        // A message for a broker that is not there: the flush times out.
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": "127.0.0.1:1", "log_level": "0"])
+        try producer.send(topic: "trades", key: nil, value: Array("x".utf8))
+        #expect {
+            try producer.flush(timeoutMilliseconds: 100)
+        } throws: { error in
+            let error = error as? KafkaError
+            return error?.code == -185 && error?.codeName == "_TIMED_OUT"
+        }
+        #expect(KafkaError("consume trades/0", "Offset out of range", code: 1).codeName == "OFFSET_OUT_OF_RANGE")
+        #expect(KafkaError("configure", "bad value").codeName == nil)
+    }
+
     @Test(.timeLimit(.minutes(1))) func librdkafkasLogLinesGoToTheCallback() throws {
         let lines = Mutex<[(level: Int32, facility: String, message: String)]>([])
         let consumer = try KafkaConsumer(properties: ["bootstrap.servers": "127.0.0.1:1", "group.id": "tickd-log"],

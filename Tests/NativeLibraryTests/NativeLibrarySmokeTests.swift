@@ -26,10 +26,10 @@ import Gzip
         let error = #expect(throws: PostgresError.self) { try connection.execute("SELECT * FROM no_such_table_here") }
         #expect(error?.sqlState == "42P01")
         #expect(error?.isTransient == false)
-        #expect(PostgresError.isTransient(sqlState: "40001"))
-        #expect(PostgresError.isTransient(sqlState: "57P01"))
-        #expect(PostgresError.isTransient(sqlState: "08006"))
-        #expect(!PostgresError.isTransient(sqlState: "23505"))
+        #expect(SQLState(rawValue: "40001").isTransient)
+        #expect(SQLState(rawValue: "57P01").isTransient)
+        #expect(SQLState(rawValue: "08006").isTransient)
+        #expect(!SQLState(rawValue: "23505").isTransient)
     }
 
     @Test func postgresPipelineReturnsResultsInOrderAndStopsAtTheFirstError() throws {
@@ -88,8 +88,8 @@ import Gzip
         ("connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  database \"certificate\" does not exist", "3D000", false),
     ])
     func connectFailuresArePermanentOrTransientByTheirCause(message: String, sqlState: String, transient: Bool) {
-        #expect(ConnectFailure.sqlState(for: message) == sqlState)
-        #expect(PostgresError.isTransient(sqlState: ConnectFailure.sqlState(for: message)) == transient)
+        #expect(ConnectFailure.sqlState(for: message) == SQLState(rawValue: sqlState))
+        #expect(ConnectFailure.sqlState(for: message).isTransient == transient)
     }
 
     @Test func redisPingWithAuth() throws {

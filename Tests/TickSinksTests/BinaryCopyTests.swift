@@ -1,3 +1,4 @@
+import LibPQ
 import Testing
 import TickModel
 import TickPipeline
@@ -43,9 +44,11 @@ import TickPipeline
     }
 
     @Test func textArraysQuoteEveryElement() {
-        #expect(PostgresSink.textArray([]) == "{}")
-        #expect(PostgresSink.textArray(["SCOM", "KCB"]) == #"{"SCOM","KCB"}"#)
-        #expect(PostgresSink.textArray([#"a"b"#, #"c\d"#, "e,f", "NULL", "{}"]) == #"{"a\"b","c\\d","e,f","NULL","{}"}"#)
+        #expect(PostgresArray.text([]) == "{}")
+        #expect(PostgresArray.text(["SCOM", "KCB"]) == #"{"SCOM","KCB"}"#)
+        #expect(PostgresArray.text([#"a"b"#, #"c\d"#, "e,f", "NULL", "{}", ""]) == #"{"a\"b","c\\d","e,f","NULL","{}",""}"#)
+        #expect(PostgresArray.int64([1, -2, Int64.max]) == "{1,-2,9223372036854775807}")
+        #expect(PostgresArray.plain(["2026-01-05T06:00:00.000000Z", "23.10", "NULL"]) == "{2026-01-05T06:00:00.000000Z,23.10,NULL}")
     }
 
     @Test func headerRowAndTrailerFollowTheCopyFormat() {

@@ -68,13 +68,4 @@ import TickSources
         let limiter = ConnectionLimiter(maxTotal: 10, maxPerPeer: 10, allow: allow)
         #expect(limiter.admit(peer: "192.168.1.1") == .refused(.notAllowed))
     }
-
-    @Test func backoffDoublesToTheCapWithJitterAndResets() {
-        var backoff = ReconnectBackoff(base: .milliseconds(100), cap: .seconds(1))
-        let highs = (0..<6).map { _ in backoff.nextDelay(unit: 1) }
-        #expect(highs == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
-        backoff.reset()
-        #expect(backoff.nextDelay(unit: 0) == .milliseconds(50))   // jitter floor: half the ceiling
-        #expect(backoff.failures == 1)
-    }
 }

@@ -31,7 +31,7 @@ public enum DatabaseCommands {
     /// `PermissionFailure` naming the role, what it lacks and the GRANTs that fix it (asked on a
     /// connection of its own: the failed one may be gone).
     public static func explainingPermission(_ error: any Error, command: Privileges.Command, config: TickdConfig) -> any Error {
-        guard let failure = error as? SinkError, failure.underlying.sqlState == "42501",
+        guard let failure = error as? SinkError, failure.underlying.sqlState == .insufficientPrivilege,
               let db = try? connect(config, purpose: command.rawValue),
               let line = Privileges.explain(failure.underlying, command: command, options: config.schemaOptions, on: db) else { return error }
         return PermissionFailure(description: line)

@@ -8,45 +8,11 @@ import TickSinks
 /// operator send them on through the normal path (stored, numbered, latest price, Redis).
 public enum Quarantine {
     /// One held-back trade.
-    public struct Entry: Sendable, Equatable {
-        public var id: Int64
-        public var keyed: KeyedTick
-        public var violations: [String]
-        public var previousClose: String?
-        public var limitPercent: String?
-        public var quarantinedAt: String
-    }
-
-    static let columns = """
-        id, (extract(epoch FROM time) * 1000000)::int8, symbol, trade_seq, open::text, high::text, low::text, close::text,
-        volume, array_to_string(violations, ','), previous_close::text, limit_percent::text, quarantined_at::text
-        """
+    public typealias Entry = QuarantineStore.HeldTrade
 
     /// The trades held now (not released), oldest first; only `ids` when given.
     public static func held(config: TickdConfig, ids: [Int64]? = nil) throws -> [Entry] {
-        try held(on: DatabaseCommands.connect(config, purpose: "quarantine"), ids: ids)
-    }
-
-    static func held(on db: Connection, ids: [Int64]?) throws -> [Entry] {
-        let filter = ids.map { "AND id = ANY('{\($0.map(String.init).joined(separator: ","))}'::int8[])" } ?? ""
-        let rows: [[String?]]
-        do {
-            rows = try db.execute("SELECT \(columns) FROM tickd_quarantine WHERE released_at IS NULL \(filter) ORDER BY id").rows
-        } catch {
-            throw SinkError(table: "tickd_quarantine", underlying: error)
-        }
-        return rows.compactMap(entry)
-    }
-
-    static func entry(_ row: [String?]) -> Entry? {
-        guard let id = row[0].flatMap({ Int64($0) }), let micros = row[1].flatMap({ Int64($0) }), let symbol = row[2],
-              let tradeSeq = row[3].flatMap({ Int64($0) }), let open = row[4].flatMap(PostgresSink.price),
-              let high = row[5].flatMap(PostgresSink.price), let low = row[6].flatMap(PostgresSink.price),
-              let close = row[7].flatMap(PostgresSink.price), let volume = row[8].flatMap({ Int64($0) }) else { return nil }
-        let tick = Tick(time: Timestamp(nanosecondsSinceEpoch: micros * 1000), symbol: Symbol(symbol),
-                        open: open, high: high, low: low, close: close, volume: volume)
-        return Entry(id: id, keyed: KeyedTick(tick: tick, tradeSeq: tradeSeq), violations: (row[9] ?? "").split(separator: ",").map(String.init),
-                     previousClose: row[10], limitPercent: row[11], quarantinedAt: row[12] ?? "")
+        try QuarantineStore.held(on: DatabaseCommands.connect(config, purpose: "quarantine"), ids: ids)
     }
 
     /// What a release did.
@@ -61,7 +27,7 @@ public enum Quarantine {
     /// stores nothing twice (a stored trade is unchanged the second time).
     public static func release(config: TickdConfig, ids: [Int64]?, logger: Logger = Logger(label: "tickd.quarantine")) throws -> Released {
         let db = try DatabaseCommands.connect(config, purpose: "quarantine release")
-        let entries = try held(on: db, ids: ids)
+        let entries = try QuarantineStore.held(on: db, ids: ids)
         guard !entries.isEmpty else { return Released() }
         let url = try config.requireDatabaseURL(for: "quarantine release")
         var options = config.schemaOptions
@@ -79,12 +45,7 @@ public enum Quarantine {
             try sink.recordPublished(publisher.retirement.seqs)
         }
         try sink.candles?.flush()
-        do {
-            try db.execute("UPDATE tickd_quarantine SET released_at = now() WHERE id = ANY($1::int8[])",
-                           ["{" + entries.map { String($0.id) }.joined(separator: ",") + "}"])
-        } catch {
-            throw SinkError(table: "tickd_quarantine", underlying: error)
-        }
+        try QuarantineStore.markReleased(entries.map(\.id), on: db)
         logger.notice("released quarantined trades", metadata: ["released": "\(released.released)", "stored": "\(released.stored)",
                                                                  "published": "\(released.published)"])
         return released

@@ -122,13 +122,26 @@ public struct Daemon {
             // (its sessions time out); what is held stays in the outbox.
             publisher.drain(timeout: timeout, whileUnreachable: false)
             let seqs = publisher.retirement.seqs
-            BlockingWait.run { _ = try? await first.perform { try $0.recordPublished(seqs) } }
+            BlockingWait.run {
+                do { try await first.perform { try $0.recordPublished(seqs) } } catch {
+                    // Not lost: what is not recorded is published again by a later recovery (at least once).
+                    Logger(label: "tickd.redis").warning("kafka rebalance: could not record what Redis took; it will be published again",
+                                                         metadata: ["error": "\(error)"])
+                }
+            }
         }
         // This instance's own backlog is recorded first (it is not owed), and what it recovers is
         // recorded before the next instance looks (KafkaSourceService holds a lock around this).
         let recoverOutbox: @Sendable () -> Void = { [first, publisher] in
             settlePublished(drainTimeout)
-            BlockingWait.run { _ = try? await first.perform { try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) } }
+            BlockingWait.run {
+                let logger = Logger(label: "tickd.redis")
+                do { _ = try await first.perform { try Outbox.recover(sink: $0, publisher: publisher, logger: logger) } } catch {
+                    // The stored ticks stay owed: the next assignment or start recovers them.
+                    logger.error("kafka rebalance: could not recover the Redis outbox; it is tried again at the next assignment or start",
+                                 metadata: ["error": "\(error)"])
+                }
+            }
             settlePublished(drainTimeout)
         }
         let kafka = config.kafka.map {

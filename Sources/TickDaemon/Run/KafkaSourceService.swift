@@ -1,10 +1,10 @@
 import Foundation
 import Kafka
-import LibPQ
 import Logging
 import ServiceLifecycle
 import TickKafka
 import TickPipeline
+import TickSinks
 import TickSources
 
 /// A consumer group as a source (`sources.kafka[]`, `--kafka-…`). The database, not Kafka, says
@@ -90,63 +90,22 @@ struct KafkaSourceError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Partitions' positions in `tickd_positions`, read on a connection of its own (from the feed's
-/// thread on assignment and revocation, from an I/O thread once a second).
-final class KafkaPositions: @unchecked Sendable {
-    private let databaseURL: String
-    private let logger: Logger
-    private let lock = NSLock()
-    private var connection: Connection?
+/// Partitions' positions, as the database has applied them (`StreamPositionStore`).
+struct KafkaPositions: Sendable {
+    let store: StreamPositionStore
 
     init(databaseURL: String, logger: Logger) {
-        self.databaseURL = databaseURL
-        self.logger = logger
+        store = StreamPositionStore(conninfo: databaseURL, logger: logger)
     }
 
-    /// The connection, opened when there is none. Caller holds `lock`.
-    private func connected() throws(PostgresError) -> Connection {
-        if let connection { return connection }
-        let opened = try Connection(conninfo: databaseURL)
-        connection = opened
-        return opened
-    }
-
-    /// Runs `body` while holding the schema's outbox lock (a session advisory lock; released if
-    /// this process dies). Without the database, `body` runs unlocked.
-    func whileOutboxLocked(_ body: () -> Void) {
-        lock.lock()
-        defer { lock.unlock() }
-        let key = "SELECT hashtext(current_schema() || '.tickd_outbox')"
-        var locked: Connection?
-        do throws(PostgresError) {
-            let db = try connected()
-            _ = try db.execute("SELECT pg_advisory_lock((\(key))::int8)")
-            locked = db
-        } catch {
-            connection = nil
-            logger.warning("kafka: could not take the outbox lock; recovering without it", metadata: ["error": "\(error.message)"])
-        }
-        body()
-        if let locked { _ = try? locked.execute("SELECT pg_advisory_unlock((\(key))::int8)") }
-    }
+    /// Runs `body` under the schema's outbox lock.
+    func whileOutboxLocked(_ body: () -> Void) { store.whileOutboxLocked(body) }
 
     /// The partitions, in the order given, with the offset the database has applied each to
     /// (nil: none, or the database could not be asked — then the group's committed offset applies).
     func applied(_ partitions: [KafkaPartition]) -> [KafkaPartition] {
-        lock.lock()
-        defer { lock.unlock() }
         let streams = partitions.map { KafkaStream.name(topic: $0.topic, partition: $0.partition) }
-        var found: [String: Int64] = [:]
-        do throws(PostgresError) {
-            let db = try connected()
-            let literal = "{" + streams.map { "\"\($0)\"" }.joined(separator: ",") + "}"
-            let rows = try db.execute("SELECT stream, applied FROM tickd_positions WHERE identity = $1 AND stream = ANY($2::text[])",
-                                      [KafkaStream.identity, literal]).rows
-            for row in rows { if let stream = row[0], let applied = row[1].flatMap({ Int64($0) }) { found[stream] = applied } }
-        } catch {
-            connection = nil
-            logger.warning("kafka: could not read the partitions' positions", metadata: ["error": "\(error.message)"])
-        }
+        let found = store.applied(streams, identity: KafkaStream.identity) ?? [:]
         return zip(partitions, streams).map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: found[$1]) }
     }
 }

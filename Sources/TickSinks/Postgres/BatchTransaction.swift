@@ -21,10 +21,10 @@ extension PostgresSink {
             if let numbering {
                 head += [Statement("SAVEPOINT tickd_new", operation: "savepoint"),
                          Statement(prepared: "tickd_reserve_seqs", [
-                            Self.textArray(numbering.symbols), Self.intArray(numbering.counts),
-                            Self.arrayLiteral(numbering.firsts.map { $0.rfc3339(fractionDigits: 6) }),
-                            Self.arrayLiteral(numbering.lasts.map { $0.rfc3339(fractionDigits: 6) }),
-                            Self.intArray(numbering.firstTradeSeqs),
+                            PostgresArray.text(numbering.symbols), PostgresArray.int64(numbering.counts),
+                            PostgresArray.plain(numbering.firsts.map { $0.rfc3339(fractionDigits: 6) }),
+                            PostgresArray.plain(numbering.lasts.map { $0.rfc3339(fractionDigits: 6) }),
+                            PostgresArray.int64(numbering.firstTradeSeqs),
                          ], operation: "update tickd_symbol_seq")]
             }
             let opened = try db.pipeline(head)
@@ -76,14 +76,14 @@ extension PostgresSink {
             if let symbol = row[0], let last = row[1].flatMap({ Int64($0) }) { lastSeqs[Symbol(symbol)] = last }
         }
         guard let stored = numbering.stored(lastSeqs: lastSeqs) else {
-            throw PostgresError(sqlState: "XX000", message: "a symbol's seq counter was not returned", operation: "update tickd_symbol_seq")
+            throw PostgresError(sqlState: .internalError, message: "a symbol's seq counter was not returned", operation: "update tickd_symbol_seq")
         }
         var copy = BinaryCopyWriter(capacity: stored.count * 100 + 32)
         for tick in stored { Self.appendRow(tick.keyed, seq: tick.seq, to: &copy) }
         copy.finish()
         do {
             try db.copyIn(sql.copyNew, bytes: copy.bytes)
-        } catch where error.sqlState == "23505" {
+        } catch where error.sqlState == .uniqueViolation {
             try db.execute("ROLLBACK TO SAVEPOINT tickd_new")
             return nil
         } catch { throw error.during("copy into \(options.ticksTable)", table: options.ticksTable.description) }
@@ -128,7 +128,7 @@ extension PostgresSink {
         guard !newest.isEmpty else { return [] }
         let rows = try connected().execute(
             "SELECT symbol, (extract(epoch FROM time) * 1000000)::int8, trade_seq FROM tickd_latest WHERE symbol = ANY($1::text[])",
-            [Self.textArray(newest.map(\.tick.symbol.rawValue))]).rows
+            [PostgresArray.text(newest.map(\.tick.symbol.rawValue))]).rows
         let held = Set(rows.compactMap { row -> StorageKey? in
             guard let symbol = row[0], let micros = row[1].flatMap({ Int64($0) }), let tradeSeq = row[2].flatMap({ Int64($0) }) else { return nil }
             return StorageKey(symbol: Symbol(symbol), micros: micros, tradeSeq: tradeSeq)
@@ -139,10 +139,10 @@ extension PostgresSink {
     /// Moves latest_price (and previous_close) to each symbol's newest stored tick.
     private func latestStatement(_ newest: [KeyedTick]) -> Statement {
         Statement(prepared: "tickd_latest", [
-            options.exchangeZone, Self.textArray(newest.map(\.tick.symbol.rawValue)),
-            Self.arrayLiteral(newest.map { $0.tick.time.rfc3339(fractionDigits: 6) }),
-            Self.intArray(newest.map(\.tradeSeq)),
-            Self.arrayLiteral(newest.map { $0.tick.close.description }),
+            options.exchangeZone, PostgresArray.text(newest.map(\.tick.symbol.rawValue)),
+            PostgresArray.plain(newest.map { $0.tick.time.rfc3339(fractionDigits: 6) }),
+            PostgresArray.int64(newest.map(\.tradeSeq)),
+            PostgresArray.plain(newest.map { $0.tick.close.description }),
         ], operation: "update \(options.stocksTable)")
     }
 
@@ -155,20 +155,20 @@ extension PostgresSink {
         }
         let symbols = earliest.keys.sorted { $0.rawValue < $1.rawValue }
         return Statement(prepared: "tickd_official_close", [
-            options.exchangeZone, Self.textArray(symbols.map(\.rawValue)),
-            Self.arrayLiteral(symbols.map { earliest[$0]!.rfc3339(fractionDigits: 6) }),
+            options.exchangeZone, PostgresArray.text(symbols.map(\.rawValue)),
+            PostgresArray.plain(symbols.map { earliest[$0]!.rfc3339(fractionDigits: 6) }),
         ], operation: "update \(options.stocksTable) previous_close")
     }
 
     /// Holds trades the price checks quarantined, in the batch's transaction.
     private func quarantineStatement(_ held: [PriceGate.Held]) -> Statement {
-        func numbers(_ values: [Price?]) -> String { Self.arrayLiteral(values.map { $0?.description ?? "NULL" }) }
+        func numbers(_ values: [Price?]) -> String { PostgresArray.plain(values.map { $0?.description ?? "NULL" }) }
         let ticks = held.map(\.keyed)
         return Statement(BatchSQL.quarantine, [
-            Self.arrayLiteral(ticks.map { $0.tick.time.rfc3339(fractionDigits: 6) }), Self.textArray(ticks.map(\.tick.symbol.rawValue)),
-            Self.intArray(ticks.map(\.tradeSeq)), numbers(ticks.map(\.tick.open)), numbers(ticks.map(\.tick.high)),
-            numbers(ticks.map(\.tick.low)), numbers(ticks.map(\.tick.close)), Self.intArray(ticks.map(\.tick.volume)),
-            Self.textArray(held.map { $0.violations.map(\.rawValue).joined(separator: ",") }),
+            PostgresArray.plain(ticks.map { $0.tick.time.rfc3339(fractionDigits: 6) }), PostgresArray.text(ticks.map(\.tick.symbol.rawValue)),
+            PostgresArray.int64(ticks.map(\.tradeSeq)), numbers(ticks.map(\.tick.open)), numbers(ticks.map(\.tick.high)),
+            numbers(ticks.map(\.tick.low)), numbers(ticks.map(\.tick.close)), PostgresArray.int64(ticks.map(\.tick.volume)),
+            PostgresArray.text(held.map { $0.violations.map(\.rawValue).joined(separator: ",") }),
             numbers(held.map(\.previousClose)), numbers(held.map(\.limitPercent)),
         ], operation: "insert tickd_quarantine")
     }
@@ -189,15 +189,9 @@ extension PostgresSink {
             statements.append(Statement(prepared: "tickd_mark_published", [], operation: "update tickd_symbol_seq"))
         } else if !progress.published.isEmpty {
             let pairs = progress.published.sorted { $0.key.rawValue < $1.key.rawValue }
-            statements.append(Statement(prepared: "tickd_published", [Self.textArray(pairs.map(\.key.rawValue)), Self.intArray(pairs.map(\.value))],
+            statements.append(Statement(prepared: "tickd_published", [PostgresArray.text(pairs.map(\.key.rawValue)), PostgresArray.int64(pairs.map(\.value))],
                                         operation: "update tickd_symbol_seq"))
         }
         return statements
     }
-
-    /// A PostgreSQL int8[] literal.
-    static func intArray(_ values: [Int64]) -> String { arrayLiteral(values.map(String.init)) }
-
-    /// A PostgreSQL array literal of elements that need no quoting (numbers, RFC 3339 times).
-    static func arrayLiteral(_ elements: [String]) -> String { "{" + elements.joined(separator: ",") + "}" }
 }

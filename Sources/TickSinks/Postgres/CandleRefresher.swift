@@ -22,7 +22,7 @@ public final class CandleRefresher: @unchecked Sendable {
     private let conninfo: String
     private let statements: [String]
     private let interval: Duration
-    private let maxBackoff: Duration
+    private let retry: Backoff
     private let logger: Logger
     private let refreshes = Counter(label: "tickd_candle_refreshes_total")
     private let errors = Counter(label: "tickd_candle_refresh_errors_total")
@@ -80,7 +80,7 @@ public final class CandleRefresher: @unchecked Sendable {
                     throw SinkError(table: "market_candles_1m", underlying: error.during("find candle aggregates"))
                 }
                 attempt += 1
-                let pause = backoff(attempt: attempt, max: maxBackoff)
+                let pause = Self.retry(maxBackoff).pause(attempt: attempt)
                 logger.warning("candles: database not reachable, retrying", metadata: [
                     "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
                 Thread.sleep(forTimeInterval: pause.seconds)
@@ -99,7 +99,7 @@ public final class CandleRefresher: @unchecked Sendable {
         self.conninfo = conninfo
         self.statements = statements
         self.interval = interval
-        self.maxBackoff = maxBackoff
+        retry = Self.retry(maxBackoff)
         self.logger = logger
     }
 
@@ -194,7 +194,7 @@ public final class CandleRefresher: @unchecked Sendable {
                     logger.debug("candles: another session is refreshing them; trying again", metadata: ["retry_in_ms": "200"])
                 } else {
                     attempt += 1
-                    pause = Self.backoff(attempt: attempt, max: maxBackoff)
+                    pause = retry.pause(attempt: attempt)
                     logger.warning("candles: refresh failed, retrying", metadata: [
                         "sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
                 }
@@ -220,10 +220,8 @@ public final class CandleRefresher: @unchecked Sendable {
         error.message.contains("due to a concurrent refresh")
     }
 
-    /// The pause before retry `attempt` (1-based): 200 ms doubling, capped at `max`.
-    private static func backoff(attempt: Int, max: Duration) -> Duration {
-        min(.milliseconds(100) * (1 << min(attempt, 10)), max)
-    }
+    /// The pauses between retries: 200 ms doubling, capped at `max`.
+    private static func retry(_ max: Duration) -> Backoff { Backoff(initial: .milliseconds(200), cap: max) }
 
     /// A session without JIT: compiling a refresh's statements took 300-400 ms of a refresh
     /// that runs in 5-16 ms without it.

@@ -80,7 +80,7 @@ public struct InstrumentSeeder {
         do {
             let recorded = try db.execute("SELECT stocks_owner FROM tickd_database").value(row: 0, column: 0)
             return recorded.flatMap(StocksOwner.init(rawValue:)) ?? .application
-        } catch where error.sqlState == "42P01" || error.sqlState == "42703" {
+        } catch where error.sqlState == .undefinedTable || error.sqlState == .undefinedColumn {
             return .application
         }
     }

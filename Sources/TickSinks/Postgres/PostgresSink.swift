@@ -18,9 +18,8 @@ import TickPipeline
 public final class PostgresSink {
     public let options: SchemaOptions
     public var logger: Logger
-    /// First and largest pause between retries.
-    public var initialBackoff: Duration = .milliseconds(100)
-    public var maxBackoff: Duration
+    /// The pauses between retries: from 100 ms, doubling, capped at `maxBackoff`.
+    public var retry: Backoff
     /// How a retry waits; tests may shorten it.
     public var sleep: (Duration) -> Void = { Thread.sleep(forTimeInterval: $0.seconds) }
     /// Transient failures retried so far.
@@ -60,7 +59,7 @@ public final class PostgresSink {
                 logger: Logger = Logger(label: "tickd.postgres")) throws(SinkError) {
         self.conninfo = conninfo
         self.options = options
-        self.maxBackoff = maxBackoff
+        retry = Backoff(initial: .milliseconds(100), cap: maxBackoff)
         self.logger = logger
         sql = BatchSQL(options)
         priceGate = PriceGate(options)
@@ -72,11 +71,11 @@ public final class PostgresSink {
         try withRetries(table: "tickd_database") { () throws(PostgresError) -> String in
             do throws(PostgresError) {
                 guard let id = try self.connected().execute("SELECT id::text FROM tickd_database").value(row: 0, column: 0) else {
-                    throw PostgresError(sqlState: "P0002", message: "tickd_database is empty: run tickd migrate", operation: "read the database identity")
+                    throw PostgresError(sqlState: .noDataFound, message: "tickd_database is empty: run tickd migrate", operation: "read the database identity")
                 }
                 return id
-            } catch where error.sqlState == "42P01" {
-                throw PostgresError(sqlState: "42P01", message: "tickd_database does not exist: run tickd migrate", operation: "read the database identity")
+            } catch where error.sqlState == .undefinedTable {
+                throw PostgresError(sqlState: .undefinedTable, message: "tickd_database does not exist: run tickd migrate", operation: "read the database identity")
             }
         }
     }
@@ -154,7 +153,7 @@ public final class PostgresSink {
                     result.latestMoved = try self.latestHeld(by: result.stored)
                     return result
                 case "in progress":
-                    throw PostgresError(sqlState: "40001", message: "transaction \(pending.transaction) still in progress",
+                    throw PostgresError(sqlState: .serializationFailure, message: "transaction \(pending.transaction) still in progress",
                                         operation: "commit status")
                 default:
                     uncertain = nil
@@ -279,21 +278,6 @@ public final class PostgresSink {
         return text.withUTF8 { if case .value(let price) = DecimalText.parse($0) { price } else { nil } }
     }
 
-    /// A PostgreSQL text[] literal, every element quoted (`"` and `\\` escaped).
-    static func textArray(_ values: [String]) -> String {
-        var out = "{"
-        for (index, value) in values.enumerated() {
-            if index > 0 { out += "," }
-            out += "\""
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { out.unicodeScalars.append("\\") }
-                out.unicodeScalars.append(character)
-            }
-            out += "\""
-        }
-        return out + "}"
-    }
-
     /// Runs `body`, retrying transient failures with capped exponential backoff (reconnecting
     /// when the connection is gone); a permanent failure becomes `SinkError`.
     func withRetries<T>(table: String, _ body: () throws(PostgresError) -> T) throws(SinkError) -> T {
@@ -308,7 +292,7 @@ public final class PostgresSink {
                 retries += 1
                 Counter(label: "tickd_database_retries_total").increment()
                 if connection?.isOpen != true { connection = nil }
-                let pause = backoff(attempt: attempt)
+                let pause = retry.pause(attempt: attempt)
                 let metadata: Logger.Metadata = [
                     "sqlstate": "\(error.sqlState ?? "none")", "operation": "\(error.operation)",
                     "error": "\(error.message)", "attempt": "\(attempt)", "retry_in_ms": "\(pause.milliseconds)"]
@@ -320,13 +304,6 @@ public final class PostgresSink {
                 sleep(pause)
             }
         }
-    }
-
-    /// The pause before retry number `attempt` (1-based): doubling from `initialBackoff`, capped at `maxBackoff`.
-    public func backoff(attempt: Int) -> Duration {
-        var pause = initialBackoff
-        for _ in 1..<attempt where pause < maxBackoff { pause *= 2 }
-        return min(pause, maxBackoff)
     }
 
     func connected() throws(PostgresError) -> Connection {

@@ -106,7 +106,7 @@ final class PriceGate {
     }
 
     private func fetch(_ symbols: [Symbol], day: Int, on db: Connection, now: ContinuousClock.Instant) throws(PostgresError) {
-        let rows = try db.execute(referenceSQL, [zone.identifier, PostgresSink.textArray(symbols.map(\.rawValue)), String(day),
+        let rows = try db.execute(referenceSQL, [zone.identifier, PostgresArray.text(symbols.map(\.rawValue)), String(day),
                                                  check.limitPercent?.description]).rows
         for row in rows {
             guard let symbol = row[0] else { continue }

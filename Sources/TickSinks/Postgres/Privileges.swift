@@ -39,7 +39,7 @@ public enum Privileges {
         let context = try db.execute("SELECT current_schema(), quote_ident(current_schema()), quote_ident(current_database())")
         guard let schema = context.value(row: 0, column: 0), let schemaSQL = context.value(row: 0, column: 1),
               let database = context.value(row: 0, column: 2) else {
-            throw PostgresError(sqlState: "3F000", message: "no schema of the search_path exists", operation: "check privileges")
+            throw PostgresError(sqlState: .invalidSchemaName, message: "no schema of the search_path exists", operation: "check privileges")
         }
         var needs = [Need(object: "SCHEMA \(schemaSQL)", privilege: "USAGE", held: "has_schema_privilege(\(sqlLiteral(schema)), 'USAGE')")]
         func table(_ name: String, _ privilege: String) throws(PostgresError) {
@@ -84,7 +84,7 @@ public enum Privileges {
     /// One line for a permission error (SQLSTATE 42501): the role, what it lacks for `command`,
     /// and the GRANTs that fix it; nil when the role lacks none of them (the error is elsewhere).
     public static func explain(_ error: PostgresError, command: Command, options: SchemaOptions, on db: Connection) -> String? {
-        guard error.sqlState == "42501", db.isOpen else { return nil }
+        guard error.sqlState == .insufficientPrivilege, db.isOpen else { return nil }
         if db.isInTransaction { _ = try? db.execute("ROLLBACK") }
         guard let role = try? db.execute("SELECT current_user").value(row: 0, column: 0), let roleSQL = try? quotedRole(role, on: db),
               let lacking = try? missing(for: command, options: options, on: db), !lacking.isEmpty else { return nil }

@@ -26,6 +26,9 @@ public struct SchemaMigrator {
                         Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice"),
                         Step(version: 9, description: "stocks owner: tickd_database.stocks_owner, tickd when migrate created stocks, else the application")]
 
+    /// The pauses before a migration the server rolled back runs again.
+    static let rerun = Backoff(initial: .milliseconds(50), cap: .milliseconds(800))
+
     /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
     public static let advisoryLock = 0x7469_636B_6400  // "tickd"
 
@@ -56,11 +59,11 @@ public struct SchemaMigrator {
         while true {
             do {
                 return try migrateOnce(db)
-            } catch let error as PostgresError where error.sqlState?.hasPrefix("40") == true && db.isOpen && attempt < 5 {
+            } catch let error as PostgresError where error.sqlState?.sqlClass == .transactionRollback && db.isOpen && attempt < 5 {
                 attempt += 1
                 logger.warning("schema migration rolled back by the server; running it again",
                                metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
-                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+                Thread.sleep(forTimeInterval: Self.rerun.pause(attempt: attempt).seconds)
             }
         }
     }
@@ -83,7 +86,7 @@ public struct SchemaMigrator {
                     applied_at timestamptz NOT NULL DEFAULT now())
                 """)
             guard let schema = try db.execute(SchemaSQL.currentSchema).value(row: 0, column: 0) else {
-                throw PostgresError(sqlState: "3F000", message: "no schema of the search_path exists to create tickd's tables in", operation: "migrate")
+                throw PostgresError(sqlState: .invalidSchemaName, message: "no schema of the search_path exists to create tickd's tables in", operation: "migrate")
             }
             let done = try db.execute("SELECT version, storage_mode FROM tickd_schema_migrations ORDER BY version").rows
             let appliedVersions = Set(done.compactMap { $0[0].flatMap { Int($0) } })
@@ -221,7 +224,7 @@ public struct SchemaMigrator {
     /// Plain tables with a notice (`auto`), or the reason as an error (`on`).
     private func fallBack(_ reason: String) throws(PostgresError) -> StorageMode {
         if options.timescale == .on {
-            throw PostgresError(sqlState: "55000", message: "timescale.enabled is on: \(reason)", operation: "create extension timescaledb")
+            throw PostgresError(sqlState: .objectNotInPrerequisiteState, message: "timescale.enabled is on: \(reason)", operation: "create extension timescaledb")
         }
         logger.notice("TimescaleDB is not used, storing in plain tables", metadata: ["reason": "\(reason)"])
         return .plain

@@ -1,4 +1,5 @@
 import Hiredis
+import TickModel
 
 /// How the Redis publisher connects and how much it holds while Redis is away.
 public struct PublisherOptions: Sendable {
@@ -11,8 +12,7 @@ public struct PublisherOptions: Sendable {
     /// Connect, read and write timeout.
     public var timeout: Duration
     /// Reconnect backoff: from `initialBackoff`, doubling, capped at `maxBackoff`.
-    public var initialBackoff: Duration
-    public var maxBackoff: Duration
+    public var reconnect: Backoff
     /// Messages per pipeline round trip at most.
     public var pipelineLimit: Int
     /// How a `rediss://` server is verified (CA file, client certificate).
@@ -24,8 +24,7 @@ public struct PublisherOptions: Sendable {
         self.prefix = prefix
         self.maxBacklog = maxBacklog
         self.timeout = timeout
-        self.initialBackoff = initialBackoff
-        self.maxBackoff = maxBackoff
+        reconnect = Backoff(initial: initialBackoff, cap: maxBackoff)
         self.pipelineLimit = pipelineLimit
     }
 }

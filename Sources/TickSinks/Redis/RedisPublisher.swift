@@ -206,7 +206,7 @@ public final class RedisPublisher: @unchecked Sendable {
             if failed {
                 attempt += 1
                 if stop { continue }
-                let pause = backoff(attempt: attempt)
+                let pause = options.reconnect.pause(attempt: attempt)
                 if attempt == 1 || attempt % 10 == 0 {
                     logger.warning("redis: unreachable, holding messages", metadata: [
                         "attempt": "\(attempt)", "backlog": "\(stats.backlog)", "retry_in_ms": "\(pause.milliseconds)",
@@ -322,12 +322,6 @@ public final class RedisPublisher: @unchecked Sendable {
         logger.error("redis: backlog over its bound, skipped the oldest messages; subscribers must re-read them from the database",
                      metadata: ["skipped": "\(drop)", "max_backlog": "\(options.maxBacklog)", "reread": "\(skippedSinceLog)"])
         skippedSinceLog = SkippedRanges()
-    }
-
-    private func backoff(attempt: Int) -> Duration {
-        var pause = options.initialBackoff
-        for _ in 1..<max(attempt, 1) where pause < options.maxBackoff { pause *= 2 }
-        return min(pause, options.maxBackoff)
     }
 
     /// Sleeps, but wakes early when `finish` is called.

@@ -76,7 +76,7 @@ public final class TCPFeedClient: Sendable {
     public var connections: Int { status.withLock { $0.connections } }
 
     public func run() async {
-        var backoff = ReconnectBackoff(base: options.initialBackoff, cap: options.maxBackoff)
+        var backoff = Backoff(initial: options.initialBackoff, cap: options.maxBackoff)
         while !status.withLock({ $0.stopping }) {
             setState(.connecting)
             do {
@@ -120,7 +120,7 @@ public final class TCPFeedClient: Sendable {
                 }
             }
             if status.withLock({ $0.stopping }) { break }
-            let delay = backoff.nextDelay(unit: Double.random(in: 0..<1))
+            let delay = backoff.next(jitter: Double.random(in: 0..<1))
             setState(.backingOff(attempt: backoff.failures, delay: delay))
             logger.info("reconnecting to upstream feed", metadata: [
                 "upstream": "\(options.name)", "attempt": "\(backoff.failures)", "in_ms": "\(delay.milliseconds)"])
