@@ -12,19 +12,19 @@ import TickPipeline
         })
     }
 
-    @Test func aFullQueueSuspendsTheSenderUntilTheConsumerTakes() async {
+    /// The waits below are on the queue's own state (a suspended sender, a waiting consumer), not
+    /// on time; the time limit fails a test whose event never comes.
+    @Test(.timeLimit(.minutes(1))) func aFullQueueSuspendsTheSenderUntilTheConsumerTakes() async {
         let queue = TickQueue(capacity: 10)
         #expect(await queue.send(Self.chunk(6)))
-        let started = Mutex(false), returned = Mutex(false)
+        let returned = Mutex(false)
         let blocked = Task {
-            started.withLock { $0 = true }
             let accepted = await queue.send(Self.chunk(6, "second"))
             returned.withLock { $0 = true }
             return accepted
         }
-        // The sender has started and had time to finish, were it not suspended.
-        while !started.withLock({ $0 }) { await Task.yield() }
-        try? await Task.sleep(for: .milliseconds(50))
+        // The sender is parked for room, and has not returned.
+        while queue.suspendedSenders == 0 { await Task.yield() }
         #expect(!returned.withLock { $0 })
         #expect(queue.depth == 6)                     // the second chunk is still waiting
         let first = await queue.receive(until: nil)
@@ -54,7 +54,7 @@ import TickPipeline
         #expect(await queue.receive(until: nil) == nil)
         // Waiting: a wake from elsewhere ends the wait.
         let waiting = Task { await queue.receive(until: nil) }
-        try? await Task.sleep(for: .milliseconds(50))
+        while !queue.isConsumerWaiting { await Task.yield() }
         queue.wake()
         #expect(await waiting.value == nil)
         #expect(!queue.isDrained)
@@ -63,11 +63,11 @@ import TickPipeline
         #expect(await queue.receive(until: .now + .seconds(3600))?.ticks.count == 1)
     }
 
-    @Test func finishDeliversWhatIsLeftThenEndsAndRefusesSenders() async {
+    @Test(.timeLimit(.minutes(1))) func finishDeliversWhatIsLeftThenEndsAndRefusesSenders() async {
         let queue = TickQueue(capacity: 5)
         #expect(await queue.send(Self.chunk(5)))
         let waiting = Task { await queue.send(Self.chunk(3)) }
-        try? await Task.sleep(for: .milliseconds(20))
+        while queue.suspendedSenders == 0 { await Task.yield() }
         queue.finish()
         #expect(await waiting.value == false)
         #expect(await queue.receive(until: nil)?.ticks.count == 5)

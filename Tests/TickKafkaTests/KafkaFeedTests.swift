@@ -33,6 +33,18 @@ import TickSources
         try producer.flush()
     }
 
+    /// A trade at the end of each of the topic's six partitions (seqs 100,000…100,005): a feed that
+    /// has delivered all six has delivered everything before them, so nothing more may come.
+    static func markEnds(of cluster: KafkaMockCluster) throws -> Set<Int64> {
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": cluster.bootstrapServers])
+        for partition in 0..<6 {
+            let line = "2026-01-05T07:00:00Z,SCOM,23.10,100,\(100_000 + partition)\n"
+            try producer.send(topic: "trades", key: nil, value: Array(line.utf8), partition: Int32(partition))
+        }
+        try producer.flush()
+        return Set((100_000..<100_006).map(Int64.init))
+    }
+
     /// What a feed delivered.
     final class Collected: Sendable {
         let chunks = Mutex<[TickChunk]>([])
@@ -48,6 +60,10 @@ import TickSources
         func wait(forTicks count: Int, seconds: Int = 60) async throws {
             let deadline = ContinuousClock.now + .seconds(seconds)
             while seqs.count < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        /// Waits until every seq of `wanted` was delivered (the test's time limit ends a wait that never does).
+        func wait(for wanted: Set<Int64>) async throws {
+            while !wanted.isSubset(of: Set(seqs)) { try await Task.sleep(for: .milliseconds(20)) }
         }
     }
 
@@ -120,9 +136,10 @@ import TickSources
         }
         try resumed.start()
         try await second.wait(forTicks: 600)
-        try await Task.sleep(for: .seconds(1))   // nothing more may come
-        #expect(Set(second.seqs) == Set(6001...6600))
-        #expect(second.seqs.count == 600)
+        let ends = try Self.markEnds(of: cluster)
+        try await second.wait(for: ends)   // each partition read to its end: nothing more may come
+        #expect(Set(second.seqs) == Set(6001...6600).union(ends))
+        #expect(second.seqs.count == 606)
         #expect(asked.withLock { Set($0.map(\.partition)) } == Set(0..<6))
         resumed.stop()
 
@@ -132,12 +149,11 @@ import TickSources
         let fromGroup = Self.feed(cluster, into: third) { partitions in partitions }
         try fromGroup.start()
         let expected = positions.values.reduce(0) { $0 + Int($1 - $1 / 2) } + 600
-        try await third.wait(forTicks: expected - 600)   // at least the part before the 600
-        try await Task.sleep(for: .seconds(1))
+        try await third.wait(for: ends)   // each partition read to its end
         fromGroup.stop()
         // Messages, not ticks, are what offsets count; a two-trade message adds one more tick.
         #expect(Set(third.seqs).isSuperset(of: Set(6001...6600)))
         #expect(!Set(third.seqs).contains(1))
-        #expect(third.seqs.count < 6600 && third.seqs.count >= expected)
+        #expect(third.seqs.count < 6606 && third.seqs.count >= expected + 6)
     }
 }

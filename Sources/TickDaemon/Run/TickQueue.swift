@@ -36,6 +36,12 @@ public final class TickQueue: Sendable {
     /// Ticks waiting now.
     public var depth: Int { state.withLock { $0.ticks } }
 
+    /// Senders suspended now, waiting for room (what tests and metrics wait on, not a sleep).
+    public var suspendedSenders: Int { state.withLock { $0.senders.count } }
+
+    /// True while the consumer is suspended in `receive`, waiting for a chunk.
+    public var isConsumerWaiting: Bool { state.withLock { $0.receiver != nil } }
+
     /// True once `finish` was called (tickd takes no more input).
     public var isFinished: Bool { state.withLock { $0.finished } }
 
