@@ -101,11 +101,11 @@ let package = Package(
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
         .testTarget(name: "TickPipelineTests", dependencies: [
             "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
-        .testTarget(name: "TickSinksTests", dependencies: ["LibPQ", "TickModel", "TickPipeline", "TickSinks"]),
+        .testTarget(name: "TickSinksTests", dependencies: ["LibPQ", "TickModel", "TickPipeline", "TickSinks", "TestSupport"]),
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
         .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickPipeline", "TickSources"]),
         .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickPipeline"]),
-        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources",
+        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources", "TestSupport",
                                                           .product(name: "Yams", package: "Yams")]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import TickDaemon
 import TickModel
@@ -194,15 +195,5 @@ import TickSinks
             #expect(stored == offset, "the stored position is the end of the input")
             #expect(storedJournal == Int64(offsetOf.count), "the stored journal position is the last record")
         }
-    }
-}
-
-/// A small deterministic generator for the model test (Knuth's MMIX constants).
-struct LinearCongruential: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return state ^ (state >> 29)
     }
 }

@@ -1,5 +1,4 @@
 import CoreMetrics
-import DequeModule
 import Foundation
 import Hiredis
 import Logging
@@ -20,20 +19,12 @@ import TickModel
 public final class RedisPublisher: @unchecked Sendable {
     // Everything below `condition` is guarded by it; the thread and callers meet only there.
     private let condition = NSCondition()
-    private var backlog = Deque<Message>()
-    private var inFlight = 0
+    /// The messages, what is retired, whether Redis is reachable: all the rules (a value).
+    private var state: PublisherBacklog
     private var stopping = false
     private var finished = false
-    private var statsValue = PublisherStats()
-    private var skippedSinceLog = SkippedRanges()
-    /// Messages enqueued so far, and those retired (acknowledged by Redis, or skipped and logged).
-    private var enqueuedCount = 0
-    private var retiredCount = 0
-    /// Per symbol, the highest seq retired: every earlier one of the symbol is retired too.
-    private var retiredSeq: [Symbol: Int64] = [:]
-    /// True from a failed send or connection attempt until the next connection: only then does
-    /// the backlog bound skip messages (before the first connection, writers wait).
-    private var unreachable = false
+    private var reconnects = 0
+    private var isConnected = false
 
     public let options: PublisherOptions
     private let logger: Logger
@@ -41,20 +32,13 @@ public final class RedisPublisher: @unchecked Sendable {
     private var lastError = ""                 // publisher thread only
     private let metrics = PublisherMetrics()
 
-    /// One message: a stored tick (encoded as JSON on the publisher thread, off the ingest
-    /// path), and whether it is also the symbol's newest.
-    struct Message {
-        let tick: Tick
-        let seq: Int64
-        let setLast: Bool
-        var flags: [String] = []
-        var symbol: Symbol { tick.symbol }
-    }
+    typealias Message = PublisherBacklog.Message
 
     /// Starts the publisher thread. It connects in the background; nothing here waits for Redis.
     public init(options: PublisherOptions, logger: Logger = Logger(label: "tickd.redis")) {
         self.options = options
         self.logger = logger
+        state = PublisherBacklog(maxBacklog: options.maxBacklog)
         let thread = Thread { [self] in self.run() }
         thread.name = "tickd-redis-publisher"
         thread.start()
@@ -71,17 +55,13 @@ public final class RedisPublisher: @unchecked Sendable {
         while !roomLocked(for: count) { condition.wait() }
     }
 
-    private func roomLocked(for count: Int) -> Bool {
-        unreachable || stopping || backlog.count + inFlight + count <= max(options.maxBacklog, count)
-    }
+    private func roomLocked(for count: Int) -> Bool { stopping || state.hasRoom(for: count) }
 
     /// The counters now.
     public var stats: PublisherStats {
         condition.lock()
         defer { condition.unlock() }
-        var stats = statsValue
-        stats.backlog = backlog.count + inFlight
-        return stats
+        return statsLocked
     }
 
     /// Where publishing has got to: `retired` messages of those enqueued are out (acknowledged by
@@ -89,7 +69,7 @@ public final class RedisPublisher: @unchecked Sendable {
     public var retirement: (retired: Int, seqs: [Symbol: Int64]) {
         condition.lock()
         defer { condition.unlock() }
-        return (retiredCount, retiredSeq)
+        return (state.retired, state.retiredSeq)
     }
 
     /// Queues the stored ticks of one committed batch (in per-symbol seq order). Never blocks on
@@ -100,7 +80,7 @@ public final class RedisPublisher: @unchecked Sendable {
         guard !result.stored.isEmpty else {
             condition.lock()
             defer { condition.unlock() }
-            return enqueuedCount
+            return state.enqueued
         }
         // The newest stored tick of each symbol whose latest moved becomes its `last` value.
         let newest = StoredTick.newestIndices(result.stored).filter { result.latestMoved.contains($0.key) }
@@ -109,21 +89,11 @@ public final class RedisPublisher: @unchecked Sendable {
             Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index), flags: stored.flags.map(\.rawValue))
         }
         condition.lock()
-        backlog.append(contentsOf: messages)
-        enqueuedCount += messages.count
-        let ticket = enqueuedCount
-        enforceBound()
+        let (ticket, skipped) = state.enqueue(messages)
         condition.broadcast()
         condition.unlock()
+        logSkipped(skipped)
         return ticket
-    }
-
-    /// Caller holds the lock.
-    private func retire<S: Sequence<Message>>(_ messages: S) {
-        for message in messages {
-            retiredCount += 1
-            if message.seq > retiredSeq[message.symbol] ?? 0 { retiredSeq[message.symbol] = message.seq }
-        }
     }
 
     /// Waits until every queued message is published or `timeout` passes; true when all went out.
@@ -135,9 +105,9 @@ public final class RedisPublisher: @unchecked Sendable {
         let deadline = Date(timeIntervalSinceNow: timeout.seconds)
         condition.lock()
         defer { condition.unlock() }
-        while !(backlog.isEmpty && inFlight == 0) {
-            if !whileUnreachable && unreachable { return false }
-            if !condition.wait(until: deadline) { return backlog.isEmpty && inFlight == 0 }
+        while !state.isIdle {
+            if !whileUnreachable && state.unreachable { return false }
+            if !condition.wait(until: deadline) { return state.isIdle }
         }
         return true
     }
@@ -152,17 +122,14 @@ public final class RedisPublisher: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         while !finished { condition.wait() }
-        var left = SkippedRanges()
-        for message in backlog { left.add(message.symbol, seq: message.seq) }
-        if !backlog.isEmpty {
-            statsValue.skipped += backlog.count
-            // Not retired: they stay in the outbox (published_seq) and go out at the next start.
-            logger.error("redis: messages not published before exit; tickd publishes them at its next start",
-                         metadata: ["unsent": "\(backlog.count)", "seqs": "\(left)"])
-            backlog.removeAll()
-        }
-        let stats = statsValue
+        // Not retired: they stay in the outbox (published_seq) and go out at the next start.
+        let left = state.abandon()
+        let stats = statsLocked
         condition.unlock()
+        if left.count > 0 {
+            logger.error("redis: messages not published before exit; tickd publishes them at its next start",
+                         metadata: ["unsent": "\(left.count)", "seqs": "\(left.ranges)"])
+        }
         return stats
     }
 
@@ -172,36 +139,28 @@ public final class RedisPublisher: @unchecked Sendable {
         var attempt = 0
         while true {
             condition.lock()
-            while backlog.isEmpty && !stopping { condition.wait() }
-            if stopping && (backlog.isEmpty || connection == nil && attempt > 0) {
+            while state.waiting.isEmpty && !stopping { condition.wait() }
+            if stopping && (state.waiting.isEmpty || connection == nil && attempt > 0) {
                 finished = true
                 condition.broadcast()
                 condition.unlock()
                 return
             }
-            let count = min(options.pipelineLimit, backlog.count)
-            let work = Array(backlog.prefix(count))
-            backlog.removeFirst(count)
-            inFlight = count
+            let work = state.take(limit: options.pipelineLimit)
             condition.unlock()
 
             let sent = send(work)
             condition.lock()
-            inFlight = 0
-            retire(work[..<sent])
-            statsValue.published += sent
+            // What did not go out goes back to the front, oldest first; the bound applies.
+            let skipped = state.sent(work, acknowledged: sent)
             metrics.published.increment(by: Int64(sent))
-            metrics.backlog.record(backlog.count + (sent < work.count ? work.count - sent : 0))
-            if sent < work.count {
-                // Put back what did not go out, oldest first, then respect the bound.
-                backlog.insert(contentsOf: work[sent...], at: 0)
-                enforceBound()
-            }
-            statsValue.connected = connection != nil
+            metrics.backlog.record(state.pending)
+            isConnected = connection != nil
             condition.broadcast()
             let failed = sent < work.count
             let stop = stopping
             condition.unlock()
+            logSkipped(skipped)
 
             if failed {
                 attempt += 1
@@ -268,9 +227,8 @@ public final class RedisPublisher: @unchecked Sendable {
             }
             connection = nil
             condition.lock()
-            statsValue.errors += 1
-            statsValue.connected = false
-            unreachable = true
+            state.failed()
+            isConnected = false
             condition.broadcast()   // a drain that does not wait for an unreachable Redis returns
             condition.unlock()
             metrics.errors.increment()
@@ -294,9 +252,9 @@ public final class RedisPublisher: @unchecked Sendable {
         let redis = try RedisConnection(url: options.url, timeout: options.timeout, tls: options.tls)
         connection = redis
         condition.lock()
-        if everConnected { statsValue.reconnects += 1 }
-        statsValue.connected = true
-        unreachable = false
+        if everConnected { reconnects += 1 }
+        isConnected = true
+        state.connected()
         condition.unlock()
         metrics.up.record(1)
         if everConnected { metrics.reconnects.increment() }
@@ -305,23 +263,25 @@ public final class RedisPublisher: @unchecked Sendable {
         return redis
     }
 
-    /// Drops the oldest messages beyond `maxBacklog`, counting them and logging the ranges.
-    /// Caller holds the lock.
-    /// While Redis is connected the writers' wait for room bounds the backlog (to one batch past
-    /// the bound at most); nothing is skipped then.
-    private func enforceBound() {
-        guard unreachable else { return }
-        let excess = backlog.count + inFlight - options.maxBacklog
-        guard excess > 0 else { return }
-        let drop = min(excess, backlog.count)
-        for message in backlog.prefix(drop) { skippedSinceLog.add(message.symbol, seq: message.seq) }
-        retire(backlog.prefix(drop))
-        backlog.removeFirst(drop)
-        statsValue.skipped += drop
-        metrics.skipped.increment(by: Int64(drop))
+    /// The counters. Caller holds the lock.
+    private var statsLocked: PublisherStats {
+        var stats = PublisherStats()
+        stats.published = state.published
+        stats.skipped = state.skipped
+        stats.errors = state.errors
+        stats.reconnects = reconnects
+        stats.backlog = state.pending
+        stats.connected = isConnected
+        return stats
+    }
+
+    /// Counts and logs what the backlog's bound skipped (while Redis was unreachable; while it
+    /// is connected the writers' wait for room bounds the backlog and nothing is skipped).
+    private func logSkipped(_ skipped: PublisherBacklog.Skipped?) {
+        guard let skipped, skipped.count > 0 else { return }
+        metrics.skipped.increment(by: Int64(skipped.count))
         logger.error("redis: backlog over its bound, skipped the oldest messages; subscribers must re-read them from the database",
-                     metadata: ["skipped": "\(drop)", "max_backlog": "\(options.maxBacklog)", "reread": "\(skippedSinceLog)"])
-        skippedSinceLog = SkippedRanges()
+                     metadata: ["skipped": "\(skipped.count)", "max_backlog": "\(options.maxBacklog)", "reread": "\(skipped.ranges)"])
     }
 
     /// Sleeps, but wakes early when `finish` is called.
