@@ -64,8 +64,17 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
+        // The engine: queue → batchers → writer lanes → publisher, with the ack ledger; it knows
+        // nothing of configuration or the command line.
+        .target(name: "TickEngine", dependencies: [
+            "TickModel", "TickPipeline", "TickSinks", "TickJournal",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+        ]),
         .target(name: "TickDaemon", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "TickJournal", "TickKafka", "Kafka", "LibPQ",
+            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "TickJournal", "TickKafka", "Kafka", "LibPQ", "TickEngine",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "DequeModule", package: "swift-collections"),
@@ -105,11 +114,11 @@ let package = Package(
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
         .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickPipeline", "TickSources"]),
         .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickPipeline"]),
-        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickModel", "TickPipeline", "TickSources", "TestSupport",
+        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickEngine", "TickModel", "TickPipeline", "TickSources", "TestSupport",
                                                           .product(name: "Yams", package: "Yams")]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "LibPQ", "Hiredis", "Kafka", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TestSupport",
+            "LibPQ", "Hiredis", "Kafka", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TickEngine", "TestSupport",
             .product(name: "Logging", package: "swift-log")]),
         // One folder per case: input + options + expected ticks or reject reasons.
         .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickPipeline", "TickDaemon"],

@@ -1,6 +1,7 @@
 import TestSupport
 import Testing
 @testable import TickDaemon
+@testable import TickEngine
 import TickModel
 import TickPipeline
 import TickSinks

@@ -1,5 +1,6 @@
 import Testing
 @testable import TickDaemon
+@testable import TickEngine
 import TickPipeline
 
 /// The queue's rules without tasks or time: waiters are plain tokens.

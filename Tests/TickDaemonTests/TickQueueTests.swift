@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import TickDaemon
+import TickEngine
 import TickModel
 import TickPipeline
 

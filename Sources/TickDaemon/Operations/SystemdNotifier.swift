@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import TickEngine
 
 /// sd_notify without libsystemd: datagrams to the socket named by `NOTIFY_SOCKET` (a path, or
 /// `@name` for the abstract namespace). Nil when tickd is not run under a notify-type unit.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TickCodecs
+import TickEngine
 import TickModel
 import TickPipeline
 import TickSinks

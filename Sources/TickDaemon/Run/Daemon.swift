@@ -4,6 +4,7 @@ import NIOCore
 import Prometheus
 import NIOPosix
 import ServiceLifecycle
+import TickEngine
 import TickJournal
 import TickModel
 import TickPipeline

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import TickEngine
 
 /// The pipeline as the daemon's first service: on SIGTERM the group shuts it down last, when
 /// every source has stopped; it then drains the queue, commits the rest, publishes, and returns.

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import TickEngine
 import TickJournal
 import TickPipeline
 

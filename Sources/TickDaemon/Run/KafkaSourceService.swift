@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Logging
 import ServiceLifecycle
+import TickEngine
 import TickKafka
 import TickPipeline
 import TickSinks

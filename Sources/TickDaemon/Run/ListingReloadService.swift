@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import TickEngine
 import TickModel
 import TickPipeline
 

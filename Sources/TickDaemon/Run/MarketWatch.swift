@@ -2,6 +2,7 @@ import CoreMetrics
 import Logging
 import ServiceLifecycle
 import Synchronization
+import TickEngine
 import TickModel
 import TickPipeline
 import TickSinks
@@ -12,7 +13,7 @@ import TickSinks
 /// trade and today's pre-open) is logged once and shown by `tickd_symbol_stale{symbol}`; and no
 /// tick at all for `feedSilentAfter` makes `/readyz` say so (degraded, still 200) and sets
 /// `tickd_feed_silent`.
-final class MarketWatch: Service, Sendable, CustomStringConvertible {
+final class MarketWatch: Service, Sendable, CustomStringConvertible, TradeWatch {
     let session: TradingSession
     let zone: ExchangeZone
     let staleAfter: Duration

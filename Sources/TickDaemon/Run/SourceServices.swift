@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import TickEngine
 import TickModel
 import TickPipeline
 import TickSources

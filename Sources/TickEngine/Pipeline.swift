@@ -14,26 +14,33 @@ import TickSinks
 /// `run` consumes until the queue is finished and drained, then commits what is left; `finish`
 /// drains the publisher, records its watermark, releases and syncs the journal. The lanes belong
 /// to the caller (`WriterLanes.stop`).
-final class Pipeline: Sendable {
-    struct Settings: Sendable {
-        var maxTicks: Int
-        var maxAge: Duration
+public final class Pipeline: Sendable {
+    public struct Settings: Sendable {
+        public var maxTicks: Int
+        public var maxAge: Duration
         /// Group commit: a batch closes after `linger` when nothing else is waiting (nil: off).
-        var linger: Duration?
+        public var linger: Duration?
         /// How long `finish` waits for Redis to take the backlog.
-        var publishDrain: Duration
+        public var publishDrain: Duration
+
+        public init(maxTicks: Int, maxAge: Duration, linger: Duration?, publishDrain: Duration) {
+            self.maxTicks = maxTicks
+            self.maxAge = maxAge
+            self.linger = linger
+            self.publishDrain = publishDrain
+        }
     }
 
-    let queue: TickQueue
-    let lanes: [WriterLane]
-    let publisher: RedisPublisher?
-    let journal: Journal?
-    let settings: Settings
+    public let queue: TickQueue
+    public let lanes: [WriterLane]
+    public let publisher: RedisPublisher?
+    public let journal: Journal?
+    public let settings: Settings
     let deadLetters: DeadLetterFile
     let io: BlockingIO
-    let stats: DaemonStats
+    public let stats: DaemonStats
     /// Told of every tick received and every commit (trading session, staleness).
-    let watch: MarketWatch?
+    let watch: (any TradeWatch)?
     /// Every committed batch, on its lane's thread, after it went to the publisher.
     let onCommitted: (@Sendable (BatchResult) -> Void)?
     let logger: Logger
@@ -42,8 +49,8 @@ final class Pipeline: Sendable {
     private let metrics = IngestMetrics()
 
     /// Sets up the ledger: with a journal, from where the database has applied it to.
-    init(queue: TickQueue, lanes: [WriterLane], publisher: RedisPublisher?, journal: Journal?, settings: Settings,
-         deadLetters: DeadLetterFile, io: BlockingIO, stats: DaemonStats = DaemonStats(), watch: MarketWatch? = nil,
+    public init(queue: TickQueue, lanes: [WriterLane], publisher: RedisPublisher?, journal: Journal?, settings: Settings,
+         deadLetters: DeadLetterFile, io: BlockingIO, stats: DaemonStats = DaemonStats(), watch: (any TradeWatch)? = nil,
          onCommitted: (@Sendable (BatchResult) -> Void)? = nil, logger: Logger) async throws {
         precondition(!lanes.isEmpty)
         self.queue = queue
@@ -82,7 +89,7 @@ final class Pipeline: Sendable {
 
     /// Consumes the queue until it is finished and drained (first, what the journal holds beyond
     /// the database's position), and returns once every batch is committed.
-    func run() async throws {
+    public func run() async throws {
         var batchers = lanes.map { _ in Batcher(maxTicks: settings.maxTicks, maxAge: settings.maxAge, linger: settings.linger) }
         if let journal, let backlog = ledger.withLock({ $0.journalBacklog(journal) }) {
             var replayed = 0
@@ -140,7 +147,7 @@ final class Pipeline: Sendable {
     /// (one that is down is not waited for: its backlog stays owed in the outbox, and the wait
     /// would only push the stop past the shutdown deadline), records the watermark, releases
     /// applied and published journal segments, syncs the journal.
-    func finish() async throws -> PublisherStats? {
+    public func finish() async throws -> PublisherStats? {
         var published: PublisherStats?
         if let publisher {
             let drain = settings.publishDrain
@@ -226,6 +233,13 @@ final class Pipeline: Sendable {
     private func throwFailure() throws(SinkError) {
         if let error = failure.withLock({ $0 }) { throw error }
     }
+}
+
+/// What a pipeline tells of the trades it handles (the daemon's trading-session and staleness
+/// watch): a chunk with ticks received, a batch committed. Called on any thread; must not block.
+public protocol TradeWatch: Sendable {
+    func received()
+    func committed(_ result: BatchResult)
 }
 
 extension AckLedger {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TickEngine
 import TickModel
 import TickPipeline
 import TickSources

@@ -6,8 +6,8 @@ import TickSinks
 /// blocking calls never run on Swift's cooperative pool. Jobs run one at a time, in the order they
 /// were given. `submit` lets at most `depth` batches wait or run (backpressure on the pipeline);
 /// `perform` runs a one-off call (a position read, the listing) between batches.
-final class WriterLane: @unchecked Sendable {
-    let index: Int
+public final class WriterLane: @unchecked Sendable {
+    public let index: Int
     private let depth: Int
     // Used only on the lane's thread.
     private let sink: PostgresSink
@@ -21,7 +21,7 @@ final class WriterLane: @unchecked Sendable {
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var freed: (@Sendable () -> Void)?
 
-    init(index: Int, sink: PostgresSink, depth: Int = 2) {
+    public init(index: Int, sink: PostgresSink, depth: Int = 2) {
         self.index = index
         self.sink = sink
         self.depth = depth
@@ -32,7 +32,7 @@ final class WriterLane: @unchecked Sendable {
 
     /// Queues `job` on the lane's thread after waiting (suspended, not blocking) while `depth`
     /// batches are already queued or running. `job` counts as one batch until it returns.
-    func submit(_ job: @escaping @Sendable (PostgresSink) -> Void) async {
+    public func submit(_ job: @escaping @Sendable (PostgresSink) -> Void) async {
         while true {
             let queued: Bool = condition.withLock {
                 guard batches < depth || stopping else { return false }
@@ -57,7 +57,7 @@ final class WriterLane: @unchecked Sendable {
     }
 
     /// Runs `body` on the lane's thread, after the batches queued before it, and returns its result.
-    func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresSink) throws -> T) async throws -> T {
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresSink) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = condition.withLock {
                 guard !stopped else { return false }
@@ -70,15 +70,15 @@ final class WriterLane: @unchecked Sendable {
     }
 
     /// Whether no batch is queued or running: a batch closed now would start at once.
-    var isFree: Bool { condition.withLock { batches == 0 } }
+    public var isFree: Bool { condition.withLock { batches == 0 } }
 
     /// Calls `body` (on the lane's thread) each time the lane's last batch is done.
-    func whenFree(_ body: @escaping @Sendable () -> Void) {
+    public func whenFree(_ body: @escaping @Sendable () -> Void) {
         condition.withLock { freed = body }
     }
 
     /// Suspends until every batch submitted so far has run.
-    func idle() async {
+    public func idle() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = condition.withLock {
                 if batches == 0 { return true }
@@ -90,7 +90,7 @@ final class WriterLane: @unchecked Sendable {
     }
 
     /// Ends the thread once the queued jobs have run.
-    func stop() {
+    public func stop() {
         condition.withLock {
             stopping = true
             condition.broadcast()

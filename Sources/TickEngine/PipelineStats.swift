@@ -27,7 +27,7 @@ public final class DaemonStats: Sendable {
     }
 
     /// Adds what a finished connection or file counted.
-    func recordSource(_ name: String, _ counts: SourceCounts) {
+    public func recordSource(_ name: String, _ counts: SourceCounts) {
         state.withLock { $0.sources[name, default: SourceCounts()].add(counts) }
     }
 }

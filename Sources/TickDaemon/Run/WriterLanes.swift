@@ -1,4 +1,5 @@
 import Logging
+import TickEngine
 import TickModel
 import TickPipeline
 import TickSinks
