@@ -43,9 +43,9 @@ let package = Package(
         // The tick domain.
         .target(name: "TickModel"),
         .target(name: "TickCodecs", dependencies: ["TickModel"]),
-        .target(name: "TickPipeline", dependencies: ["TickModel", "TickCodecs"]),
+        .target(name: "TickNormalisation", dependencies: ["TickModel", "TickCodecs"]),
         .target(name: "TickSources", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "Zstd", "Gzip",
+            "TickModel", "TickCodecs", "TickNormalisation", "Zstd", "Gzip",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -53,13 +53,13 @@ let package = Package(
         ]),
         // Kafka consumer groups as a source (`sources.kafka`).
         .target(name: "TickKafka", dependencies: [
-            "Kafka", "TickModel", "TickPipeline", "TickSources", .product(name: "Logging", package: "swift-log"),
+            "Kafka", "TickModel", "TickNormalisation", "TickSources", .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics")]),
         // The local journal of live feeds (segments, checksums, recovery).
         .target(name: "TickJournal", dependencies: [
-            "TickModel", "TickPipeline", "Zstd", "CZlib", .product(name: "Logging", package: "swift-log")]),
+            "TickModel", "TickNormalisation", "Zstd", "CZlib", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TickSinks", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "LibPQ", "Hiredis",
+            "TickModel", "TickCodecs", "TickNormalisation", "LibPQ", "Hiredis",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -67,14 +67,14 @@ let package = Package(
         // The engine: queue → batchers → writer lanes → publisher, with the ack ledger; it knows
         // nothing of configuration or the command line.
         .target(name: "TickEngine", dependencies: [
-            "TickModel", "TickPipeline", "TickSinks", "TickJournal",
+            "TickModel", "TickNormalisation", "TickSinks", "TickJournal",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .target(name: "TickDaemon", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "TickJournal", "TickKafka", "Kafka", "LibPQ", "TickEngine",
+            "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "TickSinks", "TickJournal", "TickKafka", "Kafka", "LibPQ", "TickEngine",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "DequeModule", package: "swift-collections"),
@@ -86,7 +86,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "tickd", dependencies: [
-            "TickDaemon", "TickSources", "TickKafka", "TickCodecs", "TickModel", "TickPipeline", "TickJournal", "CMalloc",
+            "TickDaemon", "TickSources", "TickKafka", "TickCodecs", "TickModel", "TickNormalisation", "TickJournal", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -94,10 +94,10 @@ let package = Package(
         ]),
         // The parsers under libFuzzer (scripts/fuzz.sh builds it with -sanitize=fuzzer,address in
         // .build-fuzz); in a normal build it runs corpus files through the same target.
-        .executableTarget(name: "tickd-fuzz", dependencies: ["TickModel", "TickCodecs", "TickPipeline"]),
+        .executableTarget(name: "tickd-fuzz", dependencies: ["TickModel", "TickCodecs", "TickNormalisation"]),
         // Shares the test kit (socket, instrument list and grid) with the tests.
         .executableTarget(name: "tickd-bench", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "Hiredis", "TestSupport", "Kafka", "LibPQ",
+            "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "Hiredis", "TestSupport", "Kafka", "LibPQ",
         ]),
 
         // The test kit: helpers shared by test targets and tickd-bench (sockets, subscribers,
@@ -108,23 +108,23 @@ let package = Package(
         .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip", "Kafka"]),
         .testTarget(name: "TickModelTests", dependencies: ["TickModel"]),
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
-        .testTarget(name: "TickPipelineTests", dependencies: [
-            "TickModel", "TickCodecs", "TickPipeline", "TickSources", "TickSinks", "Zstd", "Gzip"]),
-        .testTarget(name: "TickSinksTests", dependencies: ["LibPQ", "TickModel", "TickPipeline", "TickSinks", "TestSupport"]),
+        .testTarget(name: "TickNormalisationTests", dependencies: [
+            "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "TickSinks", "Zstd", "Gzip"]),
+        .testTarget(name: "TickSinksTests", dependencies: ["LibPQ", "TickModel", "TickNormalisation", "TickSinks", "TestSupport"]),
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
-        .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickPipeline", "TickSources"]),
-        .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickPipeline"]),
-        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickEngine", "TickModel", "TickPipeline", "TickSources", "TestSupport",
+        .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickNormalisation", "TickSources"]),
+        .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickNormalisation"]),
+        .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickEngine", "TickModel", "TickNormalisation", "TickSources", "TestSupport",
                                                           .product(name: "Yams", package: "Yams")]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "LibPQ", "Hiredis", "Kafka", "TickModel", "TickPipeline", "TickSinks", "TickDaemon", "TickEngine", "TestSupport",
+            "LibPQ", "Hiredis", "Kafka", "TickModel", "TickNormalisation", "TickSinks", "TickDaemon", "TickEngine", "TestSupport",
             .product(name: "Logging", package: "swift-log")]),
         // One folder per case: input + options + expected ticks or reject reasons.
-        .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickPipeline", "TickDaemon"],
+        .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickNormalisation", "TickDaemon"],
                     resources: [.copy("Fixtures")]),
         // The built `tickd` binary and the sample feeds of Seeds/.
-        .testTarget(name: "TickdCLITests", dependencies: ["TickModel", "TickPipeline", "TickDaemon", "Gzip", "TestSupport",
+        .testTarget(name: "TickdCLITests", dependencies: ["TickModel", "TickNormalisation", "TickDaemon", "Gzip", "TestSupport",
                                                          .product(name: "Yams", package: "Yams")]),
     ],
     swiftLanguageModes: [.v6]

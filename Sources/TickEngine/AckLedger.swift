@@ -1,6 +1,6 @@
 import DequeModule
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// The pipeline's one acknowledgement ledger: which chunks are stored, and so what each batch's

@@ -2,7 +2,7 @@ import Logging
 import Synchronization
 import TickJournal
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// The one ingest engine of `tickd run` and `tickd replay`: sources → bounded `TickQueue` →

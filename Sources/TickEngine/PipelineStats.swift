@@ -1,6 +1,6 @@
 import CoreMetrics
 import Synchronization
-import TickPipeline
+import TickNormalisation
 
 /// Counters of the running pipeline, read by logs, tests and the systemd watchdog.
 public final class DaemonStats: Sendable {

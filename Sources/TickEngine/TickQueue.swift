@@ -1,6 +1,6 @@
 import Synchronization
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// The bounded queue between the sources and the database writer, counted in ticks.
 ///

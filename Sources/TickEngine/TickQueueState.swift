@@ -1,5 +1,5 @@
 import DequeModule
-import TickPipeline
+import TickNormalisation
 
 /// The rules of `TickQueue` as a value: the chunks held (counted in ticks), the senders parked
 /// for room, the one consumer parked for a chunk, a pending wake, and the end. Each event returns

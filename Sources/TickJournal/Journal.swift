@@ -4,7 +4,7 @@ import Glibc
 import Dispatch
 import Logging
 import Synchronization
-import TickPipeline
+import TickNormalisation
 import Zstd
 
 /// The local journal of live feeds, after the kdb+ tickerplant log: every chunk tickd accepts

@@ -1,5 +1,5 @@
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// The bytes of one journal record: a chunk of keyed ticks as a source accepted them (source
 /// name, its last line, every tick with its storage key). Little-endian, versioned, exact:

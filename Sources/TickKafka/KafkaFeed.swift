@@ -4,7 +4,7 @@ import Logging
 import Metrics
 import Synchronization
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSources
 
 /// Reads the partitions a consumer group gives this instance into the pipeline. Its thread owns

@@ -1,4 +1,4 @@
-import TickPipeline
+import TickNormalisation
 
 /// A Kafka source: the topics a consumer group shares, and how their messages are read. A
 /// message holds one or more lines in the source's format.

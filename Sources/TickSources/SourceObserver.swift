@@ -1,6 +1,6 @@
 import CoreMetrics
 import Logging
-import TickPipeline
+import TickNormalisation
 
 /// Turns a source's running counts into metrics (`tickd_ticks_received_total{source}`,
 /// `tickd_ticks_rejected_total{reason}`) and, during a storm of rejects, one warning per source

@@ -3,7 +3,7 @@
 import Foundation
 import TickCodecs
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSources
 
 let repeats = 20

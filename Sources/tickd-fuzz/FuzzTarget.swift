@@ -3,7 +3,7 @@ import Glibc
 #endif
 import TickCodecs
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// The parsers under a fuzzer: bytes → lines → CSV or NDJSON (auto, per line) → normalised ticks,
 /// fed in two pieces split where the input says (so lines spanning reads are covered too).

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import TickDaemon
-import TickPipeline
+import TickNormalisation
 
 /// `tickd redrive FILE [--reason R]...`: re-ingest dead letters through the normal path.
 struct RedriveCommand: AsyncParsableCommand {

@@ -3,7 +3,7 @@ import Foundation
 import TickCodecs
 import TickDaemon
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// `tickd replay FILE...`: one-shot replay of recorded feeds.
 struct ReplayCommand: AsyncParsableCommand {

@@ -3,7 +3,7 @@ import Testing
 import TickCodecs
 import TickDaemon
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// Runs every folder under Fixtures/: `input.*` is decoded with the config in `options.yaml`
 /// (if any) and must give exactly the lines of `expected.txt` — `ok <tick as CSV>` or

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 import TickDaemon
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// `tickd run` as a process against the real PostgreSQL and Redis: TCP publishers, an upstream
 /// feed, SIGTERM, limits, memory.

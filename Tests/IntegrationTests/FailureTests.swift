@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 import TickDaemon
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 @Suite struct FailureTests {

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 import TickDaemon
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// Redis publishing against real Redis servers: the shared one of scripts/test.sh (each test with

@@ -3,7 +3,7 @@ import LibPQ
 import Testing
 import TickDaemon
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// The rules of SPEC.md for market_ticks and stocks, against the real PostgreSQL.

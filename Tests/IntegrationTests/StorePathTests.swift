@@ -3,7 +3,7 @@ import LibPQ
 import Synchronization
 import Testing
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// The two ways a batch is stored: new ticks COPY straight into market_ticks with seqs numbered

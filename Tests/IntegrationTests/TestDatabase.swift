@@ -2,7 +2,7 @@ import Foundation
 import LibPQ
 import TickDaemon
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// A private schema in the test PostgreSQL (DATABASE_URL from scripts/test.sh) for one test:
 /// tickd's tables land there through `search_path`, so tests run in parallel without sharing rows.

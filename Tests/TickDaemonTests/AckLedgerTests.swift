@@ -3,7 +3,7 @@ import Testing
 @testable import TickDaemon
 @testable import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// The acknowledgement ledger, without I/O: what each batch's transaction may record.

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import TickDaemon
-import TickPipeline
+import TickNormalisation
 import TickSources
 import Yams
 

@@ -1,7 +1,7 @@
 import Testing
 @testable import TickDaemon
 @testable import TickEngine
-import TickPipeline
+import TickNormalisation
 
 /// The queue's rules without tasks or time: waiters are plain tokens.
 @Suite struct TickQueueStateTests {

@@ -3,7 +3,7 @@ import Testing
 import TickDaemon
 import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 @Suite struct TickQueueTests {
     static func chunk(_ n: Int, _ source: String = "s") -> TickChunk {

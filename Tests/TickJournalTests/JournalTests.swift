@@ -3,7 +3,7 @@ import Synchronization
 import Testing
 @testable import TickJournal
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 @Suite struct JournalTests {
     static func directory() -> String {

@@ -6,7 +6,7 @@ import Testing
 import TickCodecs
 import TickKafka
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSources
 
 /// The Kafka source against librdkafka's mock cluster (three brokers on loopback): a consumer

@@ -1,7 +1,7 @@
 import LibPQ
 import Testing
 import TickModel
-import TickPipeline
+import TickNormalisation
 @testable import TickSinks
 
 @Suite struct BinaryCopyTests {

@@ -1,6 +1,6 @@
 import Testing
 import TickModel
-import TickPipeline
+import TickNormalisation
 @testable import TickSinks
 
 @Suite struct StoredTickTests {

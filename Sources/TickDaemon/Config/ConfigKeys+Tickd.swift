@@ -5,7 +5,7 @@ import TickCodecs
 import TickJournal
 import TickKafka
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 import TickSources
 

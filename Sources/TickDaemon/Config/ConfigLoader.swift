@@ -3,7 +3,7 @@ import Logging
 import TickJournal
 import TickModel
 import TickCodecs
-import TickPipeline
+import TickNormalisation
 import TickSinks
 import TickSources
 import Yams

@@ -1,6 +1,6 @@
 import Hiredis
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 extension TickdConfig {

@@ -3,7 +3,7 @@ import TickCodecs
 import TickJournal
 import TickKafka
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 import TickSources
 

@@ -1,7 +1,7 @@
 import LibPQ
 import Logging
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// `tickd quarantine list|release`: the trades the price checks held back, and letting an

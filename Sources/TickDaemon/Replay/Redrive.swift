@@ -1,5 +1,5 @@
 import Foundation
-import TickPipeline
+import TickNormalisation
 
 /// `tickd redrive`: the raw lines of dead letters, chosen by reason, read again through the
 /// normal replay path (after `tickd seed` lists an instrument, its `unknown_symbol` trades go in).

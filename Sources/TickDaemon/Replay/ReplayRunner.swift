@@ -4,7 +4,7 @@ import Synchronization
 import TickCodecs
 import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 import TickSources
 

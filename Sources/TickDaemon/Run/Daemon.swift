@@ -7,7 +7,7 @@ import ServiceLifecycle
 import TickEngine
 import TickJournal
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 import TickSources
 

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSources
 
 /// A recorded feed read into the pipeline — by `tickd replay`, and by the daemon's

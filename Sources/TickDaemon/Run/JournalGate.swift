@@ -2,7 +2,7 @@ import Logging
 import Synchronization
 import TickEngine
 import TickJournal
-import TickPipeline
+import TickNormalisation
 
 /// Where live (TCP) chunks enter the pipeline: each is appended to the journal first — only then
 /// is it received — and queued after. While the journal is over its size bound or its disk is

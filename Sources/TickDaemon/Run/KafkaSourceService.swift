@@ -4,7 +4,7 @@ import Logging
 import ServiceLifecycle
 import TickEngine
 import TickKafka
-import TickPipeline
+import TickNormalisation
 import TickSinks
 import TickSources
 

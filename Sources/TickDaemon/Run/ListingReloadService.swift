@@ -2,7 +2,7 @@ import Logging
 import ServiceLifecycle
 import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// Reads the listed instruments from `stocks` every `interval` (on the first writer lane's thread,
 /// between batches) and replaces the shared `Listing`, so an instrument added by `tickd seed` or by the

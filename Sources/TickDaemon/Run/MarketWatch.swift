@@ -4,7 +4,7 @@ import ServiceLifecycle
 import Synchronization
 import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// Watches the market against the exchange's session, every `interval`:

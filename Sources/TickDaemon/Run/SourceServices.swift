@@ -4,7 +4,7 @@ import NIOPosix
 import ServiceLifecycle
 import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSources
 
 /// A TCP listener as a service: on graceful shutdown it stops accepting and closes connections.

@@ -1,7 +1,7 @@
 import Logging
 import TickEngine
 import TickModel
-import TickPipeline
+import TickNormalisation
 import TickSinks
 
 /// The database side of a pipeline, connected: `database.writers` lanes, the listed symbols (with

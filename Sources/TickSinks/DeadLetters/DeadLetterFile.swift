@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Foundation
 import TickCodecs
-import TickPipeline
+import TickNormalisation
 
 /// Appends rejected records to a JSON-lines file, one object per reject:
 /// `{"source":"feed.csv","line":12,"reason":"negative_price","detail":"…","raw":"…"}`.

@@ -1,7 +1,7 @@
 import CoreMetrics
 import LibPQ
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// One batch, one transaction, in as few round trips as libpq allows:
 ///

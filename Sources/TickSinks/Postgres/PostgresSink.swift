@@ -4,7 +4,7 @@ import LibPQ
 import Logging
 import TickCodecs
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// Writes batches of ticks to PostgreSQL/TimescaleDB through libpq.
 ///

@@ -1,7 +1,7 @@
 import CoreMetrics
 import LibPQ
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// The exchange's price checks on a sink's batches: each trade against its trading day's limit
 /// band around the previous close, and against the tick grid (`PriceCheck`).

@@ -1,6 +1,6 @@
 import LibPQ
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// The trades the price checks held back (`tickd_quarantine`), as `tickd quarantine` reads and
 /// releases them. (The batch path holds them in its own transaction: `BatchSQL.quarantine`.)

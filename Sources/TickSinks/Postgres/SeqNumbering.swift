@@ -1,5 +1,5 @@
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// The client side of a batch's fast path (all ticks new): how many seqs each symbol takes, and
 /// which seq each tick gets once the counters moved — the same numbering the server's merge path

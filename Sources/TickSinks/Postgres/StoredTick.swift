@@ -1,5 +1,5 @@
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// A tick the database stored (new or changed) in a committed batch, with its per-symbol
 /// publication sequence number.

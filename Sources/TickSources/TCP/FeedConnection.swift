@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// Makes the decoder of a new connection or file: source name, record format, line limit.
 public typealias DecoderFactory = @Sendable (_ source: String, _ format: FeedFormat, _ maxLineBytes: Int) -> SourceDecoder

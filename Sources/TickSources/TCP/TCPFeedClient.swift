@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// An upstream feed tickd connects to (`sources.connect[]` or `--connect HOST:PORT`).
 public struct UpstreamOptions: Sendable {

@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// One TCP listener's settings (`sources.listen[]` or `--listen HOST:PORT`).
 public struct ListenerOptions: Sendable {

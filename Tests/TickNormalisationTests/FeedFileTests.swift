@@ -1,7 +1,7 @@
 import Foundation
 import Gzip
 import Testing
-import TickPipeline
+import TickNormalisation
 import TickSinks
 import TickSources
 import Zstd

@@ -1,7 +1,7 @@
 import Testing
 import TickCodecs
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 @Suite struct NormaliserTests {
     @Test func nairobiIsThreeHoursAheadOfUTC() {

@@ -1,7 +1,7 @@
 import Testing
 import TickCodecs
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 /// A listing that changes while a decoder runs: its cached unknown-symbol rejects do not outlive it.
 @Suite struct ListingTests {

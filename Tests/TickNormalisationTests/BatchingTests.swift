@@ -1,6 +1,6 @@
 import Testing
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 @Suite struct BatchingTests {
     static func trade(_ ns: Int64, _ symbol: Symbol = "SCOM", seq: Int64? = nil) -> Tick {

@@ -1,7 +1,7 @@
 import Testing
 import TickCodecs
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 @Suite struct PropertyTests {
     static let symbols: [Symbol] = ["SCOM", "EQTY", "KCB", "BAT", "UCHM", "NEW-CO", "A.B"]

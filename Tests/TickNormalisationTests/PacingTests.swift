@@ -1,6 +1,6 @@
 import Testing
 import TickModel
-import TickPipeline
+import TickNormalisation
 
 @Suite struct PacingTests {
     @Test func speeds() {
