@@ -1,4 +1,3 @@
-import DequeModule
 import Foundation
 import TickSinks
 
@@ -8,23 +7,17 @@ import TickSinks
 /// `perform` runs a one-off call (a position read, the listing) between batches.
 public final class WriterLane: @unchecked Sendable {
     public let index: Int
-    private let depth: Int
     // Used only on the lane's thread.
     private let sink: PostgresSink
-    // Guarded by `condition`.
+    // The rules (`WriterLaneState`), guarded by `condition`; continuations resume outside it.
     private let condition = NSCondition()
-    private var jobs = Deque<() -> Void>()
-    private var batches = 0
-    private var stopping = false
-    private var stopped = false
-    private var roomWaiters: [CheckedContinuation<Void, Never>] = []
-    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    private var state: WriterLaneState<CheckedContinuation<Void, Never>, () -> Void>
     private var freed: (@Sendable () -> Void)?
 
     public init(index: Int, sink: PostgresSink, depth: Int = 2) {
         self.index = index
         self.sink = sink
-        self.depth = depth
+        state = WriterLaneState(depth: depth)
         let thread = Thread { [self] in loop() }
         thread.name = "tickd-writer-\(index)"
         thread.start()
@@ -35,23 +28,17 @@ public final class WriterLane: @unchecked Sendable {
     public func submit(_ job: @escaping @Sendable (PostgresSink) -> Void) async {
         while true {
             let queued: Bool = condition.withLock {
-                guard batches < depth || stopping else { return false }
-                batches += 1
-                jobs.append { [self] in
+                let queued = state.submitBatch { [self] in
                     job(sink)
                     batchDone()
                 }
-                condition.broadcast()
-                return true
+                if queued { condition.broadcast() }
+                return queued
             }
             if queued { return }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = condition.withLock {
-                    if batches < depth || stopping { return true }
-                    roomWaiters.append(continuation)
-                    return false
-                }
-                if now { continuation.resume() }
+                let parked = condition.withLock { state.parkForRoom(continuation) }
+                if !parked { continuation.resume() }
             }
         }
     }
@@ -60,17 +47,16 @@ public final class WriterLane: @unchecked Sendable {
     public func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresSink) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let accepted = condition.withLock {
-                guard !stopped else { return false }
-                jobs.append { [sink] in continuation.resume(with: Result { try body(sink) }) }
-                condition.broadcast()
-                return true
+                let accepted = state.perform { [sink] in continuation.resume(with: Result { try body(sink) }) }
+                if accepted { condition.broadcast() }
+                return accepted
             }
             if !accepted { continuation.resume(throwing: CancellationError()) }
         }
     }
 
     /// Whether no batch is queued or running: a batch closed now would start at once.
-    public var isFree: Bool { condition.withLock { batches == 0 } }
+    public var isFree: Bool { condition.withLock { state.batches == 0 } }
 
     /// Calls `body` (on the lane's thread) each time the lane's last batch is done.
     public func whenFree(_ body: @escaping @Sendable () -> Void) {
@@ -80,19 +66,15 @@ public final class WriterLane: @unchecked Sendable {
     /// Suspends until every batch submitted so far has run.
     public func idle() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = condition.withLock {
-                if batches == 0 { return true }
-                idleWaiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
+            let parked = condition.withLock { state.parkUntilIdle(continuation) }
+            if !parked { continuation.resume() }
         }
     }
 
     /// Ends the thread once the queued jobs have run.
     public func stop() {
         condition.withLock {
-            stopping = true
+            state.stop()
             condition.broadcast()
         }
     }
@@ -100,30 +82,28 @@ public final class WriterLane: @unchecked Sendable {
     private func loop() {
         while true {
             condition.lock()
-            while jobs.isEmpty && !stopping { condition.wait() }
-            guard let job = jobs.popFirst() else {
-                stopped = true
-                let waiters = roomWaiters + idleWaiters
-                roomWaiters.removeAll()
-                idleWaiters.removeAll()
-                condition.unlock()
-                waiters.forEach { $0.resume() }
-                return
+            var next = state.next()
+            while case .wait = next {
+                condition.wait()
+                next = state.next()
             }
             condition.unlock()
-            job()
+            switch next {
+            case .run(let job):
+                job()
+            case .end(let waiters):
+                waiters.forEach { $0.resume() }
+                return
+            case .wait:
+                break
+            }
         }
     }
 
     private func batchDone() {
         let (waiters, freed): ([CheckedContinuation<Void, Never>], (@Sendable () -> Void)?) = condition.withLock {
-            batches -= 1
-            var waiters = roomWaiters
-            roomWaiters.removeAll()
-            guard batches == 0 else { return (waiters, nil) }
-            waiters += idleWaiters
-            idleWaiters.removeAll()
-            return (waiters, self.freed)
+            let (waiters, free) = state.batchDone()
+            return (waiters, free ? self.freed : nil)
         }
         waiters.forEach { $0.resume() }
         freed?()
