@@ -27,7 +27,7 @@ struct QuarantineCommand: ParsableCommand {
         }
     }
 
-    struct Release: ParsableCommand {
+    struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Store and publish held trades as if they had passed the checks, then mark them released.")
 
@@ -40,9 +40,9 @@ struct QuarantineCommand: ParsableCommand {
         @Option(name: .customLong("config"), help: "Config file (default: $TICKD_CONFIG, else config/tickd.yaml if present).")
         var configPath: String?
 
-        func run() throws {
+        func run() async throws {
             guard all != !ids.isEmpty else { throw UsageFailure(description: "quarantine release: give ids, or --all (not both)") }
-            let released = try Quarantine.release(config: try loadConfig(configPath), ids: all ? nil : ids)
+            let released = try await Quarantine.release(config: try loadConfig(configPath), ids: all ? nil : ids)
             print("released \(released.released), stored \(released.stored), published \(released.published)")
         }
     }

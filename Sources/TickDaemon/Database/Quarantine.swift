@@ -1,5 +1,7 @@
 import LibPQ
 import Logging
+import Synchronization
+import TickEngine
 import TickModel
 import TickNormalisation
 import TickSinks
@@ -22,29 +24,42 @@ public enum Quarantine {
         public var published = 0
     }
 
-    /// Writes the held trades `ids` (all when nil) without the price checks — the operator
-    /// vouched for them — publishes what was stored, and marks them released. Releasing twice
-    /// stores nothing twice (a stored trade is unchanged the second time).
-    public static func release(config: TickdConfig, ids: [Int64]?, logger: Logger = Logger(label: "tickd.quarantine")) throws -> Released {
+    /// Writes the held trades `ids` (all when nil) through the engine, as one chunk, without the
+    /// price checks — the operator vouched for them — publishes what was stored, and marks them
+    /// released. Releasing twice stores nothing twice (a stored trade is unchanged the second time).
+    public static func release(config: TickdConfig, ids: [Int64]?, logger: Logger = Logger(label: "tickd.quarantine")) async throws -> Released {
         let db = try DatabaseCommands.connect(config, purpose: "quarantine release")
         let entries = try QuarantineStore.held(on: db, ids: ids)
         guard !entries.isEmpty else { return Released() }
         let url = try config.requireDatabaseURL(for: "quarantine release")
         var options = config.schemaOptions
         options.priceCheck = PriceCheck(limitPercent: nil, tickSizes: nil)
-        let sink = try PostgresSink(conninfo: url, options: options, maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds))
-        let publisher = try config.publisherOptions().map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
-        try Outbox.recover(sink: sink, publisher: publisher, logger: Logger(label: "tickd.redis"))
-        sink.candles = try config.candleRefresher(url: url)
-        defer { sink.candles?.stop() }
-        let result = try sink.write(entries.map(\.keyed), source: "quarantine release", throughLine: 0)
-        publisher?.enqueue(result)
-        var released = Released(released: entries.count, stored: result.stored.count)
-        if let publisher {
-            released.published = publisher.finish(timeout: .milliseconds(config.redisDrainTimeoutMilliseconds)).published
-            try sink.recordPublished(publisher.retirement.seqs)
+        let io = BlockingIO.start()
+        do {
+            let released = try await release(entries, on: db, config: config, url: url, options: options, io: io, logger: logger)
+            await io.shutdown()
+            return released
+        } catch {
+            await io.shutdown()
+            throw error
         }
-        try sink.candles?.flush()
+    }
+
+    private static func release(_ entries: [Entry], on db: Connection, config: TickdConfig, url: String, options: SchemaOptions,
+                                io: BlockingIO, logger: Logger) async throws -> Released {
+        let engine = try await EngineAssembly.open(config: config, url: url, io: io, options: options, logger: logger)
+        defer { engine.stop() }
+        try await engine.recoverOutbox()
+        let stored = Mutex(0)
+        let pipeline = try await engine.pipeline(linger: nil, onCommitted: { result in stored.withLock { $0 += result.stored.count } },
+                                                 logger: logger)
+        async let ingest: Void = pipeline.run()
+        await engine.queue.send(TickChunk(source: "quarantine release", throughLine: 0, ticks: entries.map(\.keyed)))
+        engine.queue.finish()
+        try await ingest
+        _ = try await engine.flushCandles()
+        var released = Released(released: entries.count, stored: stored.withLock { $0 })
+        released.published = try await pipeline.finish()?.published ?? 0
         try QuarantineStore.markReleased(entries.map(\.id), on: db)
         logger.notice("released quarantined trades", metadata: ["released": "\(released.released)", "stored": "\(released.stored)",
                                                                  "published": "\(released.published)"])

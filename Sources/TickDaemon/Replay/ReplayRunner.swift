@@ -88,27 +88,18 @@ public struct ReplayRunner: Sendable {
             return report
         }
         let url = try config.requireDatabaseURL(for: "replay without --dry-run")
-        let publisher = try config.publisherOptions().map { RedisPublisher(options: $0, logger: publisherLogger) }
-        if publisher == nil {
-            logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database")
-        }
-        let database = try await WriterLanes.open(config: config, url: url, publishing: publisher != nil, rejects: deadLetters, io: io)
-        defer {
-            database.stop()
-            publisher?.finish(timeout: .zero)
-        }
-        let first = database.lanes[0]
-        try await first.perform { [publisherLogger] in _ = try Outbox.recover(sink: $0, publisher: publisher, logger: publisherLogger) }
-        let normaliser = try config.makeNormaliser(now: clock(), known: database.known)
-        let queue = TickQueue(capacity: config.maxQueuedTicks)
+        let engine = try await EngineAssembly.open(config: config, url: url, io: io, deadLetters: deadLetters, publisherLogger: publisherLogger,
+                                                   logger: logger)
+        defer { engine.stop() }
+        let first = engine.first
+        try await engine.recoverOutbox()
+        let normaliser = try config.makeNormaliser(now: clock(), known: engine.database.known)
+        let queue = engine.queue
         let stored = Mutex(IngestReport())
-        let settings = Pipeline.Settings(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
-                                         linger: nil, publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds))
-        let pipeline = try await Pipeline(queue: queue, lanes: database.lanes, publisher: publisher, journal: nil, settings: settings,
-                                          deadLetters: deadLetters, io: io, onCommitted: { result in
-                                              stored.withLock { $0.addStored(result) }
-                                              onStored?(result)
-                                          }, logger: logger)
+        let pipeline = try await engine.pipeline(linger: nil, onCommitted: { result in
+            stored.withLock { $0.addStored(result) }
+            onStored?(result)
+        }, logger: logger)
         // Positions apply to replays without filters (a filtered replay stores part of each line range).
         var positions: FileSource.PositionReader?
         if request.resume && request.filter.isEmpty {
@@ -141,9 +132,9 @@ public struct ReplayRunner: Sendable {
         report.merge(read)
         report.merge(stored.withLock { $0 })
         // The replay returns with every candle of what it stored materialised.
-        if let candles = database.candles {
+        if engine.database.candles != nil {
             let refreshing = ContinuousClock.now
-            try await io.run { try candles.flush() }
+            _ = try await engine.flushCandles()
             logger.info("candles refreshed", metadata: ["seconds": "\((ContinuousClock.now - refreshing).seconds)"])
         }
         report.published = try await pipeline.finish()?.published ?? 0

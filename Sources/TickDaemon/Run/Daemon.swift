@@ -42,10 +42,10 @@ public struct Daemon {
                 throw ConfigError(key: "metrics.address", "'\(address)' is not a loopback address; set metrics.allow_public: true to serve metrics on it")
             }
         }
-        let publishing = try config.publisherOptions()
+        _ = try config.publisherOptions()   // a bad REDIS_URL stops tickd before it connects anywhere
         let io = BlockingIO.start()
         do {
-            try await runServices(url: url, publishing: publishing, io: io)
+            try await runServices(url: url, io: io)
         } catch {
             await io.shutdown()
             throw error
@@ -53,17 +53,16 @@ public struct Daemon {
         await io.shutdown()
     }
 
-    private func runServices(url: String, publishing: PublisherOptions?, io: BlockingIO) async throws {
+    private func runServices(url: String, io: BlockingIO) async throws {
         let config = self.config
         let logger = self.logger
-        // Connect the writer lanes (retrying transient failures), read the instrument list,
-        // start the candle refresher (TimescaleDB).
-        let deadLetters = try DeadLetterFile(path: config.deadLetterPath)
-        let database = try await WriterLanes.open(config: config, url: url, publishing: publishing != nil,
-                                                  rejects: deadLetters, io: io)
-        defer { database.stop() }
-        let first = database.lanes[0]
-        let (known, candles) = (database.known, database.candles)
+        // The Redis publisher; the writer lanes connected (retrying transient failures), the
+        // instrument list read, the candle refresher started (TimescaleDB).
+        let engine = try await EngineAssembly.open(config: config, url: url, io: io, logger: logger)
+        defer { engine.stop() }
+        let (deadLetters, publisher, queue) = (engine.deadLetters, engine.publisher, engine.queue)
+        let first = engine.first
+        let known = engine.database.known
         // The journal first: records of another database must stop tickd before it writes anything.
         // Opening reads and repairs segments, claiming writes a file: on an I/O thread.
         let journalOptions = config.journalOptions
@@ -77,14 +76,9 @@ public struct Daemon {
         // New listings are picked up while tickd runs (ListingReloadService).
         let listing = known.map(Listing.init)
         let normaliser = try config.makeNormaliser(now: .now(), known: known, listing: listing)
-        let publisher = publishing.map { RedisPublisher(options: $0, logger: Logger(label: "tickd.redis")) }
-        if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
         // With a Kafka group, other instances may be running: what they have yet to record as
         // published is not owed. Their outbox is recovered on each assignment instead (below).
-        if publisher == nil || config.kafka.isEmpty {
-            try await first.perform { _ = try Outbox.recover(sink: $0, publisher: publisher, logger: Logger(label: "tickd.redis")) }
-        }
-        let queue = TickQueue(capacity: config.maxQueuedTicks)
+        if publisher == nil || config.kafka.isEmpty { try await engine.recoverOutbox() }
         let stats = DaemonStats()
         let clock: @Sendable () -> Timestamp = { .now() }
         let csv = config.csv
@@ -157,11 +151,8 @@ public struct Daemon {
                                 interval: .milliseconds(max(100, min(5000, min(config.staleAfterMilliseconds, config.feedSilentAfterMilliseconds) / 4))),
                                 lastTrades: try await first.perform { try $0.lastTrades() }, readiness: readiness, logger: Logger(label: "tickd.market"))
         }
-        let settings = Pipeline.Settings(maxTicks: config.batchMaxTicks, maxAge: .milliseconds(config.batchMaxAgeMilliseconds),
-                                         linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
-                                         publishDrain: .milliseconds(config.redisDrainTimeoutMilliseconds))
-        let pipeline = try await Pipeline(queue: queue, lanes: database.lanes, publisher: publisher, journal: journal, settings: settings,
-                                          deadLetters: deadLetters, io: io, stats: stats, watch: watch, logger: Logger(label: "tickd.ingest"))
+        let pipeline = try await engine.pipeline(journal: journal, linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
+                                                 stats: stats, watch: watch, logger: Logger(label: "tickd.ingest"))
         let ingest = IngestService(pipeline: pipeline, logger: Logger(label: "tickd.ingest"))
 
         let probe = DatabaseProbe(url: url, readiness: readiness, logger: Logger(label: "tickd.health"))
@@ -200,10 +191,9 @@ public struct Daemon {
                                                   "files": "\(files.count)", "kafka": "\(kafka.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
         try await ServiceGroup(configuration: groupConfig).run()
         try await io.run { try deadLetters.flush() }
-        if let candles {
+        if engine.database.candles != nil {
             // The last commits' candles, as far as the drain timeout allows.
-            let timeout = Duration.milliseconds(config.drainTimeoutMilliseconds)
-            if try await io.run({ try candles.flush(timeout: timeout) }) == false {
+            if try await engine.flushCandles(timeout: .milliseconds(config.drainTimeoutMilliseconds)) == false {
                 logger.warning("candles: the last refresh did not finish in time; the next start or policy run catches up")
             }
         }

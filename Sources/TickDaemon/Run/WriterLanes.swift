@@ -16,12 +16,13 @@ struct WriterLanes {
     /// `publishing`: whether a Redis publisher takes the stored ticks (otherwise each batch marks
     /// them published). `rejects` takes the trades the price checks reject.
     static func open(config: TickdConfig, url: String, publishing: Bool, rejects: DeadLetterFile, io: BlockingIO,
-                     writers: Int? = nil) async throws -> WriterLanes {
+                     writers: Int? = nil, options: SchemaOptions? = nil) async throws -> WriterLanes {
+        let options = options ?? config.schemaOptions
         let count = max(1, writers ?? config.databaseWriters)
         let opened = try await io.run { () -> OnOneTask<([PostgresSink], Set<Symbol>?, CandleRefresher?)> in
             var sinks: [PostgresSink] = []
             for index in 0..<count {
-                let sink = try PostgresSink(conninfo: url, options: config.schemaOptions,
+                let sink = try PostgresSink(conninfo: url, options: options,
                                             maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
                                             logger: Logger(label: index == 0 ? "tickd.postgres" : "tickd.postgres.\(index)"))
                 sink.publishingOff = !publishing
