@@ -1,8 +1,8 @@
 import Testing
 import TickModel
 
-/// tickd's one retry policy, used by the sink, the candle refresher, the Redis publisher, the
-/// upstream feed client and migrate.
+/// tickd's one retry policy, used by the sink, the candle refresher, the Redis publisher and the
+/// upstream feed client.
 @Suite struct BackoffTests {
     @Test func pausesDoubleFromTheFirstToTheCap() {
         let backoff = Backoff(initial: .milliseconds(100), cap: .milliseconds(500))

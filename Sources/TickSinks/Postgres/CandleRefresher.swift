@@ -51,7 +51,7 @@ public final class CandleRefresher: @unchecked Sendable {
         var attempt = 0
         while db == nil {
             do throws(PostgresError) {
-                let connection = try Self.connect(conninfo)
+                let connection = try PostgresSink.session(conninfo)
                 let extensions = try connection.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
                 guard extensions.rowCount > 0 else { return nil }
                 // The minute candle of tickd's own schema, found by name (casting every
@@ -209,7 +209,7 @@ public final class CandleRefresher: @unchecked Sendable {
 
     private func connected() throws(PostgresError) -> Connection {
         if let connection, connection.isOpen { return connection }
-        let db = try Self.connect(conninfo)
+        let db = try PostgresSink.session(conninfo)
         connection = db
         return db
     }
@@ -222,12 +222,4 @@ public final class CandleRefresher: @unchecked Sendable {
 
     /// The pauses between retries: 200 ms doubling, capped at `max`.
     private static func retry(_ max: Duration) -> Backoff { Backoff(initial: .milliseconds(200), cap: max) }
-
-    /// A session without JIT: compiling a refresh's statements took 300-400 ms of a refresh
-    /// that runs in 5-16 ms without it.
-    private static func connect(_ conninfo: String) throws(PostgresError) -> Connection {
-        let db = try Connection(conninfo: conninfo, defaults: PostgresSink.connectionDefaults)
-        try db.execute(BatchSQL.sessionSettings)
-        return db
-    }
 }

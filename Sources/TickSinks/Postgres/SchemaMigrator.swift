@@ -26,9 +26,6 @@ public struct SchemaMigrator {
                         Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice"),
                         Step(version: 9, description: "stocks owner: tickd_database.stocks_owner, tickd when migrate created stocks, else the application")]
 
-    /// The pauses before a migration the server rolled back runs again.
-    static let rerun = Backoff(initial: .milliseconds(50), cap: .milliseconds(800))
-
     /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
     public static let advisoryLock = 0x7469_636B_6400  // "tickd"
 
@@ -54,7 +51,8 @@ public struct SchemaMigrator {
         // DDL on a hypertable takes TimescaleDB catalog locks that a running tickd (chunk
         // creation, candle refresh) or another installation in the same database also takes, in
         // another order: PostgreSQL may pick this transaction as a deadlock victim. It was rolled
-        // back whole, so running it again is safe.
+        // back whole, so running it again is safe, and at once: it holds no lock now, so the run
+        // again waits on the server's locks (behind the winner) rather than on a timer.
         var attempt = 0
         while true {
             do {
@@ -63,7 +61,6 @@ public struct SchemaMigrator {
                 attempt += 1
                 logger.warning("schema migration rolled back by the server; running it again",
                                metadata: ["sqlstate": "\(error.sqlState ?? "")", "attempt": "\(attempt)"])
-                Thread.sleep(forTimeInterval: Self.rerun.pause(attempt: attempt).seconds)
             }
         }
     }
