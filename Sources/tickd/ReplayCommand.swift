@@ -63,10 +63,7 @@ struct ReplayCommand: AsyncParsableCommand {
                                     symbols: try symbols.map { try ReplayCommand.symbols($0, config: config) })
         let request = ReplayRequest(files: files, format: feedFormat, dryRun: dryRun, deadLetterPath: deadLetter,
                                     speed: pace, filter: filter, progress: true, resume: !noResume)
-        let result: IngestReport
-        do { result = try await ReplayRunner(config: config, request: request).run() } catch {
-            throw DatabaseCommands.explainingPermission(error, command: .run, config: config)
-        }
+        let result = try await ReplayRunner(config: config, request: request).run()
         if report == "json" {
             print(result.json)
         } else {

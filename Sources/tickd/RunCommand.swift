@@ -59,8 +59,6 @@ struct RunCommand: AsyncParsableCommand {
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
             daemon.metricsRegistry = registry
         }
-        do { try await daemon.run() } catch {
-            throw DatabaseCommands.explainingPermission(error, command: .run, config: config)
-        }
+        try await daemon.run()
     }
 }

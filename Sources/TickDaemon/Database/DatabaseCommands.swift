@@ -29,8 +29,9 @@ public enum DatabaseCommands {
 
     /// `error`, or where it is the server refusing `command` a privilege (SQLSTATE 42501), a
     /// `PermissionFailure` naming the role, what it lacks and the GRANTs that fix it (asked on a
-    /// connection of its own: the failed one may be gone).
-    public static func explainingPermission(_ error: any Error, command: Privileges.Command, config: TickdConfig) -> any Error {
+    /// connection of its own: the failed one may be gone). The engine's commands (run, replay,
+    /// redrive, quarantine release) pass their errors through it.
+    static func explainingPermission(_ error: any Error, command: Privileges.Command, config: TickdConfig) -> any Error {
         guard let failure = error as? SinkError, failure.underlying.sqlState == .insufficientPrivilege,
               let db = try? connect(config, purpose: command.rawValue),
               let line = Privileges.explain(failure.underlying, command: command, options: config.schemaOptions, on: db) else { return error }

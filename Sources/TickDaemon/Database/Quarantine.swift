@@ -41,7 +41,7 @@ public enum Quarantine {
             return released
         } catch {
             await io.shutdown()
-            throw error
+            throw DatabaseCommands.explainingPermission(error, command: .run, config: config)
         }
     }
 

@@ -69,7 +69,7 @@ public struct ReplayRunner: Sendable {
             return report
         } catch {
             await io.shutdown()
-            throw error
+            throw DatabaseCommands.explainingPermission(error, command: .run, config: config)
         }
     }
 

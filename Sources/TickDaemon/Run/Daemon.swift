@@ -42,13 +42,12 @@ public struct Daemon {
                 throw ConfigError(key: "metrics.address", "'\(address)' is not a loopback address; set metrics.allow_public: true to serve metrics on it")
             }
         }
-        _ = try config.publisherOptions()   // a bad REDIS_URL stops tickd before it connects anywhere
         let io = BlockingIO.start()
         do {
             try await runServices(url: url, io: io)
         } catch {
             await io.shutdown()
-            throw error
+            throw DatabaseCommands.explainingPermission(error, command: .run, config: config)
         }
         await io.shutdown()
     }

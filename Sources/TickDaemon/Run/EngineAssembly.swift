@@ -23,8 +23,10 @@ struct EngineAssembly {
     /// quarantine release turns the price checks off), `publisherLogger` for the publisher's lines.
     static func open(config: TickdConfig, url: String, io: BlockingIO, deadLetters: DeadLetterFile? = nil, options: SchemaOptions? = nil,
                      publisherLogger: Logger = Logger(label: "tickd.redis"), logger: Logger) async throws -> EngineAssembly {
+        // A bad REDIS_URL (exit 2) stops the command before anything is opened.
+        let publishing = try config.publisherOptions()
         let deadLetters = try deadLetters ?? DeadLetterFile(path: config.deadLetterPath)
-        let publisher = try config.publisherOptions().map { RedisPublisher(options: $0, logger: publisherLogger) }
+        let publisher = publishing.map { RedisPublisher(options: $0, logger: publisherLogger) }
         if publisher == nil { logger.warning("REDIS_URL is not set: publishing to Redis is off; ticks still go to the database") }
         do {
             let database = try await WriterLanes.open(config: config, url: url, publishing: publisher != nil, rejects: deadLetters, io: io,
