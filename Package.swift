@@ -33,9 +33,12 @@ let package = Package(
         // Kafka consumer groups (issue 19); librdkafka's mock cluster for the tests.
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
 
+        // The one primitive for blocking work: a serial executor on a dedicated thread.
+        .target(name: "Blocking"),
+
         // Swift owners of the C handles; they know nothing of ticks.
         .target(name: "LibPQ", dependencies: ["CLibPQ"]),
-        .target(name: "Hiredis", dependencies: ["CHiredis", "COpenSSL"]),
+        .target(name: "Hiredis", dependencies: ["CHiredis", "COpenSSL", "Blocking"]),
         .target(name: "Zstd", dependencies: ["CZstd"]),
         .target(name: "Gzip", dependencies: ["CZlib"]),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
@@ -45,7 +48,7 @@ let package = Package(
         .target(name: "TickCodecs", dependencies: ["TickModel"]),
         .target(name: "TickNormalisation", dependencies: ["TickModel", "TickCodecs"]),
         .target(name: "TickSources", dependencies: [
-            "TickModel", "TickCodecs", "TickNormalisation", "Zstd", "Gzip",
+            "TickModel", "TickCodecs", "TickNormalisation", "Zstd", "Gzip", "Blocking",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -53,13 +56,13 @@ let package = Package(
         ]),
         // Kafka consumer groups as a source (`sources.kafka`).
         .target(name: "TickKafka", dependencies: [
-            "Kafka", "TickModel", "TickNormalisation", "TickSources", .product(name: "Logging", package: "swift-log"),
+            "Kafka", "TickModel", "TickNormalisation", "TickSources", "Blocking", .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics")]),
         // The local journal of live feeds (segments, checksums, recovery).
         .target(name: "TickJournal", dependencies: [
-            "TickModel", "TickNormalisation", "Zstd", "CZlib", .product(name: "Logging", package: "swift-log")]),
+            "TickModel", "TickNormalisation", "Zstd", "CZlib", "Blocking", .product(name: "Logging", package: "swift-log")]),
         .target(name: "TickSinks", dependencies: [
-            "TickModel", "TickCodecs", "TickNormalisation", "LibPQ", "Hiredis",
+            "TickModel", "TickCodecs", "TickNormalisation", "LibPQ", "Hiredis", "Blocking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -67,14 +70,13 @@ let package = Package(
         // The engine: queue → batchers → writer lanes → publisher, with the ack ledger; it knows
         // nothing of configuration or the command line.
         .target(name: "TickEngine", dependencies: [
-            "TickModel", "TickNormalisation", "TickSinks", "TickJournal",
+            "TickModel", "TickNormalisation", "TickSinks", "TickJournal", "Blocking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "DequeModule", package: "swift-collections"),
-            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
         ]),
         .target(name: "TickDaemon", dependencies: [
-            "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "TickSinks", "TickJournal", "TickKafka", "Kafka", "LibPQ", "TickEngine",
+            "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "TickSinks", "TickJournal", "TickKafka", "Kafka", "LibPQ", "TickEngine", "Blocking",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "DequeModule", package: "swift-collections"),
@@ -107,6 +109,7 @@ let package = Package(
         ], path: "Tests/TestSupport"),
         .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip", "Kafka"]),
         .testTarget(name: "TickModelTests", dependencies: ["TickModel"]),
+        .testTarget(name: "BlockingTests", dependencies: ["Blocking"]),
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
         .testTarget(name: "TickNormalisationTests", dependencies: [
             "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "TickSinks", "Zstd", "Gzip"]),

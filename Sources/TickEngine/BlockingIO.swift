@@ -1,39 +1,55 @@
-import NIOPosix
+import Blocking
+import Synchronization
 
 /// Threads for the blocking calls of the pipeline (`tickd run` and `tickd replay`), so that none
-/// runs on Swift's cooperative pool (two threads there, on a two-core machine, and every
-/// connection's task needs one): connecting the writer lanes, file opens and reads, journal
-/// appends and fsyncs, journal reads at start, segment deletion, dead-letter writes, and the wait
-/// for the Redis publisher to drain. Two threads, so that one slow fsync does not hold up a
-/// dead-letter flush. libpq has its own threads (`WriterLane`), as have the Redis publisher, the
-/// candle refresher, the database probe and each TLS bridge.
+/// runs on Swift's cooperative pool: connecting the writer lanes, file opens and reads, journal
+/// appends, fsyncs and segment deletion, dead-letter writes, the wait for the Redis publisher to
+/// drain. Two `BlockingExecutor`s; each call goes to the one with less work in hand, so that one
+/// slow fsync does not hold up a dead-letter flush.
 public struct BlockingIO: Sendable {
-    let pool: NIOThreadPool
+    let executors: [BlockingExecutor]
+    private let load: Exclusive<[Int]>
 
     public static func start() -> BlockingIO {
-        let pool = NIOThreadPool(numberOfThreads: 2)
-        pool.start()
-        return BlockingIO(pool: pool)
+        BlockingIO(executors: (0..<2).map { BlockingExecutor(name: "tickd-io-\($0)") }, load: Exclusive([0, 0]))
     }
 
-    /// Runs `body` on one of the threads and returns its result.
+    /// Runs `body` on one of the threads and returns its result. A task cancelled before `body`
+    /// starts gets `CancellationError` and `body` does not run (as `NIOThreadPool.runIfActive`):
+    /// that is how a cancelled service group ends the pipeline's loop.
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await pool.runIfActive(body)
+        try Task.checkCancellation()
+        let index = pick()
+        defer { load.withLock { $0[index] -= 1 } }
+        let cancelled = Exclusive(false)
+        return try await withTaskCancellationHandler {
+            try await executors[index].run {
+                if cancelled.withLock({ $0 }) { throw CancellationError() }
+                return try body()
+            }
+        } onCancel: {
+            cancelled.withLock { $0 = true }
+        }
     }
 
     /// Runs `body` on one of the threads without waiting for it.
     public func submit(_ body: @escaping @Sendable () -> Void) {
-        pool.submit { state in if state == .active { body() } }
+        let index = pick()
+        executors[index].execute { [load] in
+            body()
+            load.withLock { $0[index] -= 1 }
+        }
+    }
+
+    private func pick() -> Int {
+        load.withLock { load in
+            let index = load[0] <= load[1] ? 0 : 1
+            load[index] += 1
+            return index
+        }
     }
 
     public func shutdown() async {
-        try? await pool.shutdownGracefully()
+        for executor in executors { await executor.shutdownGracefully() }
     }
-}
-
-/// A value handed between threads that only one task uses at a time (a file reader, a journal cursor,
-/// connections being opened: each call runs on an I/O thread and is awaited before the next).
-public final class OnOneTask<Value>: @unchecked Sendable {
-    public var value: Value
-    public init(_ value: Value) { self.value = value }
 }

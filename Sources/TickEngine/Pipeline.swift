@@ -1,3 +1,4 @@
+import Blocking
 import Logging
 import Synchronization
 import TickJournal
@@ -93,8 +94,8 @@ public final class Pipeline: Sendable {
         var batchers = lanes.map { _ in Batcher(maxTicks: settings.maxTicks, maxAge: settings.maxAge, linger: settings.linger) }
         if let journal, let backlog = ledger.withLock({ $0.journalBacklog(journal) }) {
             var replayed = 0
-            let cursor = OnOneTask(backlog)
-            while let (lsn, chunk) = try await io.run({ try cursor.value.next() }) {
+            let cursor = Exclusive(backlog)
+            while let (lsn, chunk) = try await io.run({ try cursor.withLock { try $0.next() } }) {
                 var chunk = chunk
                 chunk.journalRecord = lsn
                 replayed += chunk.ticks.count

@@ -1,17 +1,12 @@
-import DequeModule
-
-/// The rules of a `WriterLane` as a value: the jobs queued for its thread, how many batches are
-/// queued or running (at most `depth`, the pipeline's backpressure), the tasks parked for room or
-/// for the lane to be idle, and the stop. Each event returns what to resume; `Waiter` and `Job`
-/// are whatever the lane uses (continuations and closures; plain tokens in the tests).
-struct WriterLaneState<Waiter, Job> {
+/// The rules of a `WriterLane` as a value: how many batches are queued or running (at most
+/// `depth`, the pipeline's backpressure), the tasks parked for room or for the lane to be idle,
+/// and the stop. Each event returns what to resume; `Waiter` is whatever the lane uses
+/// (continuations; plain tokens in the tests). The order of the jobs is the executor's (FIFO).
+struct WriterLaneState<Waiter> {
     let depth: Int
-    private(set) var jobs = Deque<Job>()
     /// Batches queued or running.
     private(set) var batches = 0
     private(set) var stopping = false
-    /// The thread has ended: no job is taken any more.
-    private(set) var stopped = false
     private(set) var roomWaiters: [Waiter] = []
     private(set) var idleWaiters: [Waiter] = []
 
@@ -23,11 +18,10 @@ struct WriterLaneState<Waiter, Job> {
     /// Whether a batch may be queued now.
     var hasRoom: Bool { batches < depth || stopping }
 
-    /// Queues a batch's job when there is room (it counts until `batchDone`); false: park for room.
-    mutating func submitBatch(_ job: Job) -> Bool {
+    /// Counts a batch in when there is room (it counts until `batchDone`); false: park for room.
+    mutating func submitBatch() -> Bool {
         guard hasRoom else { return false }
         batches += 1
-        jobs.append(job)
         return true
     }
 
@@ -38,38 +32,11 @@ struct WriterLaneState<Waiter, Job> {
         return true
     }
 
-    /// Queues a one-off job (not a batch) behind the queued ones; false once the thread has ended.
-    mutating func perform(_ job: Job) -> Bool {
-        guard !stopped else { return false }
-        jobs.append(job)
-        return true
-    }
-
     /// Parks a task until no batch is queued or running; false when that is so already.
     mutating func parkUntilIdle(_ waiter: Waiter) -> Bool {
         if batches == 0 { return false }
         idleWaiters.append(waiter)
         return true
-    }
-
-    enum Next {
-        /// Run this job.
-        case run(Job)
-        /// Nothing queued: wait for a job or the stop.
-        case wait
-        /// Stopping and nothing left: end the thread, resuming these waiters.
-        case end(resume: [Waiter])
-    }
-
-    /// What the lane's thread does next.
-    mutating func next() -> Next {
-        if let job = jobs.popFirst() { return .run(job) }
-        guard stopping else { return .wait }
-        stopped = true
-        let waiters = roomWaiters + idleWaiters
-        roomWaiters.removeAll()
-        idleWaiters.removeAll()
-        return .end(resume: waiters)
     }
 
     /// A batch's job returned: the waiters to resume (those for room; and, when the lane is now
@@ -84,6 +51,11 @@ struct WriterLaneState<Waiter, Job> {
         return (waiters, true)
     }
 
-    /// No more batches are waited for: queued jobs still run, then the thread ends.
-    mutating func stop() { stopping = true }
+    /// No more batches are waited for: those waiting for room go on (queued batches still run,
+    /// and the last one done resumes the idle waiters). Returns the waiters to resume.
+    mutating func stop() -> [Waiter] {
+        stopping = true
+        defer { roomWaiters.removeAll() }
+        return roomWaiters
+    }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import Blocking
 import Kafka
 import Logging
 import Metrics
@@ -30,10 +30,11 @@ public final class KafkaFeed: Sendable {
     private let startOffsets: StartOffsets
     private let revoked: Revoked
     private let state = Mutex(State())
+    /// Owns the consumer: every librdkafka call and callback of this feed runs on its thread.
+    private let executor = BlockingExecutor(name: "tickd-kafka")
 
     private struct State {
         var stopping = false
-        var running = false
         var toCommit: [KafkaPartition] = []
         var failure: KafkaError?
         var assignment: [KafkaPartition] = []
@@ -50,30 +51,12 @@ public final class KafkaFeed: Sendable {
         self.revoked = revoked
     }
 
-    /// Creates the consumer and subscribes (a bad setting throws here), then polls on a thread of
-    /// its own until `stop`.
-    public func start() throws(KafkaError) {
-        let reader = Reader(feed: self)
-        let logger = wiring.logger
-        let consumer = try KafkaConsumer(properties: options.consumerProperties,
-                                         onAssign: { [reader] partitions in reader.assigned(partitions) },
-                                         onRevoke: { [reader] partitions in reader.revoking(partitions) },
-                                         onLog: { level, facility, message in
-                                             // In tickd's log format, not librdkafka's own lines on stderr.
-                                             logger.log(level: KafkaFeed.logLevel(syslog: level), "librdkafka: \(message)",
-                                                        metadata: ["facility": "\(facility)"])
-                                         })
-        try consumer.subscribe(options.topics)
-        state.withLock { $0.running = true }
-        // Handed to the thread once, used only there from then on.
-        struct Handoff: @unchecked Sendable { let consumer: KafkaConsumer }
-        let handoff = Handoff(consumer: consumer)
-        let thread = Thread { [self] in
-            reader.run(handoff.consumer)
-            state.withLock { $0.running = false }
-        }
-        thread.name = "tickd-kafka"
-        thread.start()
+    /// Creates the consumer and subscribes (a bad setting throws here), then polls on the feed's
+    /// executor (a thread of its own: `rd_kafka_consumer_poll` blocks) until `stop`.
+    public func start() async throws(KafkaError) {
+        let reader = Reader(feed: self, executor: executor)
+        try await reader.open()
+        executor.execute { reader.assumeIsolated { $0.run() } }
     }
 
     /// swift-log's level for a syslog level (librdkafka's).
@@ -87,10 +70,13 @@ public final class KafkaFeed: Sendable {
         }
     }
 
-    /// Stops polling and waits until the thread has left the group (its partitions are released).
-    public func stop() {
+    /// Stops polling and waits until the consumer has left the group (its partitions are
+    /// released, `revoked` has returned) and the feed's thread has ended.
+    public func stop() async {
         state.withLock { $0.stopping = true }
-        while state.withLock({ $0.running }) { Thread.sleep(forTimeInterval: 0.01) }
+        // The poll loop is one job on the executor: a job after it runs once it has returned.
+        _ = try? await executor.run {}
+        executor.shutdown()
     }
 
     /// The error that stopped the feed, if one did.
@@ -111,8 +97,11 @@ public final class KafkaFeed: Sendable {
     }
 
     /// The feed's thread: the consumer, and per partition its decoder and the chunk being filled.
-    private final class Reader: @unchecked Sendable {
+    private actor Reader {
+        nonisolated let executor: BlockingExecutor
+        nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
         let feed: KafkaFeed
+        var consumer: KafkaConsumer?
         var partitions: [PartitionKey: PartitionReader] = [:]
         /// The partition of the last message: consecutive messages mostly come from one, and
         /// this spares a dictionary lookup (a String hash) per message.
@@ -143,9 +132,30 @@ public final class KafkaFeed: Sendable {
             }
         }
 
-        init(feed: KafkaFeed) { self.feed = feed }
+        init(feed: KafkaFeed, executor: BlockingExecutor) {
+            self.feed = feed
+            self.executor = executor
+        }
 
-        func run(_ consumer: KafkaConsumer) {
+        /// Creates the consumer and subscribes. Its callbacks run inside `poll` and `close`, on
+        /// this actor's thread.
+        func open() throws(KafkaError) {
+            let logger = feed.wiring.logger
+            let consumer = try KafkaConsumer(properties: feed.options.consumerProperties,
+                                             onAssign: { partitions in self.assigned(partitions) },
+                                             onRevoke: { partitions in self.revoking(partitions) },
+                                             onLog: { level, facility, message in
+                                                 // In tickd's log format, not librdkafka's own lines on stderr.
+                                                 logger.log(level: KafkaFeed.logLevel(syslog: level), "librdkafka: \(message)",
+                                                            metadata: ["facility": "\(facility)"])
+                                             })
+            try consumer.subscribe(feed.options.topics)
+            self.consumer = consumer
+        }
+
+        /// Polls until the feed stops or fails, then leaves the group.
+        func run() {
+            guard let consumer else { return }
             let logger = feed.wiring.logger
             while !feed.isStopping {
                 do {
@@ -169,6 +179,8 @@ public final class KafkaFeed: Sendable {
             deliverAll()
             // Leaving the group revokes the partitions: `revoking` runs in there, on this thread.
             consumer.close()
+            // The consumer's callbacks hold this reader: let both go.
+            self.consumer = nil
         }
 
         /// The reader of a message's partition (one is made if librdkafka hands out a message of
@@ -225,7 +237,7 @@ public final class KafkaFeed: Sendable {
                                       position: StreamPosition(stream: partition.stream, identity: KafkaStream.identity, offset: chunk.next))
             partition.delivered = chunk.next
             let deliverChunk = feed.wiring.deliver
-            BlockingWait.run { _ = await deliverChunk(tickChunk) }
+            BlockingExecutor.awaiting { _ = await deliverChunk(tickChunk) }
         }
 
         func assigned(_ assigned: [KafkaPartition]) -> [KafkaPartition] {

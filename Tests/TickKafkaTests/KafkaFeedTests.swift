@@ -96,7 +96,7 @@ import TickSources
         // The database knows no partition yet: the group's offset (none) and auto.offset.reset.
         let first = Collected()
         let feed = Self.feed(cluster, into: first) { partitions in partitions }
-        try feed.start()
+        try await feed.start()
         try await first.wait(forTicks: 6000)
         #expect(first.seqs.count == 6000)
         #expect(Set(first.seqs) == Set(1...6000))
@@ -122,7 +122,7 @@ import TickSources
         feed.commit(positions.map { stream, offset in
             KafkaPartition(topic: "trades", partition: Int32(stream.split(separator: "/").last!)!, offset: offset / 2) })
         try await Task.sleep(for: .milliseconds(500))
-        feed.stop()
+        await feed.stop()
         #expect(feed.failure == nil)
 
         // More trades; a feed started where "the database" says reads only those.
@@ -134,23 +134,23 @@ import TickSources
             return partitions.map { p in KafkaPartition(topic: p.topic, partition: p.partition,
                                                          offset: positions[KafkaStream.name(topic: p.topic, partition: p.partition)]) }
         }
-        try resumed.start()
+        try await resumed.start()
         try await second.wait(forTicks: 600)
         let ends = try Self.markEnds(of: cluster)
         try await second.wait(for: ends)   // each partition read to its end: nothing more may come
         #expect(Set(second.seqs) == Set(6001...6600).union(ends))
         #expect(second.seqs.count == 606)
         #expect(asked.withLock { Set($0.map(\.partition)) } == Set(0..<6))
-        resumed.stop()
+        await resumed.stop()
 
         // A feed that lets the group choose starts at the offsets committed above (half of the
         // first 6,000 per partition): it reads the second half of each partition again, and the 600.
         let third = Collected()
         let fromGroup = Self.feed(cluster, into: third) { partitions in partitions }
-        try fromGroup.start()
+        try await fromGroup.start()
         let expected = positions.values.reduce(0) { $0 + Int($1 - $1 / 2) } + 600
         try await third.wait(for: ends)   // each partition read to its end
-        fromGroup.stop()
+        await fromGroup.stop()
         // Messages, not ticks, are what offsets count; a two-trade message adds one more tick.
         #expect(Set(third.seqs).isSuperset(of: Set(6001...6600)))
         #expect(!Set(third.seqs).contains(1))

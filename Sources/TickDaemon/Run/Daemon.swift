@@ -109,38 +109,10 @@ public struct Daemon {
         }
         // Kafka partitions can be read again: no journal, the database records their offsets.
         let drainTimeout = Duration.milliseconds(config.drainTimeoutMilliseconds)
-        // Both run on the Kafka feed's thread, inside a rebalance, and block it until done.
-        let settlePublished: @Sendable (Duration) -> Void = { [first, publisher] timeout in
-            guard let publisher else { return }
-            // A Redis that is down is not waited for: blocking a rebalance on it stalls the group
-            // (its sessions time out); what is held stays in the outbox.
-            publisher.drain(timeout: timeout, whileUnreachable: false)
-            let seqs = publisher.retirement.seqs
-            BlockingWait.run {
-                do { try await first.perform { try $0.recordPublished(seqs) } } catch {
-                    // Not lost: what is not recorded is published again by a later recovery (at least once).
-                    Logger(label: "tickd.redis").warning("kafka rebalance: could not record what Redis took; it will be published again",
-                                                         metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        // This instance's own backlog is recorded first (it is not owed), and what it recovers is
-        // recorded before the next instance looks (KafkaSourceService holds a lock around this).
-        let recoverOutbox: @Sendable () -> Void = { [first, publisher] in
-            settlePublished(drainTimeout)
-            BlockingWait.run {
-                let logger = Logger(label: "tickd.redis")
-                do { _ = try await first.perform { try Outbox.recover(sink: $0, publisher: publisher, logger: logger) } } catch {
-                    // The stored ticks stay owed: the next assignment or start recovers them.
-                    logger.error("kafka rebalance: could not recover the Redis outbox; it is tried again at the next assignment or start",
-                                 metadata: ["error": "\(error)"])
-                }
-            }
-            settlePublished(drainTimeout)
-        }
+        let commits = CommitNotices()
+        let rebalance = KafkaRebalance(first: first, publisher: publisher, drainTimeout: drainTimeout, commits: commits)
         let kafka = config.kafka.map {
-            KafkaSourceService(options: $0, wiring: wiring.logging(as: "tickd.kafka"), databaseURL: url, drainTimeout: drainTimeout, io: io,
-                               settlePublished: settlePublished, recoverOutbox: recoverOutbox)
+            KafkaSourceService(options: $0, wiring: wiring.logging(as: "tickd.kafka"), databaseURL: url, io: io, rebalance: rebalance)
         }
         let readiness = Readiness(listeners: listeners, upstreams: upstreams)
         var watch: MarketWatch?
@@ -151,7 +123,8 @@ public struct Daemon {
                                 lastTrades: try await first.perform { try $0.lastTrades() }, readiness: readiness, logger: Logger(label: "tickd.market"))
         }
         let pipeline = try await engine.pipeline(journal: journal, linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
-                                                 stats: stats, watch: watch, logger: Logger(label: "tickd.ingest"))
+                                                 stats: stats, watch: watch, onCommitted: { _ in commits.committed() },
+                                                 logger: Logger(label: "tickd.ingest"))
         let ingest = IngestService(pipeline: pipeline, logger: Logger(label: "tickd.ingest"))
 
         let probe = DatabaseProbe(url: url, readiness: readiness, logger: Logger(label: "tickd.health"))

@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import Logging
 import TickEngine
@@ -37,15 +38,15 @@ struct FileSource: Sendable {
     /// Reads the file to its end (or until `stopping`), and returns what its lines gave.
     func run() async throws -> SourceCounts {
         // Opening reads the file's head (its identity): on an I/O thread too.
-        let opened = try await io.run { () -> OnOneTask<FeedFileReader> in
+        let opened = try await io.run { () -> Exclusive<FeedFileReader> in
             let reader = try FeedFileReader(path: path)
             _ = reader.identity
-            return OnOneTask(reader)
+            return Exclusive(reader)
         }
-        let reader = opened.value
-        var decoder = makeDecoder(reader.sourceName)
+        let (sourceName, identity, fileSize) = opened.withLock { ($0.sourceName, $0.identity, $0.fileSize) }
+        var decoder = makeDecoder(sourceName)
         var stream: StreamPosition?
-        if let positions, let identity = reader.identity {
+        if let positions, let identity {
             let name = FileStream.name(path)
             let applied = try await positions(name, identity) ?? 0
             stream = StreamPosition(stream: name, identity: identity, offset: applied)
@@ -55,7 +56,7 @@ struct FileSource: Sendable {
             }
         }
         var pacer = Pacer(speed: speed)
-        var observer = SourceObserver(source: reader.sourceName)
+        var observer = SourceObserver(source: sourceName)
         var line = ProgressLine(enabled: progress)
         defer { line.finish() }
         func chunk(_ ticks: [KeyedTick], through end: Int64) -> TickChunk {
@@ -81,14 +82,14 @@ struct FileSource: Sendable {
                 lastEnd = tick.end
             }
             if let last = ticks.last {
-                line.update(records: decoder.counts.read, feedTime: last.keyed.tick.time, bytesRead: reader.bytesRead,
-                            fileSize: reader.fileSize, label: reader.sourceName)
+                line.update(records: decoder.counts.read, feedTime: last.keyed.tick.time, bytesRead: opened.withLock { $0.bytesRead },
+                            fileSize: fileSize, label: sourceName)
             }
             return await deliver(chunk(keyed, through: end))
         }
         var ended = false
         while !stopping() {
-            guard let bytes = try await io.run({ try opened.value.next() }) else {
+            guard let bytes = try await io.run({ try opened.withLock { try $0.next() } }) else {
                 ended = true
                 break
             }

@@ -1,4 +1,3 @@
-import Foundation
 import Kafka
 import Logging
 import ServiceLifecycle
@@ -32,34 +31,35 @@ final class KafkaSourceService: Service, CustomStringConvertible {
     private let logger: Logger
     var description: String { "kafka \(feed.options.topics.joined(separator: ",")) (group \(feed.options.group))" }
 
-    /// `recoverOutbox` queues stored ticks nobody published (an instance killed between its
-    /// commit and Redis) on this instance's publisher; it runs on every assignment, before the
+    /// `rebalance.recoverOutbox` queues stored ticks nobody published (an instance killed between
+    /// its commit and Redis) on this instance's publisher; it runs on every assignment, before the
     /// partitions are read, so that those ticks go out ahead of anything newer of their symbols.
-    /// `settlePublished` waits up to the given time for the Redis publisher to drain, then records
-    /// what went out in the outbox.
-    init(options: KafkaFeedOptions, wiring: SourceWiring, databaseURL: String, drainTimeout: Duration, io: BlockingIO,
-         settlePublished: @escaping @Sendable (Duration) -> Void, recoverOutbox: @escaping @Sendable () -> Void) {
+    /// On revocation, `rebalance.settlePublished` waits for the Redis publisher to drain, then
+    /// records what went out in the outbox.
+    init(options: KafkaFeedOptions, wiring: SourceWiring, databaseURL: String, io: BlockingIO, rebalance: KafkaRebalance) {
         let positions = KafkaPositions(databaseURL: databaseURL, logger: wiring.logger)
         var options = options
         // A partition the database and the group know nothing of is read from its start.
         if options.properties["auto.offset.reset"] == nil { options.properties["auto.offset.reset"] = "earliest" }
         let logger = wiring.logger
         feed = KafkaFeed(options: options, wiring: wiring, startOffsets: { partitions in
-            positions.whileOutboxLocked(recoverOutbox)
+            positions.whileOutboxLocked(rebalance.recoverOutbox)
             return positions.applied(partitions)
         }, revoked: { partitions in
-            let deadline = ContinuousClock.now + drainTimeout
+            let deadline = ContinuousClock.now + rebalance.drainTimeout
             var waiting = partitions.filter { $0.offset != nil }
             while !waiting.isEmpty && ContinuousClock.now < deadline {
+                let seen = rebalance.commits.count
                 // `applied` answers in the order asked.
                 waiting = zip(waiting, positions.applied(waiting)).filter { wanted, done in (done.offset ?? -1) < wanted.offset! }.map(\.0)
-                if !waiting.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+                // Looked at again after the next commit, not on a timer.
+                if !waiting.isEmpty { rebalance.commits.waitForCommit(after: seen, until: deadline) }
             }
             if !waiting.isEmpty {
                 logger.warning("kafka: released partitions before what was read of them was committed; their next owner reads it again",
                                metadata: ["partitions": "\(waiting.map { "\($0.topic)/\($0.partition)" })"])
             }
-            settlePublished(max(.zero, deadline - ContinuousClock.now))
+            rebalance.settlePublished(max(.zero, deadline - ContinuousClock.now))
         })
         self.positions = positions
         self.io = io
@@ -67,7 +67,7 @@ final class KafkaSourceService: Service, CustomStringConvertible {
     }
 
     func run() async throws {
-        do { try feed.start() } catch {
+        do { try await feed.start() } catch {
             throw KafkaSourceError(description: "\(description): \(error)")
         }
         logger.notice("kafka: consuming", metadata: ["topics": "\(feed.options.topics)", "group": "\(feed.options.group)",
@@ -82,7 +82,7 @@ final class KafkaSourceService: Service, CustomStringConvertible {
             }
         } onGracefulShutdown: {}
         // Leaving the group revokes the partitions: their read ticks are committed first.
-        _ = try? await io.run { [feed] in feed.stop() }
+        await feed.stop()
         if let failure = feed.failure { throw KafkaSourceError(description: "\(description): \(failure)") }
     }
 }

@@ -19,23 +19,35 @@ struct WriterLanes {
                      writers: Int? = nil, options: SchemaOptions? = nil) async throws -> WriterLanes {
         let options = options ?? config.schemaOptions
         let count = max(1, writers ?? config.databaseWriters)
-        let opened = try await io.run { () -> OnOneTask<([PostgresSink], Set<Symbol>?, CandleRefresher?)> in
-            var sinks: [PostgresSink] = []
+        let (lanes, known, candles) = try await io.run { () -> ([WriterLane], Set<Symbol>?, CandleRefresher?) in
+            var candles: CandleRefresher?
+            var known: Set<Symbol>?
+            // Each lane's thread owns its connection from here on.
+            var lanes: [WriterLane] = []
             for index in 0..<count {
-                let sink = try PostgresSink(conninfo: url, options: options,
+                let sink: PostgresSink
+                do {
+                    sink = try PostgresSink(conninfo: url, options: options,
                                             maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
                                             logger: Logger(label: index == 0 ? "tickd.postgres" : "tickd.postgres.\(index)"))
+                    if index == 0 {
+                        if config.unknownSymbols == .reject { known = try sink.knownSymbols() }
+                        candles = try config.candleRefresher(url: url)
+                    }
+                } catch {
+                    // Nothing opened so far outlives a failed start.
+                    lanes.forEach { $0.stop() }
+                    candles?.stop()
+                    throw error
+                }
                 sink.publishingOff = !publishing
                 sink.rejects = rejects
-                sinks.append(sink)
+                sink.candles = candles
+                lanes.append(WriterLane(index: index, sink: sink))
             }
-            let known = config.unknownSymbols == .reject ? try sinks[0].knownSymbols() : nil
-            let candles = try config.candleRefresher(url: url)
-            for sink in sinks { sink.candles = candles }
-            return OnOneTask((sinks, known, candles))
+            return (lanes, known, candles)
         }
-        let (sinks, known, candles) = opened.value
-        return WriterLanes(lanes: sinks.enumerated().map { WriterLane(index: $0.offset, sink: $0.element) }, known: known, candles: candles)
+        return WriterLanes(lanes: lanes, known: known, candles: candles)
     }
 
     /// Ends the lanes' threads and the candle refresher.
