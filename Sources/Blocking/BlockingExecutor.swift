@@ -69,8 +69,10 @@ public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Se
 
     // MARK: - Closures and timers
 
-    /// Runs `body` on the thread after the work given before it; returns at once.
-    public func execute(_ body: @escaping @Sendable () -> Void) {
+    /// Runs `body` on the thread after the work given before it; returns at once. False when the
+    /// thread has ended (`body` is dropped).
+    @discardableResult
+    public func execute(_ body: @escaping @Sendable () -> Void) -> Bool {
         push(.closure(body))
     }
 

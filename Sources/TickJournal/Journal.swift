@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
+import Blocking
 import Logging
 import Synchronization
 import TickNormalisation
@@ -16,8 +16,8 @@ import Zstd
 /// wait rather than drop. A torn or corrupt tail is cut at the last good record and reported.
 ///
 /// Appends from any thread are serialised by a lock (a write(2) of a record; a seal only opens
-/// the next file). A sealed segment is fsynced and compressed on a background queue, so a seal
-/// never holds up the feed. With `fsync: interval` the periodic fsync runs on a queue of its own
+/// the next file). A sealed segment is fsynced and compressed on a thread of its own (a `BlockingExecutor`), so a seal
+/// never holds up the feed. With `fsync: interval` the periodic fsync runs on another
 /// (on a duplicate of the descriptor), so appends go on while the disk is slow to answer it; a
 /// failed fsync is thrown by the next append. Files are deleted outside the lock.
 public final class Journal: Sendable {
@@ -63,9 +63,9 @@ public final class Journal: Sendable {
     }
     private let state: Mutex<State>
     /// Fsyncs and compresses sealed segments, one at a time, off the append path.
-    private let sealing = DispatchQueue(label: "tickd.journal.seal", qos: .utility)
+    private let sealing = BlockingExecutor(name: "tickd-journal-seal")
     /// Runs the `fsync: interval` fsyncs of the active segment, off the append path.
-    private let flushing = DispatchQueue(label: "tickd.journal.fsync", qos: .userInitiated)
+    private let flushing = BlockingExecutor(name: "tickd-journal-fsync")
     /// The fsync(2) the journal calls; tests replace it to hold or fail a background fsync.
     let fsyncFile: @Sendable (Int32) -> Int32
 
@@ -168,8 +168,10 @@ public final class Journal: Sendable {
     }
 
     // A pending seal or background fsync holds a reference, so deinit runs once they are done
-    // (maybe on one of their queues itself: it must not wait for them).
+    // (maybe on one of their threads itself: it must not wait for them, only let them end).
     deinit {
+        sealing.shutdown()
+        flushing.shutdown()
         state.withLock { s in
             if s.unsynced { _ = fsyncFile(s.fd) }
             close(s.fd)
@@ -232,8 +234,8 @@ public final class Journal: Sendable {
 
     /// Forces appended records to the disk, sealed segments included (at exit).
     public func sync() throws(JournalError) {
-        sealing.sync {}
-        flushing.sync {}
+        // The seals and background fsyncs started so far finish first (on an I/O thread: it blocks).
+        for executor in [sealing, flushing] { BlockingExecutor.park { resume in if !executor.execute(resume) { resume() } } }
         try state.withLock { s throws(JournalError) in
             try Self.throwSyncFailure(&s)
             if s.unsynced { try syncLocked(&s) }
@@ -273,7 +275,7 @@ public final class Journal: Sendable {
         s.syncing = true
         s.unsynced = false
         s.lastSync = .now
-        flushing.async {
+        flushing.execute {
             let failure = self.fsyncFile(fd) == 0 ? nil : self.files.error(path)
             close(fd)
             if let failure { self.logger.error("journal: fsync failed", metadata: ["error": "\(failure)"]) }
@@ -300,7 +302,7 @@ public final class Journal: Sendable {
         s.activePath = nextPath
         s.unsynced = false   // the sealed file's unsynced records are finishSeal's to sync
         s.segments.append(Segment(first: s.nextLSN, compressed: false, bytes: 0))
-        sealing.async { self.finishSeal(first: old.first, fd: sealedFD) }
+        sealing.execute { self.finishSeal(first: old.first, fd: sealedFD) }
     }
 
     /// Fsyncs a sealed segment, then replaces it by its zstd-compressed copy (a failure to

@@ -1,5 +1,6 @@
+import Blocking
 import CoreMetrics
-import Foundation
+
 import LibPQ
 import Logging
 import Synchronization
@@ -50,14 +51,15 @@ public final class Readiness: Sendable {
 }
 
 /// Checks the database once a second with a connection of its own (`SELECT 1`, 2 s timeouts) on
-/// a thread of its own, so a hung server turns tickd unready even while a batch is stuck.
-final class DatabaseProbe: @unchecked Sendable {
+/// a `BlockingExecutor` of its own (a libpq connect blocks), so a hung server turns tickd unready
+/// even while a batch is stuck. The next check is a timer of that executor, not a sleeping loop.
+actor DatabaseProbe {
+    private nonisolated let executor = BlockingExecutor(name: "tickd-database-probe")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private let url: String
     private let readiness: Readiness
     private let interval: Duration
     private let logger: Logger
-    private let stopped = Mutex(false)
-    /// Used only by the probe's thread.
     private var connection: Connection?
 
     init(url: String, readiness: Readiness, interval: Duration = .seconds(1), logger: Logger) {
@@ -67,21 +69,19 @@ final class DatabaseProbe: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Checks at once, then every `interval` until `stop()`, on a thread of its own (a libpq
-    /// connect blocks: not on the cooperative pool). Readiness stays false until the first check.
-    func start() {
-        let thread = Thread { [self] in
-            connection = check(nil)
-            while !stopped.withLock({ $0 }) {
-                Thread.sleep(forTimeInterval: interval.seconds)
-                connection = check(connection)
-            }
-        }
-        thread.name = "tickd-database-probe"
-        thread.start()
+    /// Checks at once, then every `interval` until `stop()`. Readiness stays false until the
+    /// first check.
+    nonisolated func start() {
+        executor.execute { [self] in assumeIsolated { $0.checkAndSchedule() } }
     }
 
-    func stop() { stopped.withLock { $0 = true } }
+    /// No more checks (one under way finishes).
+    nonisolated func stop() { executor.shutdown() }
+
+    private func checkAndSchedule() {
+        connection = check(connection)
+        executor.schedule(after: interval) { [self] in assumeIsolated { $0.checkAndSchedule() } }
+    }
 
     private func check(_ existing: Connection?) -> Connection? {
         let was = readiness.databaseUp

@@ -1,7 +1,8 @@
 import CoreMetrics
-import Foundation
+import Blocking
 import LibPQ
 import Logging
+import Synchronization
 import TickModel
 
 /// Keeps TimescaleDB's candle aggregates (`market_candles_1m/1h/1d`) materialised behind tickd's
@@ -18,26 +19,39 @@ import TickModel
 ///
 /// Transient database errors are retried with backoff on a new connection; a permanent one is
 /// logged, counted, and thrown by the `flush()` waiting for it.
-public final class CandleRefresher: @unchecked Sendable {
+public actor CandleRefresher {
+    /// Owns the refresher's connection; the next refresh and every retry are its timers.
+    private nonisolated let executor = BlockingExecutor(name: "tickd-candles")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private let conninfo: String
     private let statements: [String]
-    private let interval: Duration
+    private nonisolated let interval: Duration
     private let retry: Backoff
     private let logger: Logger
     private let refreshes = Counter(label: "tickd_candle_refreshes_total")
     private let errors = Counter(label: "tickd_candle_refresh_errors_total")
     private let duration = Timer(label: "tickd_candle_refresh_duration_seconds")
 
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    /// Bumped by every commit noted and every flush; a refresh that starts covers all up to it.
-    private var wanted = 0
-    /// The `wanted` value the last finished refresh started from.
-    private var done = 0
-    private var flushers = 0
-    private var failure: (covering: Int, error: SinkError)?
-    private var stopping = false
-    private var running = true
+    /// What writers, flushers and the refresher share.
+    private struct Shared {
+        /// Bumped by every commit noted and every flush; a refresh that starts covers all up to it.
+        var wanted = 0
+        /// The `wanted` value the last finished refresh started from.
+        var done = 0
+        var failure: (covering: Int, error: SinkError)?
+        var stopping = false
+        /// A refresh is queued or set on a timer (commits meanwhile are coalesced into it).
+        var scheduled: BlockingExecutor.Scheduled?
+        var queued = false
+        /// A refresh is running (it schedules the next when it ends).
+        var running = false
+        /// Transient failures of the refresh being retried (0: not retrying).
+        var attempt = 0
+        var lastRun = ContinuousClock.now - .seconds(3600)
+        /// Flushes waiting: the `wanted` value each needs done, and how to wake it.
+        var flushers: [(target: Int, resume: @Sendable () -> Void)] = []
+    }
+    private nonisolated let shared = Mutex(Shared())
     /// Only the refresher's thread uses it.
     private var connection: Connection?
 
@@ -83,15 +97,14 @@ public final class CandleRefresher: @unchecked Sendable {
                 let pause = Self.retry(maxBackoff).pause(attempt: attempt)
                 logger.warning("candles: database not reachable, retrying", metadata: [
                     "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
-                Thread.sleep(forTimeInterval: pause.seconds)
+                // On an I/O thread (`WriterLanes.open`): the start waits for the database.
+                BlockingExecutor.pause(for: pause)
             }
         }
         let refresher = CandleRefresher(conninfo: conninfo, statements: SchemaSQL.refreshCandles(options, schema: schema), interval: interval,
                                         maxBackoff: maxBackoff, logger: logger)
-        refresher.connection = db
-        let thread = Thread { refresher.loop() }
-        thread.name = "tickd-candles"
-        thread.start()
+        let connection = Exclusive(db)
+        refresher.executor.execute { refresher.assumeIsolated { $0.connection = connection.withLock { $0.take() } } }
         return refresher
     }
 
@@ -104,106 +117,138 @@ public final class CandleRefresher: @unchecked Sendable {
     }
 
     /// A batch with stored ticks committed: refresh within `interval`. Cheap; any thread.
-    public func noteCommit() {
-        condition.lock()
-        wanted += 1
-        condition.broadcast()
-        condition.unlock()
+    public nonisolated func noteCommit() {
+        shared.withLock { shared in
+            shared.wanted += 1
+            scheduleLocked(&shared, now: false)
+        }
     }
 
     /// Refreshes now and waits until every commit noted before this call is materialised.
-    /// Returns false when `timeout` passed first; throws the refresh's permanent error.
+    /// Returns false when `timeout` passed first; throws the refresh's permanent error. Blocks:
+    /// on a blocking thread only (the caller's I/O thread).
     @discardableResult
-    public func flush(timeout: Duration? = nil) throws(SinkError) -> Bool {
-        let deadline = timeout.map { Date(timeIntervalSinceNow: $0.seconds) }
-        condition.lock()
-        defer { condition.unlock() }
-        wanted += 1
-        let target = wanted
-        flushers += 1
-        defer { flushers -= 1 }
-        condition.broadcast()
-        while done < target && running {
-            if let deadline { if !condition.wait(until: deadline) { return false } } else { condition.wait() }
+    public nonisolated func flush(timeout: Duration? = nil) throws(SinkError) -> Bool {
+        let deadline = ContinuousClock.now + (timeout ?? .seconds(365 * 86_400))
+        var target = 0
+        _ = BlockingExecutor.park(until: deadline) { resume in
+            let ready: Bool = shared.withLock { shared in
+                shared.wanted += 1
+                target = shared.wanted
+                if shared.stopping { return true }
+                shared.flushers.append((target, resume))
+                scheduleLocked(&shared, now: true)
+                return false
+            }
+            if ready { resume() }
         }
+        let (done, failure) = shared.withLock { ($0.done, $0.failure) }
         if let failure, failure.covering >= target { throw failure.error }
         return done >= target
     }
 
-    /// Stops the thread (a refresh under way finishes; one retrying gives up).
-    public func stop() {
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while running { condition.wait() }
-        condition.unlock()
-    }
-
-    private func loop() {
-        var lastRun = ContinuousClock.now - interval
-        condition.lock()
-        while true {
-            while !stopping && !(wanted > done && (flushers > 0 || ContinuousClock.now - lastRun >= interval)) {
-                if wanted > done {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: (interval - (ContinuousClock.now - lastRun)).seconds))
-                } else {
-                    condition.wait()
-                }
-            }
-            if stopping { break }
-            let target = wanted
-            condition.unlock()
-            let outcome = refreshOnce()
-            lastRun = .now
-            condition.lock()
-            done = target
-            if case .failure(let error) = outcome { failure = (target, error) } else { failure = nil }
-            condition.broadcast()
+    /// Stops the refresher: a refresh under way finishes, one waiting to retry gives up, and
+    /// waiting flushes return.
+    public nonisolated func stop() {
+        let flushers = shared.withLock { shared in
+            shared.stopping = true
+            shared.scheduled?.cancel()
+            defer { shared.flushers.removeAll() }
+            return shared.flushers
         }
-        connection = nil
-        running = false
-        condition.broadcast()
-        condition.unlock()
+        // The refresh under way (a job on the executor) ends before this returns.
+        BlockingExecutor.park { resume in if !executor.execute(resume) { resume() } }
+        executor.shutdown()
+        flushers.forEach { $0.resume() }
     }
 
-    /// One refresh of every candle, retrying transient failures until it succeeds or `stop()`.
-    private func refreshOnce() -> Result<Void, SinkError> {
-        var attempt = 0
-        while true {
-            do throws(PostgresError) {
-                let started = ContinuousClock.now
-                let db = try connected()
-                for statement in statements { try db.execute(statement) }
-                duration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                refreshes.increment()
-                return .success(())
-            } catch {
-                let failure = SinkError(table: "market_candles", underlying: error.during("refresh candles"))
-                guard error.isTransient else {
-                    errors.increment()
-                    logger.error("candles: refresh failed", metadata: ["error": "\(failure)"])
-                    return .failure(failure)
-                }
-                if connection?.isOpen != true { connection = nil }
-                let pause: Duration
-                if Self.isConcurrentRefresh(error) {
-                    // Another tickd (a Kafka group shares one database) is refreshing the same
-                    // candles. Expected, not a fault: try again shortly, since its refresh may
-                    // have started before this instance's last commits.
-                    pause = .milliseconds(200)
-                    logger.debug("candles: another session is refreshing them; trying again", metadata: ["retry_in_ms": "200"])
-                } else {
-                    attempt += 1
-                    pause = retry.pause(attempt: attempt)
-                    logger.warning("candles: refresh failed, retrying", metadata: [
-                        "sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
-                }
-                condition.lock()
-                if !stopping { _ = condition.wait(until: Date(timeIntervalSinceNow: pause.seconds)) }
-                let stop = stopping
-                condition.unlock()
-                if stop { return .failure(failure) }
+    /// Queues a refresh when one is wanted and none is queued: at once for a flush, else once
+    /// `interval` has passed since the last one. A refresh that is retrying keeps its backoff.
+    private nonisolated func scheduleLocked(_ shared: inout Shared, now: Bool) {
+        guard !shared.stopping, shared.wanted > shared.done, !shared.queued, !shared.running else { return }
+        if shared.attempt > 0 && shared.scheduled != nil { return }
+        let wait = now ? Duration.zero : max(.zero, interval - (ContinuousClock.now - shared.lastRun))
+        if let timer = shared.scheduled {
+            // A flush does not wait for the interval's timer.
+            guard wait == .zero else { return }
+            timer.cancel()
+        }
+        shared.scheduled = nil
+        if wait == .zero {
+            shared.queued = true
+            executor.execute { [self] in assumeIsolated { $0.refresh() } }
+        } else {
+            shared.scheduled = executor.schedule(after: wait) { [self] in assumeIsolated { $0.refresh() } }
+        }
+    }
+
+    /// On the executor: one attempt at refreshing every candle. A transient failure is retried on
+    /// a timer (backoff); success or a permanent failure settles what was wanted when it started.
+    private func refresh() {
+        let target: Int? = shared.withLock { shared in
+            shared.queued = false
+            shared.scheduled = nil
+            if shared.stopping || shared.wanted <= shared.done { return nil }
+            shared.running = true
+            return shared.wanted
+        }
+        guard let target else { return }
+        let outcome = refreshOnce()
+        let flushers: [@Sendable () -> Void] = shared.withLock { shared in
+            shared.lastRun = .now
+            shared.running = false
+            switch outcome {
+            case .retry(let pause):
+                shared.attempt += 1
+                guard !shared.stopping else { return [] }
+                shared.scheduled = executor.schedule(after: pause) { [self] in assumeIsolated { $0.refresh() } }
+                return []
+            case .done(let failure):
+                shared.attempt = 0
+                shared.done = target
+                shared.failure = failure.map { (target, $0) }
+                let ready = shared.flushers.filter { $0.target <= target }.map(\.resume)
+                shared.flushers.removeAll { $0.target <= target }
+                scheduleLocked(&shared, now: !shared.flushers.isEmpty)
+                return ready
             }
+        }
+        flushers.forEach { $0() }
+    }
+
+    private enum Outcome {
+        case done(SinkError?)
+        case retry(after: Duration)
+    }
+
+    /// One refresh of every candle: done, or a transient failure to retry after a pause.
+    private func refreshOnce() -> Outcome {
+        do throws(PostgresError) {
+            let started = ContinuousClock.now
+            let db = try connected()
+            for statement in statements { try db.execute(statement) }
+            duration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            refreshes.increment()
+            return .done(nil)
+        } catch {
+            let failure = SinkError(table: "market_candles", underlying: error.during("refresh candles"))
+            guard error.isTransient else {
+                errors.increment()
+                logger.error("candles: refresh failed", metadata: ["error": "\(failure)"])
+                return .done(failure)
+            }
+            if connection?.isOpen != true { connection = nil }
+            if Self.isConcurrentRefresh(error) {
+                // Another tickd (a Kafka group shares one database) is refreshing the same
+                // candles. Expected, not a fault: try again shortly, since its refresh may
+                // have started before this instance's last commits.
+                logger.debug("candles: another session is refreshing them; trying again", metadata: ["retry_in_ms": "200"])
+                return .retry(after: .milliseconds(200))
+            }
+            let pause = retry.pause(attempt: shared.withLock { $0.attempt } + 1)
+            logger.warning("candles: refresh failed, retrying", metadata: [
+                "sqlstate": "\(error.sqlState ?? "none")", "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
+            return .retry(after: pause)
         }
     }
 

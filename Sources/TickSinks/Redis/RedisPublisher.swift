@@ -1,47 +1,65 @@
 import CoreMetrics
-import Foundation
+import Blocking
 import Hiredis
 import Logging
+import Synchronization
 import TickCodecs
 import TickModel
 
-/// Publishes committed ticks on Redis from a thread of its own, so that an absent or frozen Redis
-/// never holds up the database; a Redis that is up but slower than the database makes callers
-/// wait for room (`waitForRoom`) rather than lose messages.
+/// Publishes committed ticks on Redis from a `BlockingExecutor` of its own (hiredis blocks), so
+/// that an absent or frozen Redis never holds up the database; a Redis that is up but slower than
+/// the database makes callers wait for room (`waitForRoom`) rather than lose messages.
 ///
 /// `enqueue` (called after each commit) turns a batch into messages and returns at once. The
-/// publisher thread sends them as one pipeline: `PUBLISH <prefix><SYMBOL> <json>` per tick and
-/// `SET <prefix>last:<SYMBOL> <json>` for the newest tick of each symbol whose latest price moved.
-/// When Redis is unreachable it keeps the messages (up to `maxBacklog`), reconnects with capped
-/// backoff and sends them when Redis is back, oldest first. Past the bound (while unreachable) it skips the oldest,
-/// counts them and logs the seq ranges a subscriber must re-read from the database. Delivery is
-/// at least once: after a connection breaks mid-pipeline a message may be sent twice (same seq).
-public final class RedisPublisher: @unchecked Sendable {
-    // Everything below `condition` is guarded by it; the thread and callers meet only there.
-    private let condition = NSCondition()
-    /// The messages, what is retired, whether Redis is reachable: all the rules (a value).
-    private var state: PublisherBacklog
-    private var stopping = false
-    private var finished = false
-    private var reconnects = 0
-    private var isConnected = false
+/// publisher sends them as one pipeline per job on its executor: `PUBLISH <prefix><SYMBOL> <json>`
+/// per tick and `SET <prefix>last:<SYMBOL> <json>` for the newest tick of each symbol whose latest
+/// price moved. When Redis is unreachable it keeps the messages (up to `maxBacklog`), retries on a
+/// timer with capped backoff and sends them when Redis is back, oldest first. Past the bound
+/// (while unreachable) it skips the oldest, counts them and logs the seq ranges a subscriber must
+/// re-read from the database. Delivery is at least once: after a connection breaks mid-pipeline a
+/// message may be sent twice (same seq).
+public actor RedisPublisher {
+    private nonisolated let executor = BlockingExecutor(name: "tickd-redis-publisher")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
-    public let options: PublisherOptions
-    private let logger: Logger
-    private var connection: RedisConnection?  // publisher thread only
-    private var lastError = ""                 // publisher thread only
-    private let metrics = PublisherMetrics()
+    /// What callers and the executor share: the backlog's rules (a value), the jobs queued, and
+    /// the blocked callers to wake when it changes.
+    private struct Shared {
+        var state: PublisherBacklog
+        var stopping = false
+        var finished = false
+        var reconnects = 0
+        var isConnected = false
+        /// A send is queued on the executor, or running.
+        var sending = false
+        /// The retry after a failure (backoff), pending.
+        var retry: BlockingExecutor.Scheduled?
+        /// Failures in a row.
+        var attempt = 0
+        /// Blocked callers (room, drain, finish): woken on every change, they look again.
+        var waiters: [@Sendable () -> Void] = []
+
+        mutating func takeWaiters() -> [@Sendable () -> Void] {
+            defer { waiters.removeAll() }
+            return waiters
+        }
+    }
+    private nonisolated let shared: Mutex<Shared>
+
+    public nonisolated let options: PublisherOptions
+    private nonisolated let logger: Logger
+    private var connection: RedisConnection?
+    private var lastError = ""
+    private var everConnected = false
+    private nonisolated let metrics = PublisherMetrics()
 
     typealias Message = PublisherBacklog.Message
 
-    /// Starts the publisher thread. It connects in the background; nothing here waits for Redis.
+    /// It connects with the first message; nothing here waits for Redis.
     public init(options: PublisherOptions, logger: Logger = Logger(label: "tickd.redis")) {
         self.options = options
         self.logger = logger
-        state = PublisherBacklog(maxBacklog: options.maxBacklog)
-        let thread = Thread { [self] in self.run() }
-        thread.name = "tickd-redis-publisher"
-        thread.start()
+        shared = Mutex(Shared(state: PublisherBacklog(maxBacklog: options.maxBacklog)))
     }
 
     /// Blocks the calling thread (a writer lane's; not for async code) while `count` more
@@ -49,49 +67,36 @@ public final class RedisPublisher: @unchecked Sendable {
     /// them, so that a Redis slower than the database slows ingest instead of losing messages.
     /// While Redis is unreachable it returns at once (then the bound applies: the oldest are
     /// skipped and logged).
-    public func waitForRoom(for count: Int) {
-        condition.lock()
-        defer { condition.unlock() }
-        while !roomLocked(for: count) { condition.wait() }
+    public nonisolated func waitForRoom(for count: Int) {
+        while !wait(until: nil, for: { $0.stopping || $0.state.hasRoom(for: count) }) {}
     }
-
-    private func roomLocked(for count: Int) -> Bool { stopping || state.hasRoom(for: count) }
 
     /// The counters now.
-    public var stats: PublisherStats {
-        condition.lock()
-        defer { condition.unlock() }
-        return statsLocked
-    }
+    public nonisolated var stats: PublisherStats { shared.withLock { Self.stats($0) } }
 
     /// Where publishing has got to: `retired` messages of those enqueued are out (acknowledged by
     /// Redis, or skipped with their ranges logged); `seqs` gives per symbol the highest seq retired.
-    public var retirement: (retired: Int, seqs: [Symbol: Int64]) {
-        condition.lock()
-        defer { condition.unlock() }
-        return (state.retired, state.retiredSeq)
+    public nonisolated var retirement: (retired: Int, seqs: [Symbol: Int64]) {
+        shared.withLock { ($0.state.retired, $0.state.retiredSeq) }
     }
 
     /// Queues the stored ticks of one committed batch (in per-symbol seq order). Never blocks on
     /// Redis. Returns a ticket: once `retirement.retired` reaches it, every message of this batch
     /// (and of the earlier ones) is out.
     @discardableResult
-    public func enqueue(_ result: BatchResult) -> Int {
-        guard !result.stored.isEmpty else {
-            condition.lock()
-            defer { condition.unlock() }
-            return state.enqueued
-        }
+    public nonisolated func enqueue(_ result: BatchResult) -> Int {
+        guard !result.stored.isEmpty else { return shared.withLock { $0.state.enqueued } }
         // The newest stored tick of each symbol whose latest moved becomes its `last` value.
         let newest = StoredTick.newestIndices(result.stored).filter { result.latestMoved.contains($0.key) }
         let lastIndexes = Set(newest.values)
         let messages = result.stored.enumerated().map { index, stored in
             Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index), flags: stored.flags.map(\.rawValue))
         }
-        condition.lock()
-        let (ticket, skipped) = state.enqueue(messages)
-        condition.broadcast()
-        condition.unlock()
+        let (ticket, skipped) = shared.withLock { shared in
+            let (ticket, skipped) = shared.state.enqueue(messages)
+            startSending(&shared)
+            return (ticket, skipped)
+        }
         logSkipped(skipped)
         return ticket
     }
@@ -99,33 +104,38 @@ public final class RedisPublisher: @unchecked Sendable {
     /// Waits until every queued message is published or `timeout` passes; true when all went out.
     /// With `whileUnreachable` false it also stops waiting as soon as Redis is known to be down
     /// (an attempt failed since the last connection): a rebalance or an exit should not wait on
-    /// a Redis that is not there, since what is unsent stays owed in the outbox.
+    /// a Redis that is not there, since what is unsent stays owed in the outbox. Blocks: on a
+    /// blocking thread only.
     @discardableResult
-    public func drain(timeout: Duration, whileUnreachable: Bool = true) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout.seconds)
-        condition.lock()
-        defer { condition.unlock() }
-        while !state.isIdle {
-            if !whileUnreachable && state.unreachable { return false }
-            if !condition.wait(until: deadline) { return state.isIdle }
+    public nonisolated func drain(timeout: Duration, whileUnreachable: Bool = true) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !wait(until: deadline, for: { $0.state.isIdle || !whileUnreachable && $0.state.unreachable }) {
+            if ContinuousClock.now >= deadline { break }
         }
-        return true
+        return shared.withLock { $0.state.isIdle }
     }
 
-    /// Drains for up to `timeout` (as `drain`), then stops the thread. Whatever is still unsent
-    /// is counted as skipped and its seq ranges logged; it is not retired, so the database's
-    /// outbox still holds it for the next start. Returns the final counters.
+    /// Drains for up to `timeout` (as `drain`), then stops: a connected Redis still takes what is
+    /// queued, a failing one is not retried. Whatever is still unsent is counted as skipped and
+    /// its seq ranges logged; it is not retired, so the database's outbox still holds it for the
+    /// next start. Returns the final counters. Blocks: on a blocking thread only.
     @discardableResult
-    public func finish(timeout: Duration, whileUnreachable: Bool = true) -> PublisherStats {
+    public nonisolated func finish(timeout: Duration, whileUnreachable: Bool = true) -> PublisherStats {
         drain(timeout: timeout, whileUnreachable: whileUnreachable)
-        condition.lock()
-        stopping = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        // Not retired: they stay in the outbox (published_seq) and go out at the next start.
-        let left = state.abandon()
-        let stats = statsLocked
-        condition.unlock()
+        shared.withLock { shared in
+            shared.stopping = true
+            shared.retry?.cancel()
+            shared.retry = nil
+            if shared.state.waiting.isEmpty || shared.attempt > 0 { shared.finished = true } else { startSending(&shared) }
+        }
+        while !wait(until: nil, for: { $0.finished }) {}
+        // The job under way ends first; then the thread.
+        BlockingExecutor.park { resume in if !executor.execute(resume) { resume() } }
+        executor.shutdown()
+        let (left, stats) = shared.withLock { shared in
+            // Not retired: they stay in the outbox (published_seq) and go out at the next start.
+            (shared.state.abandon(), Self.stats(shared))
+        }
         if left.count > 0 {
             logger.error("redis: messages not published before exit; tickd publishes them at its next start",
                          metadata: ["unsent": "\(left.count)", "seqs": "\(left.ranges)"])
@@ -133,48 +143,74 @@ public final class RedisPublisher: @unchecked Sendable {
         return stats
     }
 
-    // MARK: - Publisher thread
-
-    private func run() {
-        var attempt = 0
-        while true {
-            condition.lock()
-            while state.waiting.isEmpty && !stopping { condition.wait() }
-            if stopping && (state.waiting.isEmpty || connection == nil && attempt > 0) {
-                finished = true
-                condition.broadcast()
-                condition.unlock()
-                return
+    /// Blocks until `done` holds or something changed (true when `done` held), or `deadline`.
+    private nonisolated func wait(until deadline: ContinuousClock.Instant?, for done: @escaping (Shared) -> Bool) -> Bool {
+        var held = false
+        let register: (@escaping @Sendable () -> Void) -> Void = { resume in
+            let now = self.shared.withLock { shared in
+                if done(shared) { return true }
+                shared.waiters.append(resume)
+                return false
             }
-            let work = state.take(limit: options.pipelineLimit)
-            condition.unlock()
+            held = now
+            if now { resume() }
+        }
+        if let deadline { _ = BlockingExecutor.park(until: deadline, register) } else { BlockingExecutor.park(register) }
+        return held
+    }
 
-            let sent = send(work)
-            condition.lock()
+    // MARK: - On the publisher's executor
+
+    /// Queues a send when messages wait and none is queued, running or waiting to retry.
+    private nonisolated func startSending(_ shared: inout Shared) {
+        guard !shared.sending, shared.retry == nil, !shared.state.waiting.isEmpty, !shared.finished else { return }
+        shared.sending = true
+        executor.execute { [self] in assumeIsolated { $0.sendNext() } }
+    }
+
+    /// One pipeline: takes what waits (up to `pipelineLimit`), sends it, settles the backlog;
+    /// queues the next, or a retry after a failure.
+    private func sendNext() {
+        let work = shared.withLock { $0.state.take(limit: options.pipelineLimit) }
+        let sent = work.isEmpty ? 0 : send(work)
+        let failed = sent < work.count
+        var pause: Duration?
+        let (skipped, waiters, attempt, backlog) = shared.withLock { shared in
             // What did not go out goes back to the front, oldest first; the bound applies.
-            let skipped = state.sent(work, acknowledged: sent)
+            let skipped = shared.state.sent(work, acknowledged: sent)
             metrics.published.increment(by: Int64(sent))
-            metrics.backlog.record(state.pending)
-            isConnected = connection != nil
-            condition.broadcast()
-            let failed = sent < work.count
-            let stop = stopping
-            condition.unlock()
-            logSkipped(skipped)
-
+            metrics.backlog.record(shared.state.pending)
+            shared.isConnected = connection != nil
+            shared.sending = false
             if failed {
-                attempt += 1
-                if stop { continue }
-                let pause = options.reconnect.pause(attempt: attempt)
-                if attempt == 1 || attempt % 10 == 0 {
-                    logger.warning("redis: unreachable, holding messages", metadata: [
-                        "attempt": "\(attempt)", "backlog": "\(stats.backlog)", "retry_in_ms": "\(pause.milliseconds)",
-                        "error": "\(lastError)"])
+                shared.attempt += 1
+                if shared.stopping {
+                    shared.finished = true
+                } else {
+                    let wait = options.reconnect.pause(attempt: shared.attempt)
+                    pause = wait
+                    shared.retry = executor.schedule(after: wait) { [self] in
+                        assumeIsolated { publisher in
+                            publisher.shared.withLock { shared in
+                                shared.retry = nil
+                                publisher.startSending(&shared)
+                            }
+                        }
+                    }
                 }
-                sleepInterruptibly(pause)
             } else {
-                attempt = 0
+                shared.attempt = 0
+                if shared.stopping && shared.state.waiting.isEmpty { shared.finished = true }
+                startSending(&shared)
             }
+            return (skipped, shared.takeWaiters(), shared.attempt, shared.state.pending)
+        }
+        waiters.forEach { $0() }
+        logSkipped(skipped)
+        if let pause, attempt == 1 || attempt % 10 == 0 {
+            logger.warning("redis: unreachable, holding messages", metadata: [
+                "attempt": "\(attempt)", "backlog": "\(backlog)", "retry_in_ms": "\(pause.milliseconds)",
+                "error": "\(lastError)"])
         }
     }
 
@@ -226,11 +262,13 @@ public final class RedisPublisher: @unchecked Sendable {
                 logger.warning("redis: connection lost", metadata: ["error": "\(error)"])
             }
             connection = nil
-            condition.lock()
-            state.failed()
-            isConnected = false
-            condition.broadcast()   // a drain that does not wait for an unreachable Redis returns
-            condition.unlock()
+            let waiters = shared.withLock { shared in
+                shared.state.failed()
+                shared.isConnected = false
+                // A drain that does not wait for an unreachable Redis returns.
+                return shared.takeWaiters()
+            }
+            waiters.forEach { $0() }
             metrics.errors.increment()
             metrics.up.record(0)
             return 0
@@ -240,22 +278,21 @@ public final class RedisPublisher: @unchecked Sendable {
     private static let publishCommand = Array("PUBLISH".utf8)
     private static let setCommand = Array("SET".utf8)
     private static let lastInfix = Array("last:".utf8)
-    // Scratch buffers of `send`, publisher thread only.
+    // Scratch buffers of `send`, on the publisher's executor.
     private var commands = RedisCommandBuffer(capacity: 1 << 20)
     private var payload: [UInt8] = []
     private var key: [UInt8] = []
-
-    private var everConnected = false
 
     private func connected() throws -> RedisConnection {
         if let connection { return connection }
         let redis = try RedisConnection(url: options.url, timeout: options.timeout, tls: options.tls)
         connection = redis
-        condition.lock()
-        if everConnected { reconnects += 1 }
-        isConnected = true
-        state.connected()
-        condition.unlock()
+        let reconnected = everConnected
+        shared.withLock { shared in
+            if reconnected { shared.reconnects += 1 }
+            shared.isConnected = true
+            shared.state.connected()
+        }
         metrics.up.record(1)
         if everConnected { metrics.reconnects.increment() }
         logger.info("redis: connected", metadata: ["url": "\(options.url)"])
@@ -263,33 +300,24 @@ public final class RedisPublisher: @unchecked Sendable {
         return redis
     }
 
-    /// The counters. Caller holds the lock.
-    private var statsLocked: PublisherStats {
+    private static func stats(_ shared: Shared) -> PublisherStats {
         var stats = PublisherStats()
-        stats.published = state.published
-        stats.skipped = state.skipped
-        stats.errors = state.errors
-        stats.reconnects = reconnects
-        stats.backlog = state.pending
-        stats.connected = isConnected
+        stats.published = shared.state.published
+        stats.skipped = shared.state.skipped
+        stats.errors = shared.state.errors
+        stats.reconnects = shared.reconnects
+        stats.backlog = shared.state.pending
+        stats.connected = shared.isConnected
         return stats
     }
 
     /// Counts and logs what the backlog's bound skipped (while Redis was unreachable; while it
     /// is connected the writers' wait for room bounds the backlog and nothing is skipped).
-    private func logSkipped(_ skipped: PublisherBacklog.Skipped?) {
+    private nonisolated func logSkipped(_ skipped: PublisherBacklog.Skipped?) {
         guard let skipped, skipped.count > 0 else { return }
         metrics.skipped.increment(by: Int64(skipped.count))
         logger.error("redis: backlog over its bound, skipped the oldest messages; subscribers must re-read them from the database",
                      metadata: ["skipped": "\(skipped.count)", "max_backlog": "\(options.maxBacklog)", "reread": "\(skipped.ranges)"])
-    }
-
-    /// Sleeps, but wakes early when `finish` is called.
-    private func sleepInterruptibly(_ pause: Duration) {
-        let deadline = Date(timeIntervalSinceNow: pause.seconds)
-        condition.lock()
-        while !stopping && condition.wait(until: deadline) {}
-        condition.unlock()
     }
 }
 
