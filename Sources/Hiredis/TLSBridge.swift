@@ -1,3 +1,4 @@
+import Blocking
 import COpenSSL
 import Foundation
 #if canImport(Glibc)
@@ -20,7 +21,7 @@ public struct RedisTLS: Sendable, Equatable {
 }
 
 /// TLS to Redis for a hiredis without TLS (Debian's 0.14): the TLS session runs on the system's
-/// OpenSSL, on a thread of its own, and hiredis speaks plain RESP to the other end of a Unix
+/// OpenSSL, on a thread of its own (a `BlockingExecutor`), and hiredis speaks plain RESP to the other end of a Unix
 /// socketpair (`appSocket`, handed to `redisConnectFd`). The handshake, certificate and name
 /// checks happen before the bridge exists, so a connection that fails them fails to open. The
 /// bridge ends when either side closes: hiredis freeing its context closes `appSocket`.
@@ -97,9 +98,12 @@ final class TLSBridge: @unchecked Sendable {
         // From here the pump waits in poll(2), never in a read or a write.
         _ = fcntl(tcp, F_SETFL, fcntl(tcp, F_GETFL) | O_NONBLOCK)
         _ = fcntl(bridgeSocket, F_SETFL, fcntl(bridgeSocket, F_GETFL) | O_NONBLOCK)
-        let thread = Thread { [self] in pump() }
-        thread.name = "tickd-redis-tls"
-        thread.start()
+        // The pump is one long job on an executor of its own, which ends with it.
+        let pumping = BlockingExecutor(name: "tickd-redis-tls")
+        pumping.execute { [self] in
+            pump()
+            pumping.shutdown()
+        }
     }
 
     /// Moves bytes both ways until either side closes, then frees the session. Both sockets are

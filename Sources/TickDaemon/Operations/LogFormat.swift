@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import TickModel
 
 /// How log lines look: `logfmt` (`time=… level=info label=tickd.tcp msg="…" peer=…`) or `json`
@@ -10,12 +11,11 @@ public enum LogFormat: String, Sendable, CaseIterable {
 
 /// Sets up swift-log once per process, from the configuration.
 public enum LogSetup {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var done = false
+    private static let done = Mutex(false)
 
     /// Bootstraps swift-log with the chosen format and level (only the first call counts).
     public static func bootstrap(format: LogFormat, level: Logger.Level) {
-        lock.withLock {
+        done.withLock { done in
             guard !done else { return }
             done = true
             let output = LineOutput.standardError
@@ -29,17 +29,17 @@ public enum LogSetup {
 }
 
 /// Where formatted lines go; serialised so lines from several threads never interleave.
-final class LineOutput: @unchecked Sendable {
+final class LineOutput: Sendable {
     static let standardError = LineOutput(fd: 2)
     private let fd: Int32
-    private let lock = NSLock()
+    private let lock = Mutex(())
 
     init(fd: Int32) { self.fd = fd }
 
     func write(_ line: String) {
         var bytes = Array(line.utf8)
         bytes.append(0x0A)
-        lock.withLock {
+        lock.withLock { _ in
             var offset = 0
             while offset < bytes.count {
                 let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 import TickCodecs
 import TickNormalisation
 
@@ -14,17 +15,20 @@ import TickNormalisation
 /// `header` (what `tickd redrive` needs to read the line again). Writes are buffered and reach the file when
 /// 64 KiB gather, a second has passed since the last write, or on `flush()`. Safe to share
 /// between sources: a lock serialises records.
-public final class DeadLetterFile: RejectRecorder, @unchecked Sendable {
+public final class DeadLetterFile: RejectRecorder, Sendable {
     public let path: String
     private let fd: Int32
-    private let lock = NSLock()
-    // Guarded by `lock`.
-    private var buffer: [UInt8] = []
-    private var lastWrite = ContinuousClock.now
-    private var recordCount = 0
+
+    /// Records not yet written, and when the file was last written.
+    private struct Pending {
+        var buffer: [UInt8] = []
+        var lastWrite = ContinuousClock.now
+        var recordCount = 0
+    }
+    private let pending: Mutex<Pending>
 
     /// Records written so far.
-    public var written: Int { lock.withLock { recordCount } }
+    public var written: Int { pending.withLock { $0.recordCount } }
 
     /// Opens (creating, appending) the file at `path`.
     public init(path: String) throws(DeadLetterError) {
@@ -32,19 +36,28 @@ public final class DeadLetterFile: RejectRecorder, @unchecked Sendable {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw DeadLetterError(path: path, message: String(cString: strerror(errno))) }
         self.fd = fd
-        buffer.reserveCapacity(1 << 16)
+        var first = Pending()
+        first.buffer.reserveCapacity(1 << 16)
+        pending = Mutex(first)
     }
 
     deinit {
-        try? writeBuffer()
+        try? pending.withLock { pending throws(DeadLetterError) in try write(&pending) }
         Glibc.close(fd)
     }
 
     /// Records one reject. `raw` is the line as received (or its kept prefix when `length` is larger).
     public func record(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>,
                        length: Int? = nil, header: [UInt8]? = nil) throws(DeadLetterError) {
-        lock.lock()
-        defer { lock.unlock() }
+        try pending.withLock { pending throws(DeadLetterError) in
+            Self.append(source: source, line: line, reject: reject, raw: raw, length: length, header: header, to: &pending.buffer)
+            pending.recordCount += 1
+            if pending.buffer.count >= 1 << 16 || ContinuousClock.now - pending.lastWrite > .seconds(1) { try write(&pending) }
+        }
+    }
+
+    private static func append(source: String, line: Int, reject: Reject, raw: UnsafeBufferPointer<UInt8>,
+                               length: Int?, header: [UInt8]?, to buffer: inout [UInt8]) {
         buffer.append(contentsOf: Array(#"{"source":"#.utf8))
         JSONText.appendString(source, to: &buffer)
         buffer.append(contentsOf: Array(#","line":\#(line),"reason":"#.utf8))
@@ -69,29 +82,25 @@ public final class DeadLetterFile: RejectRecorder, @unchecked Sendable {
             JSONText.appendString(header, to: &buffer)
         }
         buffer.append(contentsOf: Array("}\n".utf8))
-        recordCount += 1
-        if buffer.count >= 1 << 16 || ContinuousClock.now - lastWrite > .seconds(1) { try writeBuffer() }
     }
 
     /// Writes buffered records to the file.
     public func flush() throws(DeadLetterError) {
-        lock.lock()
-        defer { lock.unlock() }
-        try writeBuffer()
+        try pending.withLock { pending throws(DeadLetterError) in try write(&pending) }
     }
 
-    private func writeBuffer() throws(DeadLetterError) {
-        lastWrite = .now
+    private func write(_ pending: inout Pending) throws(DeadLetterError) {
+        pending.lastWrite = .now
         var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < pending.buffer.count {
+            let n = pending.buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw DeadLetterError(path: path, message: String(cString: strerror(errno)))
             }
             offset += n
         }
-        buffer.removeAll(keepingCapacity: true)
+        pending.buffer.removeAll(keepingCapacity: true)
     }
 }
 

@@ -1,3 +1,4 @@
+import Blocking
 import CoreMetrics
 import Foundation
 import LibPQ
@@ -21,7 +22,7 @@ public final class PostgresSink {
     /// The pauses between retries: from 100 ms, doubling, capped at `maxBackoff`.
     public var retry: Backoff
     /// How a retry waits; tests may shorten it.
-    public var sleep: (Duration) -> Void = { Thread.sleep(forTimeInterval: $0.seconds) }
+    public var sleep: (Duration) -> Void = { BlockingExecutor.pause(for: $0) }
     /// Transient failures retried so far.
     public private(set) var retries = 0
     /// Batches stored by the merge path (staging table, unchanged-row check, upsert) rather than

@@ -1,3 +1,4 @@
+import Blocking
 import Foundation
 import LibPQ
 import Logging
@@ -177,7 +178,8 @@ public struct SchemaMigrator {
                     break
                 } catch where error.isTransient && db.isOpen && attempt < 40 {
                     attempt += 1
-                    Thread.sleep(forTimeInterval: 0.25)
+                    // Migrate is a blocking command: its thread waits out the other refresh.
+                    BlockingExecutor.pause(for: .milliseconds(250))
                 } catch {
                     throw error.during("refresh candles", table: "market_candles")
                 }
