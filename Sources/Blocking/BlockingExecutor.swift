@@ -35,7 +35,6 @@ public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Se
     private var timers: [Timer] = []
     private var nextTimer: UInt64 = 0
     private var stopping = false
-    private var ended = false
 
     /// The executor whose thread is running the caller, if any.
     private static let current = ThreadLocal()
@@ -70,7 +69,7 @@ public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Se
     // MARK: - Closures and timers
 
     /// Runs `body` on the thread after the work given before it; returns at once. False when the
-    /// thread has ended (`body` is dropped).
+    /// executor is shut down (`body` is dropped).
     @discardableResult
     public func execute(_ body: @escaping @Sendable () -> Void) -> Bool {
         push(.closure(body))
@@ -113,10 +112,9 @@ public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Se
         }
     }
 
-    /// Ends the thread once the work given so far (and any given while it runs) has run;
-    /// timers not yet due are dropped. Work given after the thread ended is refused: `run`
-    /// throws `CancellationError`, a closure is dropped (an actor on a stopped executor must not
-    /// be called).
+    /// Ends the thread once the work given so far has run; timers not yet due are dropped. Work
+    /// given after this is refused: `run` throws `CancellationError`, `execute` returns false (an
+    /// actor on a stopped executor must not be called: its job would be dropped).
     public func shutdown() {
         condition.lock()
         stopping = true
@@ -137,7 +135,7 @@ public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Se
     private func push(_ item: Work) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        guard !ended else { return false }
+        guard !stopping else { return false }
         work.append(item)
         condition.signal()
         return true
@@ -178,8 +176,6 @@ public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Se
                 condition.wait()
             }
         }
-        ended = true
-        condition.broadcast()
         condition.unlock()
         Self.current.value = nil
     }

@@ -26,10 +26,12 @@ public actor WriterLane {
     public nonisolated func submit(_ job: @escaping @Sendable (PostgresSink) -> Void) async {
         while true {
             if state.withLock({ $0.rules.submitBatch() }) {
-                executor.execute { [self] in
+                let queued = executor.execute { [self] in
                     assumeIsolated { lane in job(lane.sink) }
                     batchDone()
                 }
+                // A lane already stopped runs nothing more; no one may wait for that batch.
+                if !queued { batchDone() }
                 return
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

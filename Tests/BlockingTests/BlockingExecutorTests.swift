@@ -35,15 +35,8 @@ private actor Counter {
         let executor = BlockingExecutor(name: "test-errors")
         await #expect(throws: Broken.self) { try await executor.run { throw Broken() } }
         await executor.shutdownGracefully()
-        // The loop ends right after the last job; poll the refusal itself, not a time.
-        while true {
-            do {
-                _ = try await executor.run { 1 }
-            } catch is CancellationError {
-                break
-            }
-            await Task.yield()
-        }
+        await #expect(throws: CancellationError.self) { try await executor.run { 1 } }
+        #expect(!executor.execute {}, "refused once shut down")
     }
 
     @Test func anActorOnTheExecutorRunsItsMethodsThere() async {
