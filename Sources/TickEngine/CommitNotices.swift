@@ -4,7 +4,11 @@ import Synchronization
 /// Tells a blocking thread that a batch committed, so that it can look at the database again
 /// instead of polling it (a Kafka rebalance waiting for what it read of its partitions).
 public final class CommitNotices: Sendable {
-    private let state = Mutex<(count: Int, waiters: [@Sendable () -> Void])>((0, []))
+    private struct Notices {
+        var count = 0
+        var waiters: [@Sendable () -> Void] = []
+    }
+    private let state = Mutex(Notices())
 
     public init() {}
 

@@ -11,14 +11,20 @@ public actor WriterLane {
     private nonisolated let executor: BlockingExecutor
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private let sink: PostgresSink
-    /// The rules (`WriterLaneState`) and whom to tell when the lane becomes free.
-    private nonisolated let state: Mutex<(rules: WriterLaneState<CheckedContinuation<Void, Never>>, freed: (@Sendable () -> Void)?)>
+    /// The rules (`WriterLaneState`) and whom to tell when the lane becomes free. A struct, not a
+    /// tuple: a closure inside a tuple in a `Mutex` is re-wrapped by every `withLock` (a thunk per
+    /// access, so calling it grew slower with every batch).
+    private struct Shared {
+        var rules: WriterLaneState<CheckedContinuation<Void, Never>>
+        var freed: (@Sendable () -> Void)?
+    }
+    private nonisolated let state: Mutex<Shared>
 
     public init(index: Int, sink: PostgresSink, depth: Int = 2) {
         self.index = index
         self.sink = sink
         executor = BlockingExecutor(name: "tickd-writer-\(index)")
-        state = Mutex((WriterLaneState(depth: depth), nil))
+        state = Mutex(Shared(rules: WriterLaneState(depth: depth), freed: nil))
     }
 
     /// Queues `job` on the lane's thread after waiting (suspended, not blocking) while `depth`
