@@ -6,7 +6,7 @@ import Synchronization
 import TickModel
 
 /// Keeps TimescaleDB's candle aggregates (`market_candles_1m/1h/1d`) materialised behind tickd's
-/// commits, on a connection and a thread of its own, off the ingest path.
+/// commits, on a connection and a `BlockingExecutor` of its own, off the ingest path.
 ///
 /// The candles are real-time aggregates: a bucket past the last materialised one is computed from
 /// the ticks whenever it is read, so a live tick shows at once. A tick stored into an older bucket
