@@ -63,15 +63,7 @@ public struct Daemon {
         let first = engine.first
         let known = engine.database.known
         // The journal first: records of another database must stop tickd before it writes anything.
-        // Opening reads and repairs segments, claiming writes a file: on an I/O thread.
-        let journalOptions = config.journalOptions
-        let journal = config.journalEnabled ? try await io.run { try Journal(options: journalOptions, logger: Logger(label: "tickd.journal")) } : nil
-        if let journal {
-            let database = try await first.perform { try $0.databaseIdentity() }
-            if try await io.run({ try journal.claim(for: database) }) == .bind {
-                logger.notice("journal: bound to this database", metadata: ["directory": "\(journal.options.directory)", "database": "\(database)"])
-            }
-        }
+        let journal = try await openJournal(first: first, io: io)
         // New listings are picked up while tickd runs (ListingReloadService).
         let listing = known.map(Listing.init)
         let normaliser = try config.makeNormaliser(now: .now(), known: known, listing: listing)
@@ -89,32 +81,11 @@ public struct Daemon {
         let wiring = SourceWiring(makeDecoder: makeDecoder, deliver: { chunk in await queue.send(chunk) },
                                   report: { name, counts in stats.recordSource(name, counts) }, clock: clock,
                                   logger: Logger(label: "tickd.source"))
-        let group = MultiThreadedEventLoopGroup.singleton
-
-        // Live feeds cannot be read again: what they deliver is journaled before it is queued.
-        var live = wiring
-        if let journal {
-            let gate = JournalGate(journal: journal, queue: queue, io: io, logger: Logger(label: "tickd.journal"))
-            live.deliver = { chunk in await gate.deliver(chunk) }
-        }
-        let listeners = config.listeners.map {
-            TCPFeedServer(options: $0, group: group, wiring: live.logging(as: "tickd.tcp"))
-        }
-        let upstreams = config.upstreams.map {
-            TCPFeedClient(options: $0, group: group, wiring: live.logging(as: "tickd.upstream"))
-        }
-        let files = config.files.map {
-            FileSourceService(path: $0.path, format: $0.format ?? config.format, speed: $0.speed, maxLineBytes: config.maxLineBytes,
-                              wiring: wiring.logging(as: "tickd.file"), io: io, lane: first)
-        }
-        // Kafka partitions can be read again: no journal, the database records their offsets.
-        let drainTimeout = Duration.milliseconds(config.drainTimeoutMilliseconds)
         let commits = CommitNotices()
-        let rebalance = KafkaRebalance(first: first, publisher: publisher, drainTimeout: drainTimeout, commits: commits)
-        let kafka = config.kafka.map {
-            KafkaSourceService(options: $0, wiring: wiring.logging(as: "tickd.kafka"), databaseURL: url, io: io, rebalance: rebalance)
-        }
-        let readiness = Readiness(listeners: listeners, upstreams: upstreams)
+        let sources = DaemonSources(config: config, url: url, wiring: wiring, journal: journal, queue: queue, io: io, first: first,
+                                    rebalance: KafkaRebalance(first: first, publisher: publisher,
+                                                              drainTimeout: .milliseconds(config.drainTimeoutMilliseconds), commits: commits))
+        let readiness = Readiness(listeners: sources.listeners, upstreams: sources.upstreams)
         var watch: MarketWatch?
         if let session = config.exchangeProfile.session {
             watch = MarketWatch(session: session, zone: try config.exchangeZone(), staleAfter: .milliseconds(config.staleAfterMilliseconds),
@@ -131,12 +102,47 @@ public struct Daemon {
         probe.start()
         defer { probe.stop() }
 
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "ingest")]
-        services += listeners.map { .init(service: ListenerService(server: $0), serviceName: $0.options.name) }
-        services += upstreams.map { .init(service: UpstreamService(client: $0), serviceName: $0.options.name) }
-        services += files.map { .init(service: $0, successTerminationBehavior: .ignore, serviceName: "file \($0.path)") }
-        services += kafka.map { .init(service: $0, serviceName: $0.description) }
+        // Ingest first: the group shuts services down in reverse, so it stops last.
+        let services = [ServiceGroupConfiguration.ServiceConfiguration(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup,
+                                                                       serviceName: "ingest")]
+            + sources.services
+            + (try operations(listing: listing, first: first, watch: watch, readiness: readiness, stats: stats))
+        var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                    logger: logger)
+        groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeoutMilliseconds)
+        logger.notice("tickd running", metadata: ["listeners": "\(sources.listeners.count)", "upstreams": "\(sources.upstreams.count)",
+                                                  "files": "\(sources.files.count)", "kafka": "\(sources.kafka.count)",
+                                                  "max_queued_ticks": "\(config.maxQueuedTicks)"])
+        try await ServiceGroup(configuration: groupConfig).run()
+        try await io.run { try deadLetters.flush() }
+        if engine.database.candles != nil {
+            // The last commits' candles, as far as the drain timeout allows.
+            if try await engine.flushCandles(timeout: .milliseconds(config.drainTimeoutMilliseconds)) == false {
+                logger.warning("candles: the last refresh did not finish in time; the next start or policy run catches up")
+            }
+        }
+        logger.notice("tickd stopped", metadata: ["inserted": "\(stats.snapshot.inserted)"])
+    }
+
+    /// Opens the journal and binds it to this database (or checks that it is bound to it).
+    /// Opening reads and repairs segments, claiming writes a file: on an I/O thread.
+    private func openJournal(first: WriterLane, io: BlockingIO) async throws -> Journal? {
+        guard config.journalEnabled else { return nil }
+        let journalOptions = config.journalOptions
+        let journal = try await io.run { try Journal(options: journalOptions, logger: Logger(label: "tickd.journal")) }
+        let database = try await first.perform { try $0.databaseIdentity() }
+        if try await io.run({ try journal.claim(for: database) }) == .bind {
+            logger.notice("journal: bound to this database", metadata: ["directory": "\(journal.options.directory)", "database": "\(database)"])
+        }
+        return journal
+    }
+
+    /// The services around the engine and its sources: the listing reload, the market watch,
+    /// tests' extra services, the metrics endpoint, and systemd's notifications (last, so that it
+    /// is the first to hear of a shutdown: STOPPING=1 at once).
+    private func operations(listing: Listing?, first: WriterLane, watch: MarketWatch?, readiness: Readiness,
+                            stats: DaemonStats) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listing {
             services.append(.init(service: ListingReloadService(listing: listing, lane: first,
                                                                 interval: .milliseconds(config.instrumentReloadMilliseconds),
@@ -151,24 +157,10 @@ public struct Daemon {
                                                          logger: Logger(label: "tickd.metrics")), serviceName: "metrics"))
         }
         if let notifier = SystemdNotifier(environment: environment) {
-            // Last, so that it is the first to hear of a shutdown (STOPPING=1 at once).
             services.append(.init(service: NotifyService(notifier: notifier, readiness: readiness, stats: stats,
                                                          logger: Logger(label: "tickd.systemd")),
                                   successTerminationBehavior: .ignore, serviceName: "systemd-notify"))
         }
-        var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                    logger: logger)
-        groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeoutMilliseconds)
-        logger.notice("tickd running", metadata: ["listeners": "\(listeners.count)", "upstreams": "\(upstreams.count)",
-                                                  "files": "\(files.count)", "kafka": "\(kafka.count)", "max_queued_ticks": "\(config.maxQueuedTicks)"])
-        try await ServiceGroup(configuration: groupConfig).run()
-        try await io.run { try deadLetters.flush() }
-        if engine.database.candles != nil {
-            // The last commits' candles, as far as the drain timeout allows.
-            if try await engine.flushCandles(timeout: .milliseconds(config.drainTimeoutMilliseconds)) == false {
-                logger.warning("candles: the last refresh did not finish in time; the next start or policy run catches up")
-            }
-        }
-        logger.notice("tickd stopped", metadata: ["inserted": "\(stats.snapshot.inserted)"])
+        return services
     }
 }
