@@ -142,12 +142,13 @@ public final class KafkaConsumer {
         return String(decoding: UnsafeRawBufferPointer(start: payload, count: message.len), as: UTF8.self)
     }
 
-    /// Commits `offsets` (the next offset to read, per partition) to the group, without waiting.
-    public func commit(_ offsets: [KafkaPartition]) throws(KafkaError) {
+    /// Commits `offsets` (the next offset to read, per partition) to the group; `waiting` blocks
+    /// until the group coordinator has answered (at stop), else it returns at once.
+    public func commit(_ offsets: [KafkaPartition], waiting: Bool = false) throws(KafkaError) {
         guard !offsets.isEmpty else { return }
         let list = KafkaConsumer.list(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let code = rd_kafka_commit(handle, list, 1)
+        let code = rd_kafka_commit(handle, list, waiting ? 0 : 1)
         if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("commit offsets", code: code) }
     }
 

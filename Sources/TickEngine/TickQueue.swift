@@ -70,16 +70,31 @@ public final class TickQueue: Sendable {
     }
 
     /// The next chunk; nil when `deadline` passes first, or when the queue is finished and empty.
+    /// The deadline is a child task that sleeps until then; it is cancelled as soon as a chunk
+    /// (or a wake) comes first.
     public func receive(until deadline: ContinuousClock.Instant?) async -> TickChunk? {
-        let id = state.withLock { $0.newReceiveID() }
-        let timer: Task<Void, Never>? = deadline.map { deadline in
-            Task { [self] in
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                self.state.withLock { $0.deadlinePassed(id: id) }?.resume()
-            }
+        // A chunk waiting already needs no deadline (the common case under load).
+        if let (chunk, senders) = state.withLock({ $0.take() }) {
+            senders.forEach { $0.resume() }
+            return chunk
         }
-        defer { timer?.cancel() }
-        return await withCheckedContinuation { (continuation: CheckedContinuation<TickChunk?, Never>) in
+        let id = state.withLock { $0.newReceiveID() }
+        guard let deadline else { return await park(id: id) }
+        return await withTaskGroup(of: Void.self, returning: TickChunk?.self) { group in
+            group.addTask { [self] in
+                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                state.withLock { $0.deadlinePassed(id: id) }?.resume()
+            }
+            let chunk = await park(id: id)
+            group.cancelAll()
+            return chunk
+        }
+    }
+
+    /// Takes a chunk at once, or parks the consumer until a sender, a wake, the finish or the
+    /// deadline of receive `id` resumes it.
+    private func park(id: Int) async -> TickChunk? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<TickChunk?, Never>) in
             switch state.withLock({ $0.receive(id: id, waiter: .receiver(continuation)) }) {
             case .chunk(let chunk, let senders):
                 senders.forEach { $0.resume() }   // they re-check for room

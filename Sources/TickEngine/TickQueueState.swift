@@ -72,6 +72,15 @@ struct TickQueueState<Waiter> {
         case parked
     }
 
+    /// A chunk if one is queued (and the senders to resume), without parking.
+    mutating func take() -> (TickChunk, resume: [Waiter])? {
+        guard let chunk = chunks.popFirst() else { return nil }
+        ticks -= chunk.ticks.count
+        let resume = senders
+        senders.removeAll()
+        return (chunk, resume)
+    }
+
     mutating func receive(id: Int, waiter: Waiter) -> ReceiveAction {
         if let chunk = chunks.popFirst() {
             ticks -= chunk.ticks.count

@@ -177,6 +177,11 @@ public final class KafkaFeed: Sendable {
                 }
             }
             deliverAll()
+            // Offsets the database committed since the last pass still go to the group.
+            do { try consumer.commit(latestPerPartition(feed.takeCommits()), waiting: true) } catch {
+                logger.warning("kafka: could not hand the last committed offsets to the group; it lags until the next start",
+                               metadata: ["error": "\(error)"])
+            }
             // Leaving the group revokes the partitions: `revoking` runs in there, on this thread.
             consumer.close()
             // The consumer's callbacks hold this reader: let both go.

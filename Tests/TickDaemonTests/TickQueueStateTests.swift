@@ -22,6 +22,17 @@ import TickNormalisation
         #expect(!late, "room was made before it parked: try again at once")
     }
 
+    @Test func takeReturnsAQueuedChunkWithoutParkingAndNothingWhenEmpty() {
+        var queue = State(capacity: 10)
+        #expect(queue.take() == nil, "empty: nothing, and no receiver parked")
+        #expect(queue.receiver == nil)
+        _ = queue.send(TickQueueTests.chunk(6))
+        guard case .full = queue.send(TickQueueTests.chunk(6, "second")) else { Issue.record("no room expected"); return }
+        _ = queue.parkSender("sender", for: 6)
+        let taken = queue.take()
+        #expect(taken?.0.ticks.count == 6 && taken?.resume == ["sender"] && queue.ticks == 0)
+    }
+
     @Test func aParkedReceiverGetsTheNextChunkHandedOver() {
         var queue = State(capacity: 10)
         guard case .parked = queue.receive(id: queue.newReceiveID(), waiter: "consumer") else { Issue.record("not parked"); return }
