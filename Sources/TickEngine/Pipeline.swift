@@ -114,6 +114,9 @@ public final class Pipeline: Sendable {
             let chunk = await queue.receive(until: min(due ?? second, second))
             stats.heartbeat()
             try throwFailure()
+            // A cancelled service group ends the loop (what is not committed stays journaled or
+            // unread, as after a crash).
+            try Task.checkCancellation()
             if let chunk {
                 try await take(chunk, into: &batchers)
             } else if queue.isDrained {

@@ -71,7 +71,7 @@ public final class TickQueue: Sendable {
 
     /// The next chunk; nil when `deadline` passes first, or when the queue is finished and empty.
     /// The deadline is a child task that sleeps until then; it is cancelled as soon as a chunk
-    /// (or a wake) comes first.
+    /// (or a wake) comes first. A cancelled caller gets nil at once.
     public func receive(until deadline: ContinuousClock.Instant?) async -> TickChunk? {
         // A chunk waiting already needs no deadline (the common case under load).
         if let (chunk, senders) = state.withLock({ $0.take() }) {
@@ -82,7 +82,10 @@ public final class TickQueue: Sendable {
         guard let deadline else { return await park(id: id) }
         return await withTaskGroup(of: Void.self, returning: TickChunk?.self) { group in
             group.addTask { [self] in
-                guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                // Ended early too when the consumer's task is cancelled: the receive then returns
+                // nil at once (the caller sees the cancellation). Once the receive has returned,
+                // its id is stale and this does nothing.
+                try? await Task.sleep(until: deadline, clock: .continuous)
                 state.withLock { $0.deadlinePassed(id: id) }?.resume()
             }
             let chunk = await park(id: id)
