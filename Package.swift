@@ -34,7 +34,8 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
 
         // The one primitive for blocking work: a serial executor on a dedicated thread.
-        .target(name: "Blocking"),
+        .target(name: "Blocking", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
 
         // Swift owners of the C handles; they know nothing of ticks.
         .target(name: "LibPQ", dependencies: ["CLibPQ"]),

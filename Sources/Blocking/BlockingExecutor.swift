@@ -1,84 +1,66 @@
 import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
 
-/// tickd's one way to run blocking work: a serial executor on a dedicated thread, owning one C
-/// handle (a libpq connection, a hiredis context, a librdkafka consumer, a journal's files).
+/// tickd's one way to run blocking work: a serial executor that owns one C handle (a libpq
+/// connection, a hiredis context, a librdkafka consumer, a journal's files) on a thread of its
+/// own, SwiftNIO's: a one-thread `MultiThreadedEventLoopGroup`, whose event loop is a
+/// `SerialExecutor` with FIFO tasks and timers. No socket is ever registered on it; it only runs
+/// what is given here, and that may block.
 ///
-/// Blocking calls (a commit, an fsync, `rd_kafka_consumer_poll`) never run on Swift's cooperative
-/// pool, whose two threads on a two-core machine every connection's task needs. Work reaches the
-/// thread three ways, all run one at a time in the order they were given:
-/// - as an actor's jobs: an actor whose `unownedExecutor` is this executor runs every method on
-///   the thread (`SerialExecutor`; `checkIsolated` lets `assumeIsolated` work from `execute`);
-/// - as closures, `execute` (fire and forget, FIFO) and `run` (awaited, returns a result);
-/// - as timers, `schedule(after:)`: the thread's wait for work has a deadline, so a backoff or a
-///   periodic check costs no sleeping thread and is cancelled by `shutdown`.
+/// Blocking calls (a commit, an fsync, `rd_kafka_consumer_poll`) so never run on Swift's
+/// cooperative pool, whose two threads on a two-core machine every connection's task needs. Work
+/// reaches the thread three ways, all run one at a time in the order they were given:
+/// - as an actor's jobs: an actor whose `unownedExecutor` is this executor's runs every method on
+///   the thread (`checkIsolated` lets `assumeIsolated` work from `execute`);
+/// - as closures, `execute` (fire and forget) and `run` (awaited, returns a result);
+/// - as timers, `schedule(after:)`: a backoff or a periodic check costs no sleeping thread and
+///   is dropped by `shutdown`.
 ///
-/// This type and `Latch` are the only places in tickd that hold a thread, a condition variable
-/// or a blocking wait (docs/decisions.md, "One primitive for blocking work").
-public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
+/// Nothing here waits on a lock or a condition of its own: a caller that must wait for the
+/// handle's work suspends (`run`), it never blocks a thread.
+public final class BlockingExecutor: Sendable {
     public let name: String
-
-    private enum Work {
-        case job(UnownedJob)
-        case closure(() -> Void)
-    }
-
-    private struct Timer {
-        let id: UInt64
-        let deadline: ContinuousClock.Instant
-        let body: () -> Void
-    }
-
-    // Everything below is guarded by `condition`.
-    private let condition = NSCondition()
-    private var work: [Work] = []
-    private var head = 0
-    private var timers: [Timer] = []
-    private var nextTimer: UInt64 = 0
-    private var stopping = false
-
-    /// The executor whose thread is running the caller, if any.
-    private static let current = ThreadLocal()
+    private let group: MultiThreadedEventLoopGroup
+    private let loop: any EventLoop
+    /// Set by `shutdown`; guards every hand-over to the loop, so that nothing is given to a loop
+    /// that is closing (NIO drops such work with an error).
+    private let stopping = Mutex(false)
 
     /// Starts the thread; it runs until `shutdown()`.
     public init(name: String) {
         self.name = name
-        let thread = Thread { [self] in loop() }
-        thread.name = name
-        thread.start()
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = group.next()
+        // The thread's name in `top -H`, `perf` and core dumps (Linux keeps 15 bytes of it).
+        loop.execute { Thread.current.name = name }
     }
 
-    // MARK: - Serial and task executor
-
-    public func enqueue(_ job: consuming ExecutorJob) {
-        push(.job(UnownedJob(job)))
-    }
-
+    /// The executor for an actor that owns this executor's handle (its `unownedExecutor`).
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        UnownedSerialExecutor(ordinary: self)
-    }
-
-    /// Called by `assumeIsolated` and `preconditionIsolated` when the runtime cannot tell:
-    /// passes only on this executor's thread.
-    public func checkIsolated() {
-        precondition(isCurrent, "not on the blocking executor \(name)")
+        loop.executor.asUnownedSerialExecutor()
     }
 
     /// Whether the caller runs on this executor's thread.
-    public var isCurrent: Bool { Self.current.value === self }
-
-    // MARK: - Closures and timers
+    public var isCurrent: Bool { loop.inEventLoop }
 
     /// Runs `body` on the thread after the work given before it; returns at once. False when the
     /// executor is shut down (`body` is dropped).
     @discardableResult
     public func execute(_ body: @escaping @Sendable () -> Void) -> Bool {
-        push(.closure(body))
+        stopping.withLock { stopping in
+            if stopping { return false }
+            loop.execute(body)
+            return true
+        }
     }
 
-    /// Runs `body` on the thread and returns its result (or its error).
+    /// Runs `body` on the thread and returns its result (or its error); `CancellationError` when
+    /// the executor is shut down.
     public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            if !push(.closure { continuation.resume(with: Result { try body() }) }) {
+            if !execute({ continuation.resume(with: Result { try body() }) }) {
                 continuation.resume(throwing: CancellationError())
             }
         }
@@ -88,185 +70,60 @@ public final class BlockingExecutor: SerialExecutor, TaskExecutor, @unchecked Se
     /// value cancels it.
     @discardableResult
     public func schedule(after delay: Duration, _ body: @escaping @Sendable () -> Void) -> Scheduled {
-        let deadline = ContinuousClock.now + delay
-        condition.lock()
-        defer { condition.unlock() }
-        nextTimer += 1
-        let timer = Timer(id: nextTimer, deadline: deadline, body: body)
-        let index = timers.firstIndex { $0.deadline > deadline } ?? timers.endIndex
-        timers.insert(timer, at: index)
-        condition.signal()
-        return Scheduled(executor: self, id: timer.id)
+        stopping.withLock { stopping in
+            if stopping { return Scheduled(task: nil) }
+            return Scheduled(task: loop.scheduleTask(in: .nanoseconds(delay.nanosecondsClamped)) { body() })
+        }
     }
 
     /// A timer set by `schedule(after:)`.
     public struct Scheduled: Sendable {
-        let executor: BlockingExecutor
-        let id: UInt64
+        let task: NIOCore.Scheduled<Void>?
 
         /// Drops the timer if it has not run yet.
-        public func cancel() {
-            executor.condition.lock()
-            executor.timers.removeAll { $0.id == id }
-            executor.condition.unlock()
-        }
+        public func cancel() { task?.cancel() }
+
+        /// False when the executor was shut down already: the timer will never run.
+        public var isSet: Bool { task != nil }
     }
 
     /// Ends the thread once the work given so far has run; timers not yet due are dropped. Work
     /// given after this is refused: `run` throws `CancellationError`, `execute` returns false (an
     /// actor on a stopped executor must not be called: its job would be dropped).
     public func shutdown() {
-        condition.lock()
-        stopping = true
-        timers.removeAll()
-        condition.signal()
-        condition.unlock()
+        let first = stopping.withLock { stopping in
+            defer { stopping = true }
+            return !stopping
+        }
+        // NIO runs the tasks queued before the close, and fails the timers.
+        if first { group.shutdownGracefully { _ in } }
     }
 
     /// `shutdown`, then suspends until the work given before it has run.
     public func shutdownGracefully() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !push(.closure { continuation.resume() }) { continuation.resume() }
+            if !execute({ continuation.resume() }) { continuation.resume() }
             shutdown()
         }
-    }
-
-    @discardableResult
-    private func push(_ item: Work) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        guard !stopping else { return false }
-        work.append(item)
-        condition.signal()
-        return true
-    }
-
-    private func loop() {
-        Self.current.value = self
-        condition.lock()
-        while true {
-            if head < work.count {
-                let item = work[head]
-                head += 1
-                if head == work.count || head > 1024 && head * 2 > work.count {
-                    work.removeFirst(head)
-                    head = 0
-                }
-                condition.unlock()
-                switch item {
-                case .job(let job):
-                    job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: asUnownedTaskExecutor())
-                case .closure(let body):
-                    body()
-                }
-                condition.lock()
-                continue
-            }
-            if stopping { break }
-            if let first = timers.first {
-                if first.deadline <= .now {
-                    timers.removeFirst()
-                    condition.unlock()
-                    first.body()
-                    condition.lock()
-                } else {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: (first.deadline - .now).seconds))
-                }
-            } else {
-                condition.wait()
-            }
-        }
-        condition.unlock()
-        Self.current.value = nil
-    }
-}
-
-// MARK: - Blocking waits, on a blocking executor's thread only
-
-extension BlockingExecutor {
-    /// Blocks the calling blocking thread until `register`'s `resume` is called (by any thread,
-    /// once): how a writer lane waits for room in the Redis backlog, which is backpressure by
-    /// design. Never call it from a task on the cooperative pool.
-    public static func park(_ register: (_ resume: @escaping @Sendable () -> Void) -> Void) {
-        let latch = Latch()
-        register { latch.open() }
-        latch.wait()
-    }
-
-    /// As `park`, but gives up at `deadline`; true when resumed before it.
-    public static func park(until deadline: ContinuousClock.Instant, _ register: (_ resume: @escaping @Sendable () -> Void) -> Void) -> Bool {
-        let latch = Latch()
-        register { latch.open() }
-        return latch.wait(until: deadline)
-    }
-
-    /// Runs async work from a thread outside Swift's concurrency (librdkafka's rebalance callback,
-    /// which must finish its work before it returns) and blocks that thread until it is done.
-    public static func awaiting(_ body: @escaping @Sendable () async -> Void) {
-        let latch = Latch()
-        Task {
-            await body()
-            latch.open()
-        }
-        latch.wait()
-    }
-
-    /// Blocks the calling blocking thread for `pause` (a retry's backoff inside a blocking call
-    /// that must not return before it succeeds, such as a sink's commit).
-    public static func pause(for pause: Duration) {
-        _ = Latch().wait(until: .now + pause)
-    }
-}
-
-/// A one-shot gate: `wait` blocks until `open` (from any thread). Only for blocking threads.
-public final class Latch: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var isOpen = false
-
-    public init() {}
-
-    public func open() {
-        condition.lock()
-        isOpen = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    public func wait() {
-        condition.lock()
-        while !isOpen { condition.wait() }
-        condition.unlock()
-    }
-
-    /// True when opened before `deadline`.
-    public func wait(until deadline: ContinuousClock.Instant) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while !isOpen {
-            let left = deadline - .now
-            if left <= .zero { return false }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: left.seconds))
-        }
-        return true
-    }
-}
-
-/// The executor of the running thread (a thread-local; Foundation's `Thread.current` dictionary
-/// would allocate per lookup).
-private final class ThreadLocal: @unchecked Sendable {
-    private var key = pthread_key_t()
-
-    init() { pthread_key_create(&key, nil) }
-
-    var value: BlockingExecutor? {
-        get { pthread_getspecific(key).map { Unmanaged<BlockingExecutor>.fromOpaque($0).takeUnretainedValue() } }
-        set { pthread_setspecific(key, newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
     }
 }
 
 extension Duration {
-    fileprivate var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
+    /// Whole nanoseconds, at most `Int64.max` (a timer years away is as good as never).
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        guard seconds < Int64.max / 1_000_000_000 - 1 else { return .max }
+        return max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension BlockingExecutor {
+    /// Blocks the calling thread, a blocking executor's (or a test's), for `pause`: the backoff
+    /// between attempts of a database call that must not return before it succeeds (a writer
+    /// lane's commit, `migrate` waiting out another session's candle refresh). The lane's thread
+    /// has nothing else to do meanwhile: the batches behind it must wait for this one to commit.
+    /// The one blocking wait left in tickd (docs/decisions.md, "One primitive for blocking work").
+    public static func pause(for pause: Duration) {
+        Thread.sleep(forTimeInterval: Double(pause.nanosecondsClamped) / 1e9)
     }
 }

@@ -18,6 +18,12 @@ public struct KafkaPartition: Hashable, Sendable {
 /// (`FAIL`, `REQTMOUT`, …) and the text. Called on librdkafka's threads.
 public typealias KafkaLog = @Sendable (_ level: Int32, _ facility: String, _ message: String) -> Void
 
+/// A rebalance of the group: partitions given to this consumer, or taken from it.
+public enum KafkaRebalanceEvent: Sendable {
+    case assign([KafkaPartition])
+    case revoke([KafkaPartition])
+}
+
 /// A message read from a partition.
 public struct KafkaMessage: Sendable {
     public var topic: String
@@ -35,27 +41,40 @@ public final class KafkaConsumer {
     private let rebalance: Rebalance
 
     /// What the group gives and takes (`onAssign` returns the partitions with their start
-    /// offsets), and where librdkafka's own log lines go.
+    /// offsets), and where librdkafka's own log lines go. With `deferring`, a rebalance is only
+    /// noted (`pending`) for the caller to settle after `poll` returns (`takeRebalance`, `assign`).
     final class Rebalance {
         let onAssign: ([KafkaPartition]) -> [KafkaPartition]
         let onRevoke: ([KafkaPartition]) -> Void
         let onLog: KafkaLog?
-        init(onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition], onRevoke: @escaping ([KafkaPartition]) -> Void, onLog: KafkaLog?) {
+        let deferring: Bool
+        var pending: KafkaRebalanceEvent?
+        /// Set by `close`: the partitions were settled before it, and are released at once.
+        var leaving = false
+        init(onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition], onRevoke: @escaping ([KafkaPartition]) -> Void, onLog: KafkaLog?,
+             deferring: Bool) {
             self.onAssign = onAssign
             self.onRevoke = onRevoke
             self.onLog = onLog
+            self.deferring = deferring
         }
     }
 
     /// `properties` are librdkafka's; `bootstrap.servers` and `group.id` at least. `onLog` takes
     /// librdkafka's log lines (from its own threads) instead of its default, stderr.
+    ///
+    /// With `deferRebalances`, `onAssign` and `onRevoke` are not called: a rebalance is noted
+    /// inside `poll`, and the caller takes it (`takeRebalance`) once `poll` returns and answers it
+    /// with `assign` when it is ready (librdkafka waits for that call, within the session
+    /// timeout), so that the work a rebalance needs may suspend instead of blocking a thread.
     public init(properties: [String: String], onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition] = { $0 },
-                onRevoke: @escaping ([KafkaPartition]) -> Void = { _ in }, onLog: KafkaLog? = nil) throws(KafkaError) {
+                onRevoke: @escaping ([KafkaPartition]) -> Void = { _ in }, onLog: KafkaLog? = nil,
+                deferRebalances: Bool = false) throws(KafkaError) {
         var properties = properties
         properties["enable.auto.commit"] = "false"
         properties["enable.auto.offset.store"] = "false"
         let conf = try KafkaConfiguration.make(properties)
-        rebalance = Rebalance(onAssign: onAssign, onRevoke: onRevoke, onLog: onLog)
+        rebalance = Rebalance(onAssign: onAssign, onRevoke: onRevoke, onLog: onLog, deferring: deferRebalances)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(rebalance).toOpaque())
         if onLog != nil {
             rd_kafka_conf_set_log_cb(conf) { handle, level, facility, text in
@@ -68,7 +87,11 @@ public final class KafkaConsumer {
             guard let handle, let opaque else { return }
             let rebalance = Unmanaged<Rebalance>.fromOpaque(opaque).takeUnretainedValue()
             let partitions = KafkaConsumer.partitions(of: list)
-            if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            if rebalance.leaving {
+                rd_kafka_assign(handle, nil)
+            } else if rebalance.deferring {
+                rebalance.pending = code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? .assign(partitions) : .revoke(partitions)
+            } else if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
                 let starts = rebalance.onAssign(partitions)
                 let assignment = KafkaConsumer.list(starts)
                 rd_kafka_assign(handle, assignment)
@@ -89,12 +112,33 @@ public final class KafkaConsumer {
         rd_kafka_destroy(handle)
     }
 
-    /// Leaves the group: the partitions are revoked (`onRevoke` runs, on this thread) and
-    /// released. Polling after it returns nothing.
+    /// Leaves the group: the partitions are revoked (`onRevoke` runs, on this thread; with
+    /// `deferRebalances` they are released at once: settle them first) and released. Polling
+    /// after it returns nothing.
     public func close() {
         guard !closed else { return }
         closed = true
+        if rebalance.deferring { rebalance.leaving = true }
         rd_kafka_consumer_close(handle)
+    }
+
+    /// Whether a rebalance was noted and not yet taken (`deferRebalances`).
+    public var rebalancePending: Bool { rebalance.pending != nil }
+
+    /// The rebalance noted inside the last `poll`, if any (`deferRebalances`); answer it with
+    /// `assign`.
+    public func takeRebalance() -> KafkaRebalanceEvent? {
+        defer { rebalance.pending = nil }
+        return rebalance.pending
+    }
+
+    /// Sets the partitions read from now on, each from its offset (nil: the group's committed
+    /// one); `nil` releases every partition (the answer to a revocation).
+    public func assign(_ partitions: [KafkaPartition]?) throws(KafkaError) {
+        let list = partitions.map(KafkaConsumer.list)
+        defer { list.map(rd_kafka_topic_partition_list_destroy) }
+        let code = rd_kafka_assign(handle, list)
+        if code != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError("assign partitions", code: code) }
     }
 
     public func subscribe(_ topics: [String]) throws(KafkaError) {

@@ -1,12 +1,12 @@
-import Blocking
 import Synchronization
 
-/// Tells a blocking thread that a batch committed, so that it can look at the database again
-/// instead of polling it (a Kafka rebalance waiting for what it read of its partitions).
+/// Tells a task that a batch committed, so that it can look at the database again instead of
+/// polling it (a Kafka revocation waiting for what it read of its partitions).
 public final class CommitNotices: Sendable {
     private struct Notices {
         var count = 0
-        var waiters: [@Sendable () -> Void] = []
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
     private let state = Mutex(Notices())
 
@@ -20,20 +20,38 @@ public final class CommitNotices: Sendable {
         let waiters = state.withLock { state in
             state.count += 1
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return state.waiters.values
         }
-        waiters.forEach { $0() }
+        waiters.forEach { $0.resume() }
     }
 
-    /// Blocks the calling blocking thread until a commit after the `seen`-th, or `deadline`.
-    public func waitForCommit(after seen: Int, until deadline: ContinuousClock.Instant) {
-        _ = BlockingExecutor.park(until: deadline) { resume in
-            let already = state.withLock { state in
-                if state.count > seen { return true }
-                state.waiters.append(resume)
-                return false
+    /// Suspends until a commit after the `seen`-th, or `deadline`, or the task's cancellation.
+    public func waitForCommit(after seen: Int, until deadline: ContinuousClock.Instant) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(until: deadline) }
+            group.addTask { await self.nextCommit(after: seen) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func nextCommit(after seen: Int) async {
+        let id = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let already = state.withLock { state in
+                    // Cancelled before it was parked: the handler found nothing to resume.
+                    if state.count > seen || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if already { continuation.resume() }
             }
-            if already { resume() }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
         }
     }
 }

@@ -155,12 +155,12 @@ public final class Pipeline: Sendable {
         var published: PublisherStats?
         if let publisher {
             let drain = settings.publishDrain
-            published = try await io.run { publisher.finish(timeout: drain, whileUnreachable: false) }
+            published = await publisher.finish(timeout: drain, whileUnreachable: false)
             let seqs = publisher.retirement.seqs
             try await lanes[0].perform { try $0.recordPublished(seqs) }
         }
         releaseJournal()
-        if let journal { try await io.run { try journal.sync() } }
+        try await journal?.sync()
         return published
     }
 
@@ -194,30 +194,31 @@ public final class Pipeline: Sendable {
     private func submit(_ batch: [KeyedTick], to lane: Int, continuing: AckLedger.ChunkID? = nil) async throws {
         try throwFailure()
         let seqs = publisher?.retirement.seqs ?? [:]
+        // Room in the Redis backlog first, so that a Redis slower than the database slows ingest
+        // here, on the pipeline's task, rather than losing messages.
+        if let publisher, !batch.isEmpty { await publisher.reserveRoom(for: batch.count) }
         let progress = ledger.withLock { $0.close(lane: lane, published: seqs, continuing: continuing) }
         await lanes[lane].submit { [self] sink in commit(batch, progress: progress, lane: lane, sink: sink) }
     }
 
-    /// On the lane's thread: the transaction, then the publisher (waiting for room, so that a
-    /// Redis slower than the database slows ingest rather than losing messages), then the ledger.
+    /// On the lane's thread: the transaction, then the publisher (the room was reserved), then
+    /// the ledger.
     private func commit(_ batch: [KeyedTick], progress: BatchProgress, lane: Int, sink: PostgresSink) {
-        guard failure.withLock({ $0 == nil }) else { return }
-        let started = ContinuousClock.now
         let result: BatchResult
         do {
+            try throwFailure()
+            let started = ContinuousClock.now
             result = try sink.write(batch, progress: progress)
+            metrics.batchDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         } catch {
             failure.withLock { if $0 == nil { $0 = error } }
+            if !batch.isEmpty { publisher?.release(reserved: batch.count) }
             return
         }
-        metrics.batchDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         metrics.batches.increment()
         metrics.inserted.increment(by: Int64(result.stored.count))
         var ticket: Int?
-        if let publisher {
-            publisher.waitForRoom(for: result.stored.count)
-            ticket = publisher.enqueue(result)
-        }
+        if let publisher { ticket = publisher.enqueue(result, reserved: batch.count) }
         ledger.withLock { $0.committed(lane: lane, ticket: ticket) }
         stats.recordBatch(stored: result.stored.count)
         watch?.committed(result)

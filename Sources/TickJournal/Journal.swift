@@ -232,13 +232,16 @@ public final class Journal: Sendable {
         }
     }
 
-    /// Forces appended records to the disk, sealed segments included (at exit).
-    public func sync() throws(JournalError) {
-        // The seals and background fsyncs started so far finish first (on an I/O thread: it blocks).
-        for executor in [sealing, flushing] { BlockingExecutor.park { resume in if !executor.execute(resume) { resume() } } }
-        try state.withLock { s throws(JournalError) in
-            try Self.throwSyncFailure(&s)
-            if s.unsynced { try syncLocked(&s) }
+    /// Forces appended records to the disk, sealed segments included (at exit). The seals started
+    /// so far end first; the fsync runs on the fsync thread, after the background ones queued
+    /// before it. Throws `JournalError`.
+    public func sync() async throws {
+        try await sealing.run {}
+        try await flushing.run { [self] in
+            try state.withLock { s throws(JournalError) in
+                try Self.throwSyncFailure(&s)
+                if s.unsynced { try syncLocked(&s) }
+            }
         }
     }
 

@@ -7,36 +7,36 @@ import TickModel
 import TickNormalisation
 import TickSources
 
-/// Reads the partitions a consumer group gives this instance into the pipeline. Its thread owns
-/// the `KafkaConsumer`: it polls, decodes each partition with a decoder of its own, and delivers
-/// chunks that carry the partition's position (`KafkaStream`), so that the batch that stores a
-/// message's last tick also records the offset after it, in the same transaction.
+/// Reads the partitions a consumer group gives this instance into the pipeline. Its executor (a
+/// thread of its own) owns the `KafkaConsumer`: it polls, decodes each partition with a decoder
+/// of its own, and delivers chunks that carry the partition's position (`KafkaStream`), so that
+/// the batch that stores a message's last tick also records the offset after it, in the same
+/// transaction.
 ///
-/// On assignment, `startOffsets` says where each partition starts: the offset the database has
-/// applied it to, or nil (the group's committed offset, else `auto.offset.reset`). On revocation,
-/// what was read of those partitions is delivered and `revoked` is called before librdkafka
-/// releases them, so the caller can wait until it is committed. `commit` hands offsets the
-/// database has committed back to Kafka (asynchronously), so that the usual lag tools work.
+/// A rebalance is settled between polls, not inside librdkafka's callback, so that its work
+/// suspends instead of blocking a thread. On assignment, `startOffsets` says where each partition
+/// starts: the offset the database has applied it to, or nil (the group's committed offset, else
+/// `auto.offset.reset`). On revocation, what was read of those partitions is delivered and
+/// `revoked` is awaited before librdkafka releases them, so the caller can wait until it is
+/// committed. `commit` hands offsets the database has committed back to Kafka (asynchronously),
+/// so that the usual lag tools work.
 public final class KafkaFeed: Sendable {
-    /// Where assigned partitions start (nil offset: the group's committed one). On the feed's thread.
-    public typealias StartOffsets = @Sendable ([KafkaPartition]) -> [KafkaPartition]
-    /// Called with partitions about to be released, after their last chunks were delivered; each
-    /// carries the position of its last chunk delivered (nil: none since it was assigned). On the
-    /// feed's thread; the partitions are released when it returns.
-    public typealias Revoked = @Sendable ([KafkaPartition]) -> Void
+    /// Where assigned partitions start (nil offset: the group's committed one).
+    public typealias StartOffsets = @Sendable ([KafkaPartition]) async -> [KafkaPartition]
+    /// Awaited with partitions about to be released, after their last chunks were delivered; each
+    /// carries the position of its last chunk delivered (nil: none since it was assigned). The
+    /// partitions are released when it returns.
+    public typealias Revoked = @Sendable ([KafkaPartition]) async -> Void
 
     public let options: KafkaFeedOptions
     private let wiring: SourceWiring
     private let startOffsets: StartOffsets
     private let revoked: Revoked
     private let state = Mutex(State())
-    /// Owns the consumer: every librdkafka call and callback of this feed runs on its thread.
-    private let executor = BlockingExecutor(name: "tickd-kafka")
 
     private struct State {
         var stopping = false
         var toCommit: [KafkaPartition] = []
-        var failure: KafkaError?
         var assignment: [KafkaPartition] = []
     }
 
@@ -51,12 +51,17 @@ public final class KafkaFeed: Sendable {
         self.revoked = revoked
     }
 
-    /// Creates the consumer and subscribes (a bad setting throws here), then polls on the feed's
-    /// executor (a thread of its own: `rd_kafka_consumer_poll` blocks) until `stop`.
-    public func start() async throws(KafkaError) {
+    /// Creates the consumer and subscribes (a bad setting throws here), then polls until `stop`
+    /// (or the task is cancelled) and leaves the group: its partitions are settled (`revoked`
+    /// has returned) and released before this returns. A consumer that fails throws.
+    public func run() async throws(KafkaError) {
+        let executor = BlockingExecutor(name: "tickd-kafka")
+        defer { executor.shutdown() }
         let reader = Reader(feed: self, executor: executor)
         try await reader.open()
-        executor.execute { reader.assumeIsolated { $0.run() } }
+        wiring.logger.notice("kafka: consuming", metadata: ["topics": "\(options.topics)", "group": "\(options.group)",
+                                                             "brokers": "\(options.brokers)"])
+        if let failure = await reader.run() { throw failure }
     }
 
     /// swift-log's level for a syslog level (librdkafka's).
@@ -70,17 +75,10 @@ public final class KafkaFeed: Sendable {
         }
     }
 
-    /// Stops polling and waits until the consumer has left the group (its partitions are
-    /// released, `revoked` has returned) and the feed's thread has ended.
-    public func stop() async {
+    /// Stops polling: `run` leaves the group and returns.
+    public func stop() {
         state.withLock { $0.stopping = true }
-        // The poll loop is one job on the executor: a job after it runs once it has returned.
-        _ = try? await executor.run {}
-        executor.shutdown()
     }
-
-    /// The error that stopped the feed, if one did.
-    public var failure: KafkaError? { state.withLock { $0.failure } }
 
     /// Offsets the database has committed (the next offset to read per partition); the feed's
     /// thread commits them to the group.
@@ -90,7 +88,6 @@ public final class KafkaFeed: Sendable {
 
     fileprivate var isStopping: Bool { state.withLock { $0.stopping } }
     fileprivate func takeCommits() -> [KafkaPartition] { state.withLock { let all = $0.toCommit; $0.toCommit = []; return all } }
-    fileprivate func fail(_ error: KafkaError) { state.withLock { $0.failure = error } }
     fileprivate func assign(_ partitions: [KafkaPartition]) {
         let held = partitions.map { KafkaPartition(topic: $0.topic, partition: $0.partition) }
         state.withLock { $0.assignment = held }
@@ -137,55 +134,67 @@ public final class KafkaFeed: Sendable {
             self.executor = executor
         }
 
-        /// Creates the consumer and subscribes. Its callbacks run inside `poll` and `close`, on
-        /// this actor's thread.
+        /// Creates the consumer and subscribes. Its log callback runs on librdkafka's threads; a
+        /// rebalance is only noted inside `poll` (`deferRebalances`) and settled by `run`.
         func open() throws(KafkaError) {
             let logger = feed.wiring.logger
             let consumer = try KafkaConsumer(properties: feed.options.consumerProperties,
-                                             onAssign: { partitions in self.assigned(partitions) },
-                                             onRevoke: { partitions in self.revoking(partitions) },
                                              onLog: { level, facility, message in
                                                  // In tickd's log format, not librdkafka's own lines on stderr.
                                                  logger.log(level: KafkaFeed.logLevel(syslog: level), "librdkafka: \(message)",
                                                             metadata: ["facility": "\(facility)"])
-                                             })
+                                             }, deferRebalances: true)
             try consumer.subscribe(feed.options.topics)
             self.consumer = consumer
         }
 
-        /// Polls until the feed stops or fails, then leaves the group.
-        func run() {
-            guard let consumer else { return }
+        /// Polls until the feed stops, its task is cancelled or the consumer fails (returned),
+        /// then settles what it holds and leaves the group.
+        func run() async -> KafkaError? {
+            guard let consumer else { return nil }
             let logger = feed.wiring.logger
-            while !feed.isStopping {
-                do {
+            var failure: KafkaError?
+            while !feed.isStopping && !Task.isCancelled {
+                do throws(KafkaError) {
                     try consumer.commit(latestPerPartition(feed.takeCommits()))
-                    // Wait for a message, then take what is waiting without waiting again.
+                    // Wait for a message, then take what is waiting without waiting again; stop
+                    // at a rebalance, which is settled before the next poll.
                     var timeout: Int32 = 100
                     var taken = 0
-                    while let message = try consumer.poll(timeoutMilliseconds: timeout) {
-                        handle(message, consumer)
+                    while !consumer.rebalancePending, let message = try consumer.poll(timeoutMilliseconds: timeout) {
+                        await handle(message, consumer)
                         taken += 1
                         timeout = 0
                         if taken >= 10_000 { break }
                     }
-                    deliverAll()
+                    await deliverAll()
+                    switch consumer.takeRebalance() {
+                    case .assign(let partitions)?: try consumer.assign(await assigned(partitions))
+                    case .revoke(let partitions)?:
+                        await revoking(partitions)
+                        try consumer.assign(nil)
+                    case nil: break
+                    }
                 } catch {
                     logger.error("kafka: the consumer failed", metadata: ["error": "\(error)"])
-                    feed.fail(error)
+                    failure = error
                     break
                 }
             }
-            deliverAll()
+            await deliverAll()
             // Offsets the database committed since the last pass still go to the group.
             do { try consumer.commit(latestPerPartition(feed.takeCommits()), waiting: true) } catch {
                 logger.warning("kafka: could not hand the last committed offsets to the group; it lags until the next start",
                                metadata: ["error": "\(error)"])
             }
-            // Leaving the group revokes the partitions: `revoking` runs in there, on this thread.
+            // What it holds is settled first (a rebalance noted and not taken never took
+            // effect); leaving the group then releases the partitions at once.
+            _ = consumer.takeRebalance()
+            let held = feed.assignment
+            if !held.isEmpty { await revoking(held) }
             consumer.close()
-            // The consumer's callbacks hold this reader: let both go.
             self.consumer = nil
+            return failure
         }
 
         /// The reader of a message's partition (one is made if librdkafka hands out a message of
@@ -205,7 +214,7 @@ public final class KafkaFeed: Sendable {
             return made
         }
 
-        func handle(_ message: KafkaMessage, _ consumer: KafkaConsumer) {
+        func handle(_ message: KafkaMessage, _ consumer: KafkaConsumer) async {
             let partition = reader(of: message)
             if let expected = partition.resumingAt {
                 partition.resumingAt = nil
@@ -227,29 +236,28 @@ public final class KafkaFeed: Sendable {
             }
             partition.pending!.next = message.offset + 1
             partition.pending!.line = partition.decoder.lineNumber
-            if partition.pending!.ticks.count >= feed.options.maxChunkTicks { deliver(partition) }
+            if partition.pending!.ticks.count >= feed.options.maxChunkTicks { await deliver(partition) }
         }
 
-        func deliverAll() {
-            for partition in partitions.values.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) { deliver(partition) }
+        func deliverAll() async {
+            for partition in partitions.values.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) { await deliver(partition) }
         }
 
         /// Hands one partition's chunk to the pipeline, waiting while it is full (backpressure).
-        func deliver(_ partition: PartitionReader) {
+        func deliver(_ partition: PartitionReader) async {
             guard let chunk = partition.pending else { return }
             partition.pending = nil
             let tickChunk = TickChunk(source: partition.stream, throughLine: chunk.line, ticks: chunk.ticks,
                                       position: StreamPosition(stream: partition.stream, identity: KafkaStream.identity, offset: chunk.next))
             partition.delivered = chunk.next
-            let deliverChunk = feed.wiring.deliver
-            BlockingExecutor.awaiting { _ = await deliverChunk(tickChunk) }
+            _ = await feed.wiring.deliver(tickChunk)
         }
 
-        func assigned(_ assigned: [KafkaPartition]) -> [KafkaPartition] {
+        func assigned(_ assigned: [KafkaPartition]) async -> [KafkaPartition] {
             // A partition starts afresh where the database says: no decoder state carries over.
             last = nil
             for partition in assigned { partitions[PartitionKey(topic: partition.topic, partition: partition.partition)] = nil }
-            let starts = feed.startOffsets(assigned)
+            let starts = await feed.startOffsets(assigned)
             for start in starts {
                 makeReader(PartitionKey(topic: start.topic, partition: start.partition)).resumingAt = start.offset
             }
@@ -259,10 +267,10 @@ public final class KafkaFeed: Sendable {
             return starts
         }
 
-        func revoking(_ revoked: [KafkaPartition]) {
+        func revoking(_ revoked: [KafkaPartition]) async {
             let readers = revoked.compactMap { partitions[PartitionKey(topic: $0.topic, partition: $0.partition)] }
-            for partition in readers { deliver(partition) }
-            feed.revoked(revoked.map { revoked in
+            for partition in readers { await deliver(partition) }
+            await feed.revoked(revoked.map { revoked in
                 let reader = partitions[PartitionKey(topic: revoked.topic, partition: revoked.partition)]
                 return KafkaPartition(topic: revoked.topic, partition: revoked.partition, offset: reader?.delivered)
             })

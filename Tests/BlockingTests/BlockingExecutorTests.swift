@@ -78,40 +78,30 @@ private actor Counter {
         #expect(!fired.withLock { $0 }, "a timer not yet due is dropped at shutdown")
     }
 
-    @Test func parkBlocksUntilResumedFromAnotherThread() async throws {
-        let a = BlockingExecutor(name: "test-park-a")
-        let b = BlockingExecutor(name: "test-park-b")
-        let resume = Mutex<(@Sendable () -> Void)?>(nil)
-        let registered = Latch()
-        async let parked: Bool = a.run {
-            BlockingExecutor.park { wake in
-                resume.withLock { $0 = wake }
-                registered.open()
-            }
-            return true
-        }
-        try await b.run {
-            registered.wait()
-            resume.withLock { $0 }?()
-        }
-        #expect(try await parked)
-        let timedOut = try await a.run { BlockingExecutor.park(until: .now + .milliseconds(5)) { _ in } }
-        #expect(!timedOut, "nobody resumed it")
-        await a.shutdownGracefully()
-        await b.shutdownGracefully()
-    }
-
-    @Test func awaitingRunsAsyncWorkFromABlockingThread() async throws {
-        let executor = BlockingExecutor(name: "test-awaiting")
-        let result = try await executor.run {
-            let box = Mutex(0)
-            BlockingExecutor.awaiting {
-                await Task.yield()
-                box.withLock { $0 = 7 }
-            }
-            return box.withLock { $0 }
-        }
-        #expect(result == 7)
+    /// An actor on the executor that awaits suspends: the thread runs other work meanwhile (here
+    /// the very closure that resumes it; a blocked thread would never run it), and the actor
+    /// resumes on the thread.
+    @Test(.timeLimit(.minutes(1))) func anActorThatAwaitsLeavesTheThreadToOtherWork() async throws {
+        let executor = BlockingExecutor(name: "test-suspend")
+        let waiter = Waiter(executor: executor)
+        let resumedOnThread = await waiter.waitForWorkOnItsOwnThread()
+        #expect(resumedOnThread)
         await executor.shutdownGracefully()
+        #expect(!executor.schedule(after: .zero) {}.isSet, "no timer is set once shut down")
+    }
+}
+
+/// Waits, on a blocking executor, for a closure given to that same executor.
+private actor Waiter {
+    nonisolated let executor: BlockingExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    init(executor: BlockingExecutor) { self.executor = executor }
+
+    func waitForWorkOnItsOwnThread() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            executor.execute { continuation.resume() }
+        }
+        return executor.isCurrent
     }
 }

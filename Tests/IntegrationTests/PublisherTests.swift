@@ -99,7 +99,7 @@ import TickSinks
         #expect(try subscriber.finish().map(\.seq) == Array(1...60))
     }
 
-    @Test func aFrozenRedisDoesNotHoldUpTheDatabaseAndItsBacklogIsPublishedAfterwards() throws {
+    @Test func aFrozenRedisDoesNotHoldUpTheDatabaseAndItsBacklogIsPublishedAfterwards() async throws {
         let redis = try PrivateRedis()
         let db = try TestDatabase()
         try db.migrateAndSeed()
@@ -109,7 +109,7 @@ import TickSinks
             url: try RedisURL(parsing: redis.url), timeout: .milliseconds(300),
             initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100)))
         publisher.enqueue(try sink.write(Self.trades(0..<10), source: "t", throughLine: 10))
-        #expect(publisher.drain(timeout: .seconds(10)))
+        #expect(await publisher.drain(timeout: .seconds(10)))
 
         redis.pause()
         // The database keeps taking batches while Redis does not answer.
@@ -123,8 +123,8 @@ import TickSinks
         #expect(publisher.stats.backlog > 0)
 
         redis.resume()
-        #expect(publisher.drain(timeout: .seconds(20)))
-        let stats = publisher.finish(timeout: .seconds(5))
+        #expect(await publisher.drain(timeout: .seconds(20)))
+        let stats = await publisher.finish(timeout: .seconds(5))
         #expect(stats.skipped == 0)
         #expect(stats.published >= 40)
         // The subscriber stayed connected: it has every seq; a repeat (at-least-once) is allowed.
@@ -132,7 +132,7 @@ import TickSinks
         #expect(Set(seqs) == Set(1...40))
     }
 
-    @Test func aRestartedRedisPastTheBacklogBoundGivesALoggedCountedGap() throws {
+    @Test func aRestartedRedisPastTheBacklogBoundGivesALoggedCountedGap() async throws {
         let redis = try PrivateRedis()
         let db = try TestDatabase()
         try db.migrateAndSeed()
@@ -142,7 +142,7 @@ import TickSinks
             url: try RedisURL(parsing: redis.url), maxBacklog: 30, timeout: .milliseconds(300),
             initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100)), logger: logs.logger("tickd.redis"))
         publisher.enqueue(try sink.write(Self.trades(0..<10), source: "t", throughLine: 10))
-        #expect(publisher.drain(timeout: .seconds(10)))
+        #expect(await publisher.drain(timeout: .seconds(10)))
 
         redis.stop()
         publisher.enqueue(try sink.write(Self.trades(10..<60), source: "t", throughLine: 60))   // 50 while Redis is down
@@ -150,10 +150,10 @@ import TickSinks
 
         try redis.start()
         let subscriber = try TickSubscriber(url: redis.url, prefix: "ticks:")
-        #expect(publisher.drain(timeout: .seconds(20)))   // the 30 held messages go out after the restart
+        #expect(await publisher.drain(timeout: .seconds(20)))   // the 30 held messages go out after the restart
         publisher.enqueue(try sink.write(Self.trades(60..<65), source: "t", throughLine: 65))
-        #expect(publisher.drain(timeout: .seconds(20)))
-        let stats = publisher.finish(timeout: .seconds(5))
+        #expect(await publisher.drain(timeout: .seconds(20)))
+        let stats = await publisher.finish(timeout: .seconds(5))
 
         // Every stored tick was either published or counted as skipped; the skipped ones are
         // the oldest of the outage, and the log says which seq range to re-read.

@@ -56,7 +56,7 @@ import TickSinks
         #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
     }
 
-    @Test func storedTicksNeverPublishedGoOutAtTheNextStartWithTheirSeq() throws {
+    @Test func storedTicksNeverPublishedGoOutAtTheNextStartWithTheirSeq() async throws {
         let redisURL = try #require(DaemonTests.redisURL)
         let db = try TestDatabase()
         try db.migrateAndSeed()
@@ -71,9 +71,9 @@ import TickSinks
         let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
         let publisher = RedisPublisher(options: PublisherOptions(url: try RedisURL(parsing: redisURL), prefix: prefix))
         #expect(try Outbox.recover(sink: sink, publisher: publisher, logger: .init(label: "test")) == 30)
-        #expect(publisher.drain(timeout: .seconds(10)))
+        #expect(await publisher.drain(timeout: .seconds(10)))
         try sink.recordPublished(publisher.retirement.seqs)
-        publisher.finish(timeout: .seconds(5))
+        await publisher.finish(timeout: .seconds(5))
         let messages = try subscriber.finish()
         #expect(messages.map(\.seq) == Array(1...30))
         #expect(messages.last?.fields["close"] == "23.39")
@@ -85,7 +85,7 @@ import TickSinks
         #expect(try Outbox.recover(sink: sink, publisher: RedisPublisher(options: publisher.options), logger: .init(label: "test")) == 0)
     }
 
-    @Test func moreOwedThanTheBacklogHoldsIsLoggedAsRangesAndNotSent() throws {
+    @Test func moreOwedThanTheBacklogHoldsIsLoggedAsRangesAndNotSent() async throws {
         let redisURL = try #require(DaemonTests.redisURL)
         let db = try TestDatabase()
         try db.migrateAndSeed()
@@ -94,11 +94,11 @@ import TickSinks
         let logs = LogCapture()
         let publisher = RedisPublisher(options: PublisherOptions(url: try RedisURL(parsing: redisURL), prefix: "\(db.schema):ticks:",
                                                                  maxBacklog: 10))
-        defer { publisher.finish(timeout: .seconds(5)) }
         #expect(try Outbox.recover(sink: sink, publisher: publisher, logger: logs.logger("tickd.redis")) == 0)
         #expect(publisher.stats.backlog == 0)
         #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "30")
         #expect(logs.records.contains { $0.level == .error && $0.metadata["reread"] == "SCOM seq 1-30" }, "\(logs.records)")
+        await publisher.finish(timeout: .seconds(5))
     }
 
     @Test func withPublishingOffNothingIsOwed() throws {

@@ -4,7 +4,7 @@ import TickJournal
 
 /// The journal's database binding on disk, and discarding a journal.
 @Suite struct JournalBindingFileTests {
-    @Test func aBindingSurvivesReopeningAndAJournalStartedAfreshHasNone() throws {
+    @Test func aBindingSurvivesReopeningAndAJournalStartedAfreshHasNone() async throws {
         let dir = JournalTests.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         do {
@@ -12,14 +12,14 @@ import TickJournal
             #expect(journal.boundDatabase == nil && journal.firstRecord == nil)
             try journal.bind(to: "db-a")
             for n in 1...3 { _ = try journal.append(JournalTests.chunk(n)) }
-            try journal.sync()
+            try await journal.sync()
         }
         let reopened = try Journal(options: JournalOptions(directory: dir))
         #expect(reopened.boundDatabase == "db-a")
         #expect(reopened.firstRecord == 1 && reopened.recoveredThrough == 3)
     }
 
-    @Test func discardRemovesRecordsIdentityAndBindingButNotWhileAJournalIsOpen() throws {
+    @Test func discardRemovesRecordsIdentityAndBindingButNotWhileAJournalIsOpen() async throws {
         let dir = JournalTests.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var identity = ""
@@ -29,7 +29,7 @@ import TickJournal
             try journal.bind(to: "db-a")
             for n in 1...3 { _ = try journal.append(JournalTests.chunk(n)) }
             #expect(throws: JournalError.self) { try Journal.discard(directory: dir) }
-            try journal.sync()
+            try await journal.sync()
         }
         let discarded = try Journal.discard(directory: dir)
         #expect(discarded.segments == 1 && discarded.bytes > 0)

@@ -97,7 +97,7 @@ import TickNormalisation
         #expect(try Self.readAll(journal).map(\.0) == [1, 2])
     }
 
-    @Test func fullSegmentsAreSealedCompressedAndDeletedOnceApplied() throws {
+    @Test func fullSegmentsAreSealedCompressedAndDeletedOnceApplied() async throws {
         let dir = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         do {
@@ -105,7 +105,7 @@ import TickNormalisation
         for n in 1...100 { _ = try journal.append(Self.chunk(n, ticks: 20)) }
         // Every record reads back while sealed segments are still being compressed.
         #expect(try Self.readAll(journal).map(\.0) == Array(1...100))
-        try journal.sync()   // waits for the background seals
+        try await journal.sync()   // waits for the background seals
         let files = Self.segmentFiles(dir)
         #expect(files.filter { $0.hasSuffix(".seg.zst") }.count >= 5, "\(files)")
         #expect(files.filter { $0.hasSuffix(".seg") }.count == 1, "only the active segment is raw: \(files)")
@@ -125,13 +125,13 @@ import TickNormalisation
         }
         // A pending seal holds the journal (and its lock) until it is done: wait for it, so the
         // journal is closed when this scope ends.
-        try journal.sync()
+        try await journal.sync()
         }
         let reopened = try Journal(options: JournalOptions(directory: dir, segmentBytes: 4096))
         #expect(reopened.recoveredThrough == 101)
     }
 
-    @Test func theSizeBoundSaysFullSoThatAppendsWait() throws {
+    @Test func theSizeBoundSaysFullSoThatAppendsWait() async throws {
         let dir = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let journal = try Journal(options: JournalOptions(directory: dir, segmentBytes: 2048, maxBytes: 8192))
@@ -142,7 +142,7 @@ import TickNormalisation
             n += 1
             _ = try journal.append(Self.chunk(n, ticks: 10))
             if journal.isFull {
-                try journal.sync()
+                try await journal.sync()
                 if journal.isFull { break }
             }
         }
@@ -186,7 +186,7 @@ import TickNormalisation
                     fsyncFile: probe.fsyncFile)
     }
 
-    @Test func appendsGoOnWhileAnIntervalFsyncIsWaitingForTheDisk() throws {
+    @Test func appendsGoOnWhileAnIntervalFsyncIsWaitingForTheDisk() async throws {
         let dir = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let probe = FsyncProbe(holdFirst: true)
@@ -209,11 +209,11 @@ import TickNormalisation
         if !finished { appended.wait() }
         #expect(finished, "appends waited for the held fsync")
         #expect(failure.withLock { $0 } == nil)
-        try journal.sync()
+        try await journal.sync()
         #expect(try Self.readAll(journal).map(\.0) == Array(1...51))
     }
 
-    @Test func aFailedIntervalFsyncIsThrownByTheNextAppendAndLosesNoRecord() throws {
+    @Test func aFailedIntervalFsyncIsThrownByTheNextAppendAndLosesNoRecord() async throws {
         let dir = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let probe = FsyncProbe(failFirst: true)
@@ -229,18 +229,18 @@ import TickNormalisation
         #expect(thrown?.message == String(cString: strerror(EIO)))
         // The refused append wrote nothing; the next one gets the next number, and all are there.
         #expect(try journal.append(Self.chunk(stored + 1)) == UInt64(stored + 1))
-        try journal.sync()
+        try await journal.sync()
         #expect(try Self.readAll(journal).map(\.0) == Array(1...UInt64(stored + 1)))
     }
 
-    @Test func aFailedIntervalFsyncIsThrownBySync() throws {
+    @Test func aFailedIntervalFsyncIsThrownBySync() async throws {
         let dir = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let probe = FsyncProbe(failFirst: true)
         let journal = try Self.journal(dir, fsyncingEveryAppendThrough: probe)
         _ = try journal.append(Self.chunk(1))
-        #expect(throws: JournalError.self) { try journal.sync() }
-        try journal.sync()   // the records were left unsynced, so this one fsyncs them again
+        await #expect(throws: JournalError.self) { try await journal.sync() }
+        try await journal.sync()   // the records were left unsynced, so this one fsyncs them again
         #expect(probe.calls.withLock { $0 } == 2)
     }
 }

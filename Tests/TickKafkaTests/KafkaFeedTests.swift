@@ -88,6 +88,19 @@ import TickSources
         return KafkaFeed(options: options, wiring: wiring, startOffsets: startOffsets)
     }
 
+    /// Runs `feed` while `body` runs, then stops it and waits until it has left the group.
+    static func running(_ feed: KafkaFeed, _ body: () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await feed.run() }
+            do { try await body() } catch {
+                feed.stop()
+                throw error
+            }
+            feed.stop()
+            try await group.waitForAll()
+        }
+    }
+
     @Test(.timeLimit(.minutes(3))) func everyTradeArrivesOnceWithItsPartitionsPositionAndAFeedResumesWhereTheDatabaseSays() async throws {
         let cluster = try KafkaMockCluster(brokers: 3)
         try cluster.createTopic("trades", partitions: 6)
@@ -96,61 +109,64 @@ import TickSources
         // The database knows no partition yet: the group's offset (none) and auto.offset.reset.
         let first = Collected()
         let feed = Self.feed(cluster, into: first) { partitions in partitions }
-        try await feed.start()
-        try await first.wait(forTicks: 6000)
-        #expect(first.seqs.count == 6000)
-        #expect(Set(first.seqs) == Set(1...6000))
-        // A position per partition, increasing, ending past each partition's last message.
-        let positions = first.positions
-        #expect(positions.count == 6)
-        #expect(positions.keys.allSatisfy { $0.hasPrefix("kafka:trades/") })
-        first.chunks.withLock { chunks in
-            var last: [String: Int64] = [:]
-            var streamsOf: [Symbol: Set<String>] = [:]
-            for chunk in chunks {
-                guard let p = chunk.position else { Issue.record("a chunk without a position"); continue }
-                #expect(p.identity == KafkaStream.identity)
-                #expect(chunk.source == p.stream)
-                #expect(p.offset > last[p.stream] ?? 0)
-                last[p.stream] = p.offset
-                for tick in chunk.ticks { streamsOf[tick.tick.symbol, default: []].insert(p.stream) }
+        // Stopping hands what is still to commit to the group before it leaves (`running`
+        // returns once it has; a failed consumer throws).
+        var positions: [String: Int64] = [:]
+        try await Self.running(feed) {
+            try await first.wait(forTicks: 6000)
+            #expect(first.seqs.count == 6000)
+            #expect(Set(first.seqs) == Set(1...6000))
+            // A position per partition, increasing, ending past each partition's last message.
+            positions = first.positions
+            #expect(positions.count == 6)
+            #expect(positions.keys.allSatisfy { $0.hasPrefix("kafka:trades/") })
+            first.chunks.withLock { chunks in
+                var last: [String: Int64] = [:]
+                var streamsOf: [Symbol: Set<String>] = [:]
+                for chunk in chunks {
+                    guard let p = chunk.position else { Issue.record("a chunk without a position"); continue }
+                    #expect(p.identity == KafkaStream.identity)
+                    #expect(chunk.source == p.stream)
+                    #expect(p.offset > last[p.stream] ?? 0)
+                    last[p.stream] = p.offset
+                    for tick in chunk.ticks { streamsOf[tick.tick.symbol, default: []].insert(p.stream) }
+                }
+                // A symbol lives in one partition (key = symbol).
+                #expect(streamsOf.count == Self.symbols.count && streamsOf.values.allSatisfy { $0.count == 1 })
             }
-            // A symbol lives in one partition (key = symbol).
-            #expect(streamsOf.count == Self.symbols.count && streamsOf.values.allSatisfy { $0.count == 1 })
+            // The group is told half of it: a feed that asks the group starts there.
+            feed.commit(positions.map { stream, offset in
+                KafkaPartition(topic: "trades", partition: Int32(stream.split(separator: "/").last!)!, offset: offset / 2) })
         }
-        // The group is told half of it: a feed that asks the group starts there.
-        feed.commit(positions.map { stream, offset in
-            KafkaPartition(topic: "trades", partition: Int32(stream.split(separator: "/").last!)!, offset: offset / 2) })
-        // Stopping hands what is still to commit to the group before it leaves.
-        await feed.stop()
-        #expect(feed.failure == nil)
 
         // More trades; a feed started where "the database" says reads only those.
         try Self.produce(6001...6600, to: cluster)
         let second = Collected()
         let asked = Mutex<[KafkaPartition]>([])
+        let resumeAt = positions
         let resumed = Self.feed(cluster, into: second) { partitions in
             asked.withLock { $0 += partitions }
             return partitions.map { p in KafkaPartition(topic: p.topic, partition: p.partition,
-                                                         offset: positions[KafkaStream.name(topic: p.topic, partition: p.partition)]) }
+                                                         offset: resumeAt[KafkaStream.name(topic: p.topic, partition: p.partition)]) }
         }
-        try await resumed.start()
-        try await second.wait(forTicks: 600)
-        let ends = try Self.markEnds(of: cluster)
-        try await second.wait(for: ends)   // each partition read to its end: nothing more may come
-        #expect(Set(second.seqs) == Set(6001...6600).union(ends))
-        #expect(second.seqs.count == 606)
-        #expect(asked.withLock { Set($0.map(\.partition)) } == Set(0..<6))
-        await resumed.stop()
+        var ends: Set<Int64> = []
+        try await Self.running(resumed) {
+            try await second.wait(forTicks: 600)
+            ends = try Self.markEnds(of: cluster)
+            try await second.wait(for: ends)   // each partition read to its end: nothing more may come
+            #expect(Set(second.seqs) == Set(6001...6600).union(ends))
+            #expect(second.seqs.count == 606)
+            #expect(asked.withLock { Set($0.map(\.partition)) } == Set(0..<6))
+        }
 
         // A feed that lets the group choose starts at the offsets committed above (half of the
         // first 6,000 per partition): it reads the second half of each partition again, and the 600.
         let third = Collected()
         let fromGroup = Self.feed(cluster, into: third) { partitions in partitions }
-        try await fromGroup.start()
         let expected = positions.values.reduce(0) { $0 + Int($1 - $1 / 2) } + 600
-        try await third.wait(for: ends)   // each partition read to its end
-        await fromGroup.stop()
+        try await Self.running(fromGroup) { [ends] in
+            try await third.wait(for: ends)   // each partition read to its end
+        }
         // Messages, not ticks, are what offsets count; a two-trade message adds one more tick.
         #expect(Set(third.seqs).isSuperset(of: Set(6001...6600)))
         #expect(!Set(third.seqs).contains(1))

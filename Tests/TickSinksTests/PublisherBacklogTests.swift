@@ -66,6 +66,25 @@ import TickModel
         #expect(backlog.enqueue(Self.messages("SCOM", 1...10)).skipped == nil)
     }
 
+    @Test func reservedRoomCountsAgainstTheBoundUntilItsBatchIsEnqueued() {
+        var backlog = PublisherBacklog(maxBacklog: 10)
+        let first = backlog.reserve(6)
+        let second = backlog.reserve(6)
+        #expect(first && !second, "6 reserved and 6 more would pass 10")
+        #expect(!backlog.hasRoom(for: 5))
+        let forced = backlog.reserve(6, evenIfFull: true)
+        #expect(forced && backlog.reserved == 12, "a stopping publisher holds no one up")
+        backlog.release(6)
+        _ = backlog.enqueue(Self.messages("SCOM", 1...4), releasing: 6)
+        #expect(backlog.reserved == 0 && backlog.pending == 4)
+        let six = backlog.reserve(6)
+        let one = backlog.reserve(1)
+        #expect(six && !one)
+        backlog.failed()
+        let whileDown = backlog.reserve(100)
+        #expect(whileDown, "an unreachable Redis does not hold up the database")
+    }
+
     /// Random enqueues, pipelines acknowledged in part or whole, failures and reconnections:
     /// every message is waiting, in flight or retired, exactly once; per symbol, messages are
     /// taken in seq order, except that a put-back message is taken again before later ones; a
@@ -90,7 +109,16 @@ import TickModel
                         return Self.message(symbol, nextSeq[symbol]!)
                     }
                     let wasReachable = !backlog.unreachable
-                    let (ticket, skipped) = backlog.enqueue(batch)
+                    // A writer reserves room before its commit; without room it waits (the
+                    // batch is not made), which only happens while Redis is reachable.
+                    guard backlog.reserve(batch.count) else {
+                        #expect(wasReachable, "run \(run): an unreachable Redis held a writer up")
+                        for message in batch { nextSeq[message.symbol]! -= 1 }
+                        break
+                    }
+                    let (ticket, skipped) = backlog.enqueue(batch, releasing: batch.count)
+                    #expect(backlog.reserved == 0)
+                    if wasReachable { #expect(backlog.pending <= max(bound, batch.count), "run \(run): a reserved batch passed the bound") }
                     if backlog.unreachable && work.isEmpty { #expect(backlog.pending <= bound, "run \(run): over the bound while unreachable") }
                     all += batch
                     #expect(ticket == all.count)

@@ -50,8 +50,8 @@ extension TickdConfig {
 extension TickdConfig {
     /// The candle refresher of the database at `url`, started; nil when its candles are plain
     /// views (no TimescaleDB), which need none.
-    func candleRefresher(url: String) throws(SinkError) -> CandleRefresher? {
-        try CandleRefresher.start(conninfo: url, options: schemaOptions, interval: .milliseconds(candleRefreshMilliseconds),
+    func candleRefresher(url: String) async throws -> CandleRefresher? {
+        try await CandleRefresher.start(conninfo: url, options: schemaOptions, interval: .milliseconds(candleRefreshMilliseconds),
                                   maxBackoff: .milliseconds(retryMaxBackoffMilliseconds))
     }
 }

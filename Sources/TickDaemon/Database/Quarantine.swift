@@ -48,21 +48,22 @@ public enum Quarantine {
     private static func release(_ entries: [Entry], on db: Connection, config: TickdConfig, url: String, options: SchemaOptions,
                                 io: BlockingIO, logger: Logger) async throws -> Released {
         let engine = try await EngineAssembly.open(config: config, url: url, io: io, options: options, logger: logger)
-        defer { engine.stop() }
-        try await engine.recoverOutbox()
-        let stored = Mutex(0)
-        let pipeline = try await engine.pipeline(linger: nil, onCommitted: { result in stored.withLock { $0 += result.stored.count } },
-                                                 logger: logger)
-        async let ingest: Void = pipeline.run()
-        await engine.queue.send(TickChunk(source: "quarantine release", throughLine: 0, ticks: entries.map(\.keyed)))
-        engine.queue.finish()
-        try await ingest
-        _ = try await engine.flushCandles()
-        var released = Released(released: entries.count, stored: stored.withLock { $0 })
-        released.published = try await pipeline.finish()?.published ?? 0
-        try QuarantineStore.markReleased(entries.map(\.id), on: db)
-        logger.notice("released quarantined trades", metadata: ["released": "\(released.released)", "stored": "\(released.stored)",
-                                                                 "published": "\(released.published)"])
-        return released
+        return try await engine.using { engine in
+            try await engine.recoverOutbox()
+            let stored = Mutex(0)
+            let pipeline = try await engine.pipeline(linger: nil, onCommitted: { result in stored.withLock { $0 += result.stored.count } },
+                                                     logger: logger)
+            async let ingest: Void = pipeline.run()
+            await engine.queue.send(TickChunk(source: "quarantine release", throughLine: 0, ticks: entries.map(\.keyed)))
+            engine.queue.finish()
+            try await ingest
+            _ = try await engine.flushCandles()
+            var released = Released(released: entries.count, stored: stored.withLock { $0 })
+            released.published = try await pipeline.finish()?.published ?? 0
+            try QuarantineStore.markReleased(entries.map(\.id), on: db)
+            logger.notice("released quarantined trades", metadata: ["released": "\(released.released)", "stored": "\(released.stored)",
+                                                                     "published": "\(released.published)"])
+            return released
+        }
     }
 }

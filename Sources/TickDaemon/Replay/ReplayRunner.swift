@@ -90,55 +90,56 @@ public struct ReplayRunner: Sendable {
         let url = try config.requireDatabaseURL(for: "replay without --dry-run")
         let engine = try await EngineAssembly.open(config: config, url: url, io: io, deadLetters: deadLetters, publisherLogger: publisherLogger,
                                                    logger: logger)
-        defer { engine.stop() }
-        let first = engine.first
-        try await engine.recoverOutbox()
-        let normaliser = try config.makeNormaliser(now: clock(), known: engine.database.known)
-        let queue = engine.queue
-        let stored = Mutex(IngestReport())
-        let pipeline = try await engine.pipeline(linger: nil, onCommitted: { result in
-            stored.withLock { $0.addStored(result) }
-            onStored?(result)
-        }, logger: logger)
-        // Positions apply to replays without filters (a filtered replay stores part of each line range).
-        var positions: FileSource.PositionReader?
-        if request.resume && request.filter.isEmpty {
-            positions = { @Sendable stream, identity in
-                try await first.perform { try $0.appliedPosition(stream: stream, identity: identity) }
-            }
-        }
-        let (files, positionReader) = (request.files, positions)
-        let read = try await withThrowingTaskGroup(of: IngestReport?.self) { group in
-            group.addTask {
-                do { try await pipeline.run() } catch {
-                    queue.finish()   // the sources stop sending
-                    throw error
+        return try await engine.using { engine in
+            let first = engine.first
+            try await engine.recoverOutbox()
+            let normaliser = try config.makeNormaliser(now: clock(), known: engine.database.known)
+            let queue = engine.queue
+            let stored = Mutex(IngestReport())
+            let pipeline = try await engine.pipeline(linger: nil, onCommitted: { result in
+                stored.withLock { $0.addStored(result) }
+                onStored?(result)
+            }, logger: logger)
+            // Positions apply to replays without filters (a filtered replay stores part of each line range).
+            var positions: FileSource.PositionReader?
+            if request.resume && request.filter.isEmpty {
+                positions = { @Sendable stream, identity in
+                    try await first.perform { try $0.appliedPosition(stream: stream, identity: identity) }
                 }
-                return nil
             }
-            group.addTask {
-                defer { queue.finish() }
-                var counts = IngestReport()
-                for path in files {
-                    counts.add(try await fileSource(path, normaliser: normaliser, deadLetters: deadLetters, io: io,
-                                                    deliver: { await queue.send($0) }, positions: positionReader, onTick: onTick).run())
+            let (files, positionReader) = (request.files, positions)
+            let read = try await withThrowingTaskGroup(of: IngestReport?.self) { group in
+                group.addTask {
+                    do { try await pipeline.run() } catch {
+                        queue.finish()   // the sources stop sending
+                        throw error
+                    }
+                    return nil
                 }
-                return counts
+                group.addTask {
+                    defer { queue.finish() }
+                    var counts = IngestReport()
+                    for path in files {
+                        counts.add(try await fileSource(path, normaliser: normaliser, deadLetters: deadLetters, io: io,
+                                                        deliver: { await queue.send($0) }, positions: positionReader, onTick: onTick).run())
+                    }
+                    return counts
+                }
+                var read: IngestReport?
+                for try await part in group { if let part { read = part } }
+                return read ?? IngestReport()
             }
-            var read: IngestReport?
-            for try await part in group { if let part { read = part } }
-            return read ?? IngestReport()
+            report.merge(read)
+            report.merge(stored.withLock { $0 })
+            // The replay returns with every candle of what it stored materialised.
+            if engine.database.candles != nil {
+                let refreshing = ContinuousClock.now
+                _ = try await engine.flushCandles()
+                logger.info("candles refreshed", metadata: ["seconds": "\((ContinuousClock.now - refreshing).seconds)"])
+            }
+            report.published = try await pipeline.finish()?.published ?? 0
+            return report
         }
-        report.merge(read)
-        report.merge(stored.withLock { $0 })
-        // The replay returns with every candle of what it stored materialised.
-        if engine.database.candles != nil {
-            let refreshing = ContinuousClock.now
-            _ = try await engine.flushCandles()
-            logger.info("candles refreshed", metadata: ["seconds": "\((ContinuousClock.now - refreshing).seconds)"])
-        }
-        report.published = try await pipeline.finish()?.published ?? 0
-        return report
     }
 
     private func fileSource(_ path: String, normaliser: Normaliser, deadLetters: DeadLetterFile, io: BlockingIO, deliver: @escaping ChunkSink,

@@ -58,7 +58,14 @@ public struct Daemon {
         // The Redis publisher; the writer lanes connected (retrying transient failures), the
         // instrument list read, the candle refresher started (TimescaleDB).
         let engine = try await EngineAssembly.open(config: config, url: url, io: io, logger: logger)
-        defer { engine.stop() }
+        try await engine.using { try await serve($0, url: url, io: io) }
+    }
+
+    /// The journal, the pipeline over the engine, the sources and the operations, as one service
+    /// group, until it ends.
+    private func serve(_ engine: EngineAssembly, url: String, io: BlockingIO) async throws {
+        let config = self.config
+        let logger = self.logger
         let (deadLetters, publisher, queue) = (engine.deadLetters, engine.publisher, engine.queue)
         let first = engine.first
         let known = engine.database.known

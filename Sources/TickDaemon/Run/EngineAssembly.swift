@@ -35,7 +35,7 @@ struct EngineAssembly {
                                   database: database,
                                   queue: TickQueue(capacity: config.maxQueuedTicks))
         } catch {
-            publisher?.finish(timeout: .zero)
+            await publisher?.finish(timeout: .zero)
             throw error
         }
     }
@@ -58,13 +58,21 @@ struct EngineAssembly {
     /// limit); false when the time ran out.
     func flushCandles(timeout: Duration? = nil) async throws -> Bool {
         guard let candles = database.candles else { return true }
-        return try await io.run { try candles.flush(timeout: timeout) }
+        return try await candles.flush(timeout: timeout)
     }
 
     /// Ends the lanes, the candle refresher and the publisher's thread (what it still holds stays
     /// owed in the outbox; after `Pipeline.finish` it holds nothing).
-    func stop() {
+    func stop() async {
         database.stop()
-        publisher?.finish(timeout: .zero)
+        await publisher?.finish(timeout: .zero)
+    }
+
+    /// Runs `body` with the engine, then stops it, whether `body` returned or threw.
+    func using<T>(_ body: (EngineAssembly) async throws -> T) async throws -> T {
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await body(self)) } catch { outcome = .failure(error) }
+        await stop()
+        return try outcome.get()
     }
 }

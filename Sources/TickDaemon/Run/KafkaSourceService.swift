@@ -28,7 +28,6 @@ final class KafkaSourceService: Service, CustomStringConvertible {
     let feed: KafkaFeed
     private let positions: KafkaPositions
     private let io: BlockingIO
-    private let logger: Logger
     var description: String { "kafka \(feed.options.topics.joined(separator: ",")) (group \(feed.options.group))" }
 
     /// `rebalance.recoverOutbox` queues stored ticks nobody published (an instance killed between
@@ -43,47 +42,59 @@ final class KafkaSourceService: Service, CustomStringConvertible {
         if options.properties["auto.offset.reset"] == nil { options.properties["auto.offset.reset"] = "earliest" }
         let logger = wiring.logger
         feed = KafkaFeed(options: options, wiring: wiring, startOffsets: { partitions in
-            positions.whileOutboxLocked(rebalance.recoverOutbox)
-            return positions.applied(partitions)
+            await positions.whileOutboxLocked(io: io) { await rebalance.recoverOutbox() }
+            return await positions.applied(partitions, io: io)
         }, revoked: { partitions in
             let deadline = ContinuousClock.now + rebalance.drainTimeout
             var waiting = partitions.filter { $0.offset != nil }
             while !waiting.isEmpty && ContinuousClock.now < deadline {
                 let seen = rebalance.commits.count
                 // `applied` answers in the order asked.
-                waiting = zip(waiting, positions.applied(waiting)).filter { wanted, done in (done.offset ?? -1) < wanted.offset! }.map(\.0)
+                waiting = zip(waiting, await positions.applied(waiting, io: io)).filter { wanted, done in (done.offset ?? -1) < wanted.offset! }.map(\.0)
                 // Looked at again after the next commit, not on a timer.
-                if !waiting.isEmpty { rebalance.commits.waitForCommit(after: seen, until: deadline) }
+                if !waiting.isEmpty { await rebalance.commits.waitForCommit(after: seen, until: deadline) }
             }
             if !waiting.isEmpty {
                 logger.warning("kafka: released partitions before what was read of them was committed; their next owner reads it again",
                                metadata: ["partitions": "\(waiting.map { "\($0.topic)/\($0.partition)" })"])
             }
-            rebalance.settlePublished(max(.zero, deadline - ContinuousClock.now))
+            await rebalance.settlePublished(max(.zero, deadline - ContinuousClock.now))
         })
         self.positions = positions
         self.io = io
-        self.logger = logger
     }
 
+    /// The feed, and beside it the hand-over of committed offsets to the group, until a graceful
+    /// shutdown stops the feed (it settles its partitions and leaves the group) or it fails.
     func run() async throws {
-        do { try await feed.start() } catch {
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [feed] in try await feed.run() }
+                group.addTask { [self] in try await handOverCommitted() }
+                try await withGracefulShutdownHandler {
+                    // The feed ends first (stopped, or failed); the hand-over then ends with it.
+                    _ = try await group.next()
+                } onGracefulShutdown: { [feed] in
+                    feed.stop()
+                }
+                group.cancelAll()
+            }
+        } catch is CancellationError {
+            return
+        } catch {
             throw KafkaSourceError(description: "\(description): \(error)")
         }
-        logger.notice("kafka: consuming", metadata: ["topics": "\(feed.options.topics)", "group": "\(feed.options.group)",
-                                                      "brokers": "\(feed.options.brokers)"])
-        await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully && !Task.isCancelled && feed.failure == nil {
-                try? await Task.sleep(for: .seconds(1))
-                let held = feed.assignment
-                guard !held.isEmpty else { continue }
-                let committed = (try? await io.run { [positions] in positions.applied(held) }) ?? []
-                feed.commit(committed.filter { $0.offset != nil })
-            }
-        } onGracefulShutdown: {}
-        // Leaving the group revokes the partitions: their read ticks are committed first.
-        await feed.stop()
-        if let failure = feed.failure { throw KafkaSourceError(description: "\(description): \(failure)") }
+    }
+
+    /// Once a second, the offsets the database has committed of the partitions held go to the
+    /// group, so that Kafka's lag tools see tickd's progress (until cancelled).
+    private func handOverCommitted() async throws {
+        while true {
+            try await Task.sleep(for: .seconds(1))
+            let held = feed.assignment
+            guard !held.isEmpty else { continue }
+            feed.commit(await positions.applied(held, io: io).filter { $0.offset != nil })
+        }
     }
 }
 
@@ -99,14 +110,25 @@ struct KafkaPositions: Sendable {
         store = StreamPositionStore(conninfo: databaseURL, logger: logger)
     }
 
-    /// Runs `body` under the schema's outbox lock.
-    func whileOutboxLocked(_ body: () -> Void) { store.whileOutboxLocked(body) }
+    /// Runs `body` under the schema's outbox lock (unlocked when the database cannot be asked).
+    func whileOutboxLocked(io: BlockingIO, _ body: () async -> Void) async {
+        let locked = await blocking(io) { [store] in store.lockOutbox() } ?? false
+        await body()
+        if locked { _ = await blocking(io) { [store] in store.unlockOutbox() } }
+    }
 
     /// The partitions, in the order given, with the offset the database has applied each to
     /// (nil: none, or the database could not be asked — then the group's committed offset applies).
-    func applied(_ partitions: [KafkaPartition]) -> [KafkaPartition] {
+    func applied(_ partitions: [KafkaPartition], io: BlockingIO) async -> [KafkaPartition] {
         let streams = partitions.map { KafkaStream.name(topic: $0.topic, partition: $0.partition) }
-        let found = store.applied(streams, identity: KafkaStream.identity) ?? [:]
+        let asked: [String: Int64]?? = await blocking(io) { [store] in store.applied(streams, identity: KafkaStream.identity) }
+        let found = (asked ?? nil) ?? [:]
         return zip(partitions, streams).map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: found[$1]) }
+    }
+
+    /// `body` on an I/O thread; nil when the task was cancelled first (a stopping tickd), which
+    /// the callers treat as a database they could not ask.
+    private func blocking<T: Sendable>(_ io: BlockingIO, _ body: @escaping @Sendable () -> T) async -> T? {
+        do { return try await io.run(body) } catch { return nil }
     }
 }

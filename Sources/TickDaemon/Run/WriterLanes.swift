@@ -19,38 +19,38 @@ struct WriterLanes {
                      writers: Int? = nil, options: SchemaOptions? = nil) async throws -> WriterLanes {
         let options = options ?? config.schemaOptions
         let count = max(1, writers ?? config.databaseWriters)
-        let (lanes, known, candles) = try await io.run { () -> ([WriterLane], Set<Symbol>?, CandleRefresher?) in
-            var candles: CandleRefresher?
-            var known: Set<Symbol>?
-            // Each lane's thread owns its connection from here on.
-            var lanes: [WriterLane] = []
+        var lanes: [WriterLane] = []
+        var known: Set<Symbol>?
+        var candles: CandleRefresher?
+        do {
             for index in 0..<count {
-                let sink: PostgresSink
-                do {
-                    sink = try PostgresSink(conninfo: url, options: options,
-                                            maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
-                                            logger: Logger(label: index == 0 ? "tickd.postgres" : "tickd.postgres.\(index)"))
-                    if index == 0 {
-                        if config.unknownSymbols == .reject { known = try sink.knownSymbols() }
-                        candles = try config.candleRefresher(url: url)
-                    }
-                } catch {
-                    // Nothing opened so far outlives a failed start.
-                    lanes.forEach { $0.stop() }
-                    candles?.stop()
-                    throw error
+                let (lane, listed) = try await io.run { () throws -> (WriterLane, Set<Symbol>?) in
+                    let sink = try PostgresSink(conninfo: url, options: options,
+                                                maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
+                                                logger: Logger(label: index == 0 ? "tickd.postgres" : "tickd.postgres.\(index)"))
+                    let listed = index == 0 && config.unknownSymbols == .reject ? try sink.knownSymbols() : nil
+                    sink.publishingOff = !publishing
+                    sink.rejects = rejects
+                    // The lane's thread owns the connection from here on.
+                    return (WriterLane(index: index, sink: sink), listed)
                 }
-                sink.publishingOff = !publishing
-                sink.rejects = rejects
-                sink.candles = candles
-                lanes.append(WriterLane(index: index, sink: sink))
+                lanes.append(lane)
+                if index == 0 {
+                    known = listed
+                    candles = try await config.candleRefresher(url: url)
+                }
             }
-            return (lanes, known, candles)
+            for lane in lanes { try await lane.perform { [candles] in $0.candles = candles } }
+        } catch {
+            // Nothing opened so far outlives a failed start.
+            lanes.forEach { $0.stop() }
+            candles?.stop()
+            throw error
         }
         return WriterLanes(lanes: lanes, known: known, candles: candles)
     }
 
-    /// Ends the lanes' threads and the candle refresher.
+    /// Ends the lanes' threads and the candle refresher's, once the work given to them has run.
     func stop() {
         lanes.forEach { $0.stop() }
         candles?.stop()

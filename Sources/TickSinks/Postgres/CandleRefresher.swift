@@ -21,7 +21,7 @@ import TickModel
 /// logged, counted, and thrown by the `flush()` waiting for it.
 public actor CandleRefresher {
     /// Owns the refresher's connection; the next refresh and every retry are its timers.
-    private nonisolated let executor = BlockingExecutor(name: "tickd-candles")
+    private nonisolated let executor: BlockingExecutor
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private let conninfo: String
     private let statements: [String]
@@ -49,7 +49,20 @@ public actor CandleRefresher {
         var attempt = 0
         var lastRun = ContinuousClock.now - .seconds(3600)
         /// Flushes waiting: the `wanted` value each needs done, and how to wake it.
-        var flushers: [(target: Int, resume: @Sendable () -> Void)] = []
+        var flushers: [Flusher] = []
+        var nextFlusher = 0
+
+        mutating func takeFlushers(_ ready: (Flusher) -> Bool) -> [Flusher] {
+            let taken = flushers.filter(ready)
+            flushers.removeAll(where: ready)
+            return taken
+        }
+    }
+
+    private struct Flusher {
+        let id: Int
+        let target: Int
+        let continuation: CheckedContinuation<Void, Never>
     }
     private nonisolated let shared = Mutex(Shared())
     /// Only the refresher's thread uses it.
@@ -57,58 +70,88 @@ public actor CandleRefresher {
 
     /// Starts a refresher for the candles of the database at `conninfo`, or returns nil when they
     /// are not continuous aggregates (plain PostgreSQL: views need no refresh). Transient
-    /// failures are retried with backoff, as the sink retries them.
+    /// failures are retried with backoff, as the sink retries them; a permanent one throws
+    /// `SinkError`.
     public static func start(conninfo: String, options: SchemaOptions, interval: Duration, maxBackoff: Duration = .seconds(5),
-                             logger: Logger = Logger(label: "tickd.candles")) throws(SinkError) -> CandleRefresher? {
-        var db: Connection?
-        var schema = ""
+                             logger: Logger = Logger(label: "tickd.candles")) async throws -> CandleRefresher? {
+        let executor = BlockingExecutor(name: "tickd-candles")
         var attempt = 0
-        while db == nil {
-            do throws(PostgresError) {
-                let connection = try PostgresSink.session(conninfo)
-                let extensions = try connection.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
-                guard extensions.rowCount > 0 else { return nil }
-                // The minute candle of tickd's own schema, found by name (casting every
-                // aggregate's name to regclass fails when another schema is dropped meanwhile).
-                let found = try connection.execute("""
-                    SELECT current_schema(), count(*) FROM timescaledb_information.continuous_aggregates
-                    WHERE view_schema = current_schema() AND view_name = 'market_candles_1m'
-                    """)
-                guard found.value(row: 0, column: 1) == "1", let current = found.value(row: 0, column: 0) else { return nil }
-                schema = current
-                // TimescaleDB refreshes an aggregate only for its owner. A least-privilege role
-                // leaves it to the real-time part and the hourly policy (run as the owner).
-                let owner = try connection.execute("""
-                    SELECT pg_has_role(c.relowner, 'USAGE'), c.relowner::regrole::text, current_user
-                    FROM pg_class c WHERE c.oid = to_regclass($1)
-                    """, [SchemaSQL.candles(options)[0].name(in: current)])
-                if owner.value(row: 0, column: 0) == "f" {
-                    logger.notice("candles: this role does not own the candle aggregates, so tickd does not refresh them; buckets past the materialised ones are computed from the ticks when read, and a late tick into a materialised bucket shows after the aggregates' hourly policy runs", metadata: [
-                        "role": "\(owner.value(row: 0, column: 2) ?? "")", "owner": "\(owner.value(row: 0, column: 1) ?? "")",
-                        "fix": "GRANT \(owner.value(row: 0, column: 1) ?? "owner") TO \(owner.value(row: 0, column: 2) ?? "role") (tickd then refreshes after each commit)"])
-                    return nil
-                }
-                db = connection
+        while true {
+            let found: Aggregates
+            do {
+                found = try await executor.run { try Self.findAggregates(conninfo, options, logger) }
             } catch {
-                guard error.isTransient else {
-                    throw SinkError(table: "market_candles_1m", underlying: error.during("find candle aggregates"))
-                }
+                executor.shutdown()
+                throw error
+            }
+            switch found {
+            case .none:
+                executor.shutdown()
+                return nil
+            case .found(let connection, let schema):
+                let refresher = CandleRefresher(executor: executor, conninfo: conninfo, statements: SchemaSQL.refreshCandles(options, schema: schema),
+                                                interval: interval, maxBackoff: maxBackoff, logger: logger)
+                refresher.executor.execute { refresher.assumeIsolated { $0.connection = connection.withLock { $0.take() } } }
+                return refresher
+            case .unreachable(let error):
                 attempt += 1
                 let pause = Self.retry(maxBackoff).pause(attempt: attempt)
                 logger.warning("candles: database not reachable, retrying", metadata: [
                     "error": "\(error.message)", "retry_in_ms": "\(pause.milliseconds)"])
-                // On an I/O thread (`WriterLanes.open`): the start waits for the database.
-                BlockingExecutor.pause(for: pause)
+                do { try await Task.sleep(for: pause) } catch {
+                    executor.shutdown()
+                    throw error
+                }
             }
         }
-        let refresher = CandleRefresher(conninfo: conninfo, statements: SchemaSQL.refreshCandles(options, schema: schema), interval: interval,
-                                        maxBackoff: maxBackoff, logger: logger)
-        let connection = Exclusive(db)
-        refresher.executor.execute { refresher.assumeIsolated { $0.connection = connection.withLock { $0.take() } } }
-        return refresher
     }
 
-    private init(conninfo: String, statements: [String], interval: Duration, maxBackoff: Duration, logger: Logger) {
+    /// What `findAggregates` found.
+    private enum Aggregates: Sendable {
+        /// No candle aggregates of this role's to refresh.
+        case none
+        /// The connection it found them on, and their schema.
+        case found(Exclusive<Connection?>, schema: String)
+        /// A transient failure: try again after a pause.
+        case unreachable(PostgresError)
+    }
+
+    /// One attempt at finding the candle aggregates tickd refreshes (on the refresher's executor).
+    private static func findAggregates(_ conninfo: String, _ options: SchemaOptions, _ logger: Logger) throws(SinkError) -> Aggregates {
+        do throws(PostgresError) {
+            let connection = try PostgresSink.session(conninfo)
+            let extensions = try connection.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")
+            guard extensions.rowCount > 0 else { return .none }
+            // The minute candle of tickd's own schema, found by name (casting every
+            // aggregate's name to regclass fails when another schema is dropped meanwhile).
+            let found = try connection.execute("""
+                SELECT current_schema(), count(*) FROM timescaledb_information.continuous_aggregates
+                WHERE view_schema = current_schema() AND view_name = 'market_candles_1m'
+                """)
+            guard found.value(row: 0, column: 1) == "1", let current = found.value(row: 0, column: 0) else { return .none }
+            // TimescaleDB refreshes an aggregate only for its owner. A least-privilege role
+            // leaves it to the real-time part and the hourly policy (run as the owner).
+            let owner = try connection.execute("""
+                SELECT pg_has_role(c.relowner, 'USAGE'), c.relowner::regrole::text, current_user
+                FROM pg_class c WHERE c.oid = to_regclass($1)
+                """, [SchemaSQL.candles(options)[0].name(in: current)])
+            if owner.value(row: 0, column: 0) == "f" {
+                logger.notice("candles: this role does not own the candle aggregates, so tickd does not refresh them; buckets past the materialised ones are computed from the ticks when read, and a late tick into a materialised bucket shows after the aggregates' hourly policy runs", metadata: [
+                    "role": "\(owner.value(row: 0, column: 2) ?? "")", "owner": "\(owner.value(row: 0, column: 1) ?? "")",
+                    "fix": "GRANT \(owner.value(row: 0, column: 1) ?? "owner") TO \(owner.value(row: 0, column: 2) ?? "role") (tickd then refreshes after each commit)"])
+                return .none
+            }
+            return .found(Exclusive(connection), schema: current)
+        } catch {
+            guard error.isTransient else {
+                throw SinkError(table: "market_candles_1m", underlying: error.during("find candle aggregates"))
+            }
+            return .unreachable(error)
+        }
+    }
+
+    private init(executor: BlockingExecutor, conninfo: String, statements: [String], interval: Duration, maxBackoff: Duration, logger: Logger) {
+        self.executor = executor
         self.conninfo = conninfo
         self.statements = statements
         self.interval = interval
@@ -125,41 +168,43 @@ public actor CandleRefresher {
     }
 
     /// Refreshes now and waits until every commit noted before this call is materialised.
-    /// Returns false when `timeout` passed first; throws the refresh's permanent error. Blocks:
-    /// on a blocking thread only (the caller's I/O thread).
+    /// Returns false when `timeout` passed first; throws the refresh's permanent error.
     @discardableResult
-    public nonisolated func flush(timeout: Duration? = nil) throws(SinkError) -> Bool {
-        let deadline = ContinuousClock.now + (timeout ?? .seconds(365 * 86_400))
-        var target = 0
-        _ = BlockingExecutor.park(until: deadline) { resume in
-            let ready: Bool = shared.withLock { shared in
-                shared.wanted += 1
-                target = shared.wanted
-                if shared.stopping { return true }
-                shared.flushers.append((target, resume))
+    public nonisolated func flush(timeout: Duration? = nil) async throws(SinkError) -> Bool {
+        let target = shared.withLock { shared in
+            shared.wanted += 1
+            return shared.wanted
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let id: Int? = shared.withLock { shared in
+                if shared.stopping { return nil }
+                shared.nextFlusher += 1
+                shared.flushers.append(Flusher(id: shared.nextFlusher, target: target, continuation: continuation))
                 scheduleLocked(&shared, now: true)
-                return false
+                return shared.nextFlusher
             }
-            if ready { resume() }
+            guard let id else { return continuation.resume() }
+            guard let timeout else { return }
+            let timer = executor.schedule(after: timeout) { [self] in
+                shared.withLock { $0.takeFlushers { $0.id == id } }.forEach { $0.continuation.resume() }
+            }
+            if !timer.isSet { shared.withLock { $0.takeFlushers { $0.id == id } }.forEach { $0.continuation.resume() } }
         }
         let (done, failure) = shared.withLock { ($0.done, $0.failure) }
         if let failure, failure.covering >= target { throw failure.error }
         return done >= target
     }
 
-    /// Stops the refresher: a refresh under way finishes, one waiting to retry gives up, and
-    /// waiting flushes return.
+    /// Stops the refresher: a refresh under way finishes (then its thread ends), one waiting to
+    /// retry gives up, and waiting flushes return.
     public nonisolated func stop() {
         let flushers = shared.withLock { shared in
             shared.stopping = true
             shared.scheduled?.cancel()
-            defer { shared.flushers.removeAll() }
-            return shared.flushers
+            return shared.takeFlushers { _ in true }
         }
-        // The refresh under way (a job on the executor) ends before this returns.
-        BlockingExecutor.park { resume in if !executor.execute(resume) { resume() } }
         executor.shutdown()
-        flushers.forEach { $0.resume() }
+        flushers.forEach { $0.continuation.resume() }
     }
 
     /// Queues a refresh when one is wanted and none is queued: at once for a flush, else once
@@ -194,7 +239,7 @@ public actor CandleRefresher {
         }
         guard let target else { return }
         let outcome = refreshOnce()
-        let flushers: [@Sendable () -> Void] = shared.withLock { shared in
+        let flushers: [Flusher] = shared.withLock { shared in
             shared.lastRun = .now
             shared.running = false
             switch outcome {
@@ -207,13 +252,12 @@ public actor CandleRefresher {
                 shared.attempt = 0
                 shared.done = target
                 shared.failure = failure.map { (target, $0) }
-                let ready = shared.flushers.filter { $0.target <= target }.map(\.resume)
-                shared.flushers.removeAll { $0.target <= target }
+                let ready = shared.takeFlushers { $0.target <= target }
                 scheduleLocked(&shared, now: !shared.flushers.isEmpty)
                 return ready
             }
         }
-        flushers.forEach { $0() }
+        flushers.forEach { $0.continuation.resume() }
     }
 
     private enum Outcome {

@@ -39,29 +39,35 @@ public final class StreamPositionStore: Sendable {
         }
     }
 
-    /// Runs `body` while holding the schema's outbox lock (a session advisory lock; released if
-    /// this process dies), so that instances sharing a database recover the outbox one at a time.
-    /// Without the database, `body` runs unlocked.
-    public func whileOutboxLocked(_ body: () -> Void) {
+    /// Takes the schema's outbox lock (a session advisory lock; released if this process dies),
+    /// waiting for it, so that instances sharing a database recover the outbox one at a time.
+    /// False without the database: the caller recovers unlocked.
+    public func lockOutbox() -> Bool {
         session.withLock { connection in
-            let key = "(SELECT hashtext(current_schema() || '.tickd_outbox'))::int8"
-            var locked = false
             do throws(PostgresError) {
-                _ = try connected(&connection).execute("SELECT pg_advisory_lock(\(key))")
-                locked = true
+                _ = try connected(&connection).execute("SELECT pg_advisory_lock(\(Self.outboxKey))")
+                return true
             } catch {
                 connection = nil
                 logger.warning("could not take the outbox lock; recovering without it", metadata: ["error": "\(error)"])
+                return false
             }
-            body()
-            guard locked, let db = connection else { return }
-            do { _ = try db.execute("SELECT pg_advisory_unlock(\(key))") } catch {
+        }
+    }
+
+    /// Releases the lock `lockOutbox` took.
+    public func unlockOutbox() {
+        session.withLock { connection in
+            guard let db = connection else { return }
+            do { _ = try db.execute("SELECT pg_advisory_unlock(\(Self.outboxKey))") } catch {
                 // The lock ends with the session: drop it, so the next instance is not held up.
                 connection = nil
                 logger.warning("could not release the outbox lock; closing its session instead", metadata: ["error": "\(error)"])
             }
         }
     }
+
+    private static let outboxKey = "(SELECT hashtext(current_schema() || '.tickd_outbox'))::int8"
 
     /// The session, opened when there is none.
     private func connected(_ connection: inout Connection?) throws(PostgresError) -> Connection {

@@ -12,7 +12,8 @@ import TickModel
 ///   the front, so per symbol they still go out in seq order (at least once);
 /// - `retiredSeq[symbol]` is the highest seq retired, and every earlier message of the symbol is
 ///   retired too (the database's outbox watermark may move to it);
-/// - while Redis is reachable nothing is skipped: writers wait for room (`hasRoom`) instead;
+/// - while Redis is reachable nothing is skipped: the pipeline reserves room (`reserve`) for a
+///   batch before it is committed, and waits while there is none;
 ///   once an attempt failed, the backlog is bounded by `maxBacklog` and the oldest are skipped.
 public struct PublisherBacklog: Sendable {
     /// One message: a stored tick (encoded as JSON on the publisher's thread, off the ingest
@@ -45,6 +46,9 @@ public struct PublisherBacklog: Sendable {
     /// True from a failed attempt until the next connection: only then does the bound skip
     /// (before the first connection, writers wait for room).
     public private(set) var unreachable = false
+    /// Room reserved for batches being committed (`reserve`), counted against the bound until
+    /// their messages are enqueued.
+    public private(set) var reserved = 0
     public private(set) var enqueued = 0
     public private(set) var retired = 0
     public private(set) var retiredSeq: [Symbol: Int64] = [:]
@@ -60,11 +64,27 @@ public struct PublisherBacklog: Sendable {
 
     /// Whether `count` more messages may be queued now without passing the bound (always while
     /// unreachable: then the bound skips the oldest instead).
-    public func hasRoom(for count: Int) -> Bool { unreachable || pending + count <= max(maxBacklog, count) }
+    public func hasRoom(for count: Int) -> Bool { unreachable || pending + reserved + count <= max(maxBacklog, count) }
 
-    /// Queues a committed batch's messages; returns the ticket (once `retired` reaches it, all of
-    /// them are out) and what the bound skipped.
-    public mutating func enqueue(_ messages: [Message]) -> (ticket: Int, skipped: Skipped?) {
+    /// Reserves room for `count` messages of a batch being committed; false (nothing reserved)
+    /// when there is none, unless `evenIfFull` (a stopping publisher holds no one up).
+    public mutating func reserve(_ count: Int, evenIfFull: Bool = false) -> Bool {
+        guard evenIfFull || hasRoom(for: count) else { return false }
+        reserved += count
+        return true
+    }
+
+    /// Gives back reserved room (a batch enqueued, or one that will never be).
+    public mutating func release(_ count: Int) {
+        precondition(count <= reserved, "released more room than was reserved")
+        reserved -= count
+    }
+
+    /// Queues a committed batch's messages, giving back the room reserved for it (`releasing`);
+    /// returns the ticket (once `retired` reaches it, all of them are out) and what the bound
+    /// skipped.
+    public mutating func enqueue(_ messages: [Message], releasing room: Int = 0) -> (ticket: Int, skipped: Skipped?) {
+        release(room)
         waiting.append(contentsOf: messages)
         enqueued += messages.count
         return (enqueued, enforceBound())

@@ -8,7 +8,7 @@ import TickModel
 
 /// Publishes committed ticks on Redis from a `BlockingExecutor` of its own (hiredis blocks), so
 /// that an absent or frozen Redis never holds up the database; a Redis that is up but slower than
-/// the database makes callers wait for room (`waitForRoom`) rather than lose messages.
+/// the database makes the pipeline wait for room (`reserveRoom`) rather than lose messages.
 ///
 /// `enqueue` (called after each commit) turns a batch into messages and returns at once. The
 /// publisher sends them as one pipeline per job on its executor: `PUBLISH <prefix><SYMBOL> <json>`
@@ -36,12 +36,13 @@ public actor RedisPublisher {
         var retry: BlockingExecutor.Scheduled?
         /// Failures in a row.
         var attempt = 0
-        /// Blocked callers (room, drain, finish): woken on every change, they look again.
-        var waiters: [@Sendable () -> Void] = []
+        /// Suspended callers (room, drain, finish): resumed on every change, they look again.
+        var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var nextWaiter = 0
 
-        mutating func takeWaiters() -> [@Sendable () -> Void] {
+        mutating func takeWaiters() -> [CheckedContinuation<Bool, Never>] {
             defer { waiters.removeAll() }
-            return waiters
+            return Array(waiters.values)
         }
     }
     private nonisolated let shared: Mutex<Shared>
@@ -62,13 +63,26 @@ public actor RedisPublisher {
         shared = Mutex(Shared(state: PublisherBacklog(maxBacklog: options.maxBacklog)))
     }
 
-    /// Blocks the calling thread (a writer lane's; not for async code) while `count` more
-    /// messages would push the backlog past `maxBacklog` although Redis is connected and taking
-    /// them, so that a Redis slower than the database slows ingest instead of losing messages.
-    /// While Redis is unreachable it returns at once (then the bound applies: the oldest are
-    /// skipped and logged).
-    public nonisolated func waitForRoom(for count: Int) {
-        while !wait(until: nil, for: { $0.stopping || $0.state.hasRoom(for: count) }) {}
+    /// Reserves room for `count` messages of a batch about to be committed, suspending while they
+    /// would push the backlog past `maxBacklog` although Redis is connected and taking messages,
+    /// so that a Redis slower than the database slows ingest instead of losing messages. While
+    /// Redis is unreachable it returns at once (then the bound applies: the oldest are skipped and
+    /// logged). The batch's `enqueue(_:reserved:)`, or `release`, gives the room back.
+    public nonisolated func reserveRoom(for count: Int) async {
+        while true {
+            let reserved = shared.withLock { shared in shared.state.reserve(count, evenIfFull: shared.stopping) }
+            if reserved { return }
+            _ = await changed(until: nil) { $0.stopping || $0.state.hasRoom(for: count) }
+        }
+    }
+
+    /// Gives back room reserved for a batch that will not be enqueued (its commit failed).
+    public nonisolated func release(reserved count: Int) {
+        let waiters = shared.withLock { shared in
+            shared.state.release(count)
+            return shared.takeWaiters()
+        }
+        waiters.forEach { $0.resume(returning: false) }
     }
 
     /// The counters now.
@@ -83,9 +97,13 @@ public actor RedisPublisher {
     /// Queues the stored ticks of one committed batch (in per-symbol seq order). Never blocks on
     /// Redis. Returns a ticket: once `retirement.retired` reaches it, every message of this batch
     /// (and of the earlier ones) is out.
+    /// `reserved`: the room `reserveRoom` took for this batch, given back now.
     @discardableResult
-    public nonisolated func enqueue(_ result: BatchResult) -> Int {
-        guard !result.stored.isEmpty else { return shared.withLock { $0.state.enqueued } }
+    public nonisolated func enqueue(_ result: BatchResult, reserved: Int = 0) -> Int {
+        guard !result.stored.isEmpty else {
+            if reserved > 0 { release(reserved: reserved) }
+            return shared.withLock { $0.state.enqueued }
+        }
         // The newest stored tick of each symbol whose latest moved becomes its `last` value.
         let newest = StoredTick.newestIndices(result.stored).filter { result.latestMoved.contains($0.key) }
         let lastIndexes = Set(newest.values)
@@ -93,7 +111,7 @@ public actor RedisPublisher {
             Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index), flags: stored.flags.map(\.rawValue))
         }
         let (ticket, skipped) = shared.withLock { shared in
-            let (ticket, skipped) = shared.state.enqueue(messages)
+            let (ticket, skipped) = shared.state.enqueue(messages, releasing: reserved)
             startSending(&shared)
             return (ticket, skipped)
         }
@@ -104,12 +122,11 @@ public actor RedisPublisher {
     /// Waits until every queued message is published or `timeout` passes; true when all went out.
     /// With `whileUnreachable` false it also stops waiting as soon as Redis is known to be down
     /// (an attempt failed since the last connection): a rebalance or an exit should not wait on
-    /// a Redis that is not there, since what is unsent stays owed in the outbox. Blocks: on a
-    /// blocking thread only.
+    /// a Redis that is not there, since what is unsent stays owed in the outbox.
     @discardableResult
-    public nonisolated func drain(timeout: Duration, whileUnreachable: Bool = true) -> Bool {
+    public nonisolated func drain(timeout: Duration, whileUnreachable: Bool = true) async -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while !wait(until: deadline, for: { $0.state.isIdle || !whileUnreachable && $0.state.unreachable }) {
+        while !(await changed(until: deadline) { $0.state.isIdle || !whileUnreachable && $0.state.unreachable }) {
             if ContinuousClock.now >= deadline { break }
         }
         return shared.withLock { $0.state.isIdle }
@@ -118,20 +135,19 @@ public actor RedisPublisher {
     /// Drains for up to `timeout` (as `drain`), then stops: a connected Redis still takes what is
     /// queued, a failing one is not retried. Whatever is still unsent is counted as skipped and
     /// its seq ranges logged; it is not retired, so the database's outbox still holds it for the
-    /// next start. Returns the final counters. Blocks: on a blocking thread only.
+    /// next start. Returns the final counters.
     @discardableResult
-    public nonisolated func finish(timeout: Duration, whileUnreachable: Bool = true) -> PublisherStats {
-        drain(timeout: timeout, whileUnreachable: whileUnreachable)
+    public nonisolated func finish(timeout: Duration, whileUnreachable: Bool = true) async -> PublisherStats {
+        await drain(timeout: timeout, whileUnreachable: whileUnreachable)
         shared.withLock { shared in
             shared.stopping = true
             shared.retry?.cancel()
             shared.retry = nil
             if shared.state.waiting.isEmpty || shared.attempt > 0 { shared.finished = true } else { startSending(&shared) }
         }
-        while !wait(until: nil, for: { $0.finished }) {}
+        while !(await changed(until: nil) { $0.finished }) {}
         // The job under way ends first; then the thread.
-        BlockingExecutor.park { resume in if !executor.execute(resume) { resume() } }
-        executor.shutdown()
+        await executor.shutdownGracefully()
         let (left, stats) = shared.withLock { shared in
             // Not retired: they stay in the outbox (published_seq) and go out at the next start.
             (shared.state.abandon(), Self.stats(shared))
@@ -143,20 +159,24 @@ public actor RedisPublisher {
         return stats
     }
 
-    /// Blocks until `done` holds or something changed (true when `done` held), or `deadline`.
-    private nonisolated func wait(until deadline: ContinuousClock.Instant?, for done: @escaping (Shared) -> Bool) -> Bool {
-        var held = false
-        let register: (@escaping @Sendable () -> Void) -> Void = { resume in
-            let now = self.shared.withLock { shared in
-                if done(shared) { return true }
-                shared.waiters.append(resume)
-                return false
+    /// Suspends until `done` holds (true), or until something changed or `deadline` passed
+    /// (false: the caller looks again).
+    private nonisolated func changed(until deadline: ContinuousClock.Instant?, _ done: (Shared) -> Bool) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let id: Int? = shared.withLock { shared in
+                if done(shared) { return nil }
+                shared.nextWaiter += 1
+                shared.waiters[shared.nextWaiter] = continuation
+                return shared.nextWaiter
             }
-            held = now
-            if now { resume() }
+            guard let id else { return continuation.resume(returning: true) }
+            guard let deadline else { return }
+            let timer = executor.schedule(after: deadline - .now) { [self] in
+                shared.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
+            }
+            // A stopped executor runs no timer: that wait ends now instead.
+            if !timer.isSet { shared.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: false) }
         }
-        if let deadline { _ = BlockingExecutor.park(until: deadline, register) } else { BlockingExecutor.park(register) }
-        return held
     }
 
     // MARK: - On the publisher's executor
@@ -205,7 +225,7 @@ public actor RedisPublisher {
             }
             return (skipped, shared.takeWaiters(), shared.attempt, shared.state.pending)
         }
-        waiters.forEach { $0() }
+        waiters.forEach { $0.resume(returning: false) }
         logSkipped(skipped)
         if let pause, attempt == 1 || attempt % 10 == 0 {
             logger.warning("redis: unreachable, holding messages", metadata: [
@@ -268,7 +288,7 @@ public actor RedisPublisher {
                 // A drain that does not wait for an unreachable Redis returns.
                 return shared.takeWaiters()
             }
-            waiters.forEach { $0() }
+            waiters.forEach { $0.resume(returning: false) }
             metrics.errors.increment()
             metrics.up.record(0)
             return 0
