@@ -122,7 +122,7 @@ let package = Package(
                                                           .product(name: "Yams", package: "Yams")]),
         // Against the real PostgreSQL (and later Redis) the test command starts.
         .testTarget(name: "IntegrationTests", dependencies: [
-            "LibPQ", "Hiredis", "Kafka", "TickModel", "TickNormalisation", "TickSinks", "TickDaemon", "TickEngine", "TestSupport",
+            "LibPQ", "Hiredis", "Kafka", "TickModel", "TickNormalisation", "TickSinks", "TickDaemon", "TickEngine", "TestSupport", "Blocking",
             .product(name: "Logging", package: "swift-log")]),
         // One folder per case: input + options + expected ticks or reject reasons.
         .testTarget(name: "FeedFixtureTests", dependencies: ["TickModel", "TickCodecs", "TickNormalisation", "TickDaemon"],

@@ -18,8 +18,9 @@ import Synchronization
 /// - as timers, `schedule(after:)`: a backoff or a periodic check costs no sleeping thread and
 ///   is dropped by `shutdown`.
 ///
-/// Nothing here waits on a lock or a condition of its own: a caller that must wait for the
-/// handle's work suspends (`run`), it never blocks a thread.
+/// Nothing here waits on a lock or a condition of its own, and nothing in tickd blocks a thread
+/// to wait for async work: a caller that must wait for the handle's work suspends (`run`, an
+/// actor's method), and so does the handle's owner when it waits for anything else.
 public final class BlockingExecutor: Sendable {
     public let name: String
     private let group: MultiThreadedEventLoopGroup
@@ -117,13 +118,3 @@ extension Duration {
     }
 }
 
-extension BlockingExecutor {
-    /// Blocks the calling thread, a blocking executor's (or a test's), for `pause`: the backoff
-    /// between attempts of a database call that must not return before it succeeds (a writer
-    /// lane's commit, `migrate` waiting out another session's candle refresh). The lane's thread
-    /// has nothing else to do meanwhile: the batches behind it must wait for this one to commit.
-    /// The one blocking wait left in tickd (docs/decisions.md, "One primitive for blocking work").
-    public static func pause(for pause: Duration) {
-        Thread.sleep(forTimeInterval: Double(pause.nanosecondsClamped) / 1e9)
-    }
-}

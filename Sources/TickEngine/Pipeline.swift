@@ -73,7 +73,7 @@ public final class Pipeline: Sendable {
             return
         }
         let identity = journal.identity
-        var applied = try await lanes[0].perform { try $0.appliedPosition(stream: "journal", identity: identity) }.map { UInt64($0) } ?? 0
+        var applied = try await lanes[0].perform { try await $0.sink.appliedPosition(stream: "journal", identity: identity) }.map { UInt64($0) } ?? 0
         if applied > journal.recoveredThrough {
             // The database committed records the journal no longer holds: a power loss took the
             // unsynced tail (`fsync: interval` or `never`). Those records are stored; the numbers
@@ -82,15 +82,24 @@ public final class Pipeline: Sendable {
             logger.warning("journal: the database has applied records past the journal's end (an unsynced tail was lost); the position restarts at its end",
                            metadata: ["applied": "\(applied)", "journal_end": "\(journal.recoveredThrough)"])
             let end = StreamPosition(stream: "journal", identity: identity, offset: Int64(journal.recoveredThrough))
-            try await lanes[0].perform { try $0.resetPosition(end) }
+            try await lanes[0].perform { try await $0.sink.resetPosition(end) }
             applied = journal.recoveredThrough
         }
         ledger = Mutex(AckLedger(partition: partition, journalIdentity: identity, journalApplied: applied))
     }
 
     /// Consumes the queue until it is finished and drained (first, what the journal holds beyond
-    /// the database's position), and returns once every batch is committed.
+    /// the database's position), and returns once every batch is committed. Each lane's batches
+    /// are run by a child task (`WriterLane.serve`); a failure or a cancellation ends them.
     public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for lane in lanes { group.addTask { await lane.serve() } }
+            defer { lanes.forEach { $0.endServing() } }
+            try await consume()
+        }
+    }
+
+    private func consume() async throws {
         var batchers = lanes.map { _ in Batcher(maxTicks: settings.maxTicks, maxAge: settings.maxAge, linger: settings.linger) }
         if let journal, let backlog = ledger.withLock({ $0.journalBacklog(journal) }) {
             var replayed = 0
@@ -157,7 +166,7 @@ public final class Pipeline: Sendable {
             let drain = settings.publishDrain
             published = await publisher.finish(timeout: drain, whileUnreachable: false)
             let seqs = publisher.retirement.seqs
-            try await lanes[0].perform { try $0.recordPublished(seqs) }
+            try await lanes[0].perform { try await $0.sink.recordPublished(seqs) }
         }
         releaseJournal()
         try await journal?.sync()
@@ -198,17 +207,17 @@ public final class Pipeline: Sendable {
         // here, on the pipeline's task, rather than losing messages.
         if let publisher, !batch.isEmpty { await publisher.reserveRoom(for: batch.count) }
         let progress = ledger.withLock { $0.close(lane: lane, published: seqs, continuing: continuing) }
-        await lanes[lane].submit { [self] sink in commit(batch, progress: progress, lane: lane, sink: sink) }
+        await lanes[lane].submit { [self] writer in await commit(batch, progress: progress, lane: lane, on: writer) }
     }
 
-    /// On the lane's thread: the transaction, then the publisher (the room was reserved), then
-    /// the ledger.
-    private func commit(_ batch: [KeyedTick], progress: BatchProgress, lane: Int, sink: PostgresSink) {
+    /// On the lane: the transaction (suspended while a retry waits out its backoff), then the
+    /// publisher (the room was reserved), then the ledger.
+    private func commit(_ batch: [KeyedTick], progress: BatchProgress, lane: Int, on writer: isolated WriterLane) async {
         let result: BatchResult
         do {
             try throwFailure()
             let started = ContinuousClock.now
-            result = try sink.write(batch, progress: progress)
+            result = try await writer.sink.write(batch, progress: progress)
             metrics.batchDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         } catch {
             failure.withLock { if $0 == nil { $0 = error } }

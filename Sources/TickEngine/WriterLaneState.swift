@@ -1,14 +1,21 @@
-/// The rules of a `WriterLane` as a value: how many batches are queued or running (at most
-/// `depth`, the pipeline's backpressure), the tasks parked for room or for the lane to be idle,
-/// and the stop. Each event returns what to resume; `Waiter` is whatever the lane uses
-/// (continuations; plain tokens in the tests). The order of the jobs is the executor's (FIFO).
-struct WriterLaneState<Waiter> {
+/// The rules of a `WriterLane` as a value: the batches queued or running (at most `depth`, the
+/// pipeline's backpressure) in the order they were submitted, the one serving loop that runs
+/// them, the tasks parked for room or for the lane to be idle, and the end. Each event returns
+/// what to resume; `Waiter` and `Job` are whatever the lane uses (continuations and closures;
+/// plain tokens in the tests).
+struct WriterLaneState<Waiter, Job> {
     let depth: Int
     /// Batches queued or running.
     private(set) var batches = 0
+    /// Batches submitted and not yet taken by the serving loop, oldest first.
+    private(set) var jobs: [Job] = []
     private(set) var stopping = false
+    /// No more batches will be served: the serving loop returns once it has none in hand.
+    private(set) var ended = false
     private(set) var roomWaiters: [Waiter] = []
     private(set) var idleWaiters: [Waiter] = []
+    /// The serving loop, parked until a batch is submitted or the serving ends.
+    private(set) var server: Waiter?
 
     init(depth: Int) {
         precondition(depth > 0)
@@ -18,10 +25,28 @@ struct WriterLaneState<Waiter> {
     /// Whether a batch may be queued now.
     var hasRoom: Bool { batches < depth || stopping }
 
-    /// Counts a batch in when there is room (it counts until `batchDone`); false: park for room.
-    mutating func submitBatch() -> Bool {
-        guard hasRoom else { return false }
+    /// Queues `job` when there is room (it counts until `batchDone`) and returns the serving loop
+    /// to wake, if it is parked; `queued` false: park for room. A stopped or ended lane takes
+    /// nothing (`queued`, and nothing to run: the caller counts it done).
+    mutating func submit(_ job: Job) -> (queued: Bool, wake: Waiter?, dropped: Bool) {
+        if ended || stopping { return (true, nil, true) }
+        guard hasRoom else { return (false, nil, false) }
         batches += 1
+        jobs.append(job)
+        defer { server = nil }
+        return (true, server, false)
+    }
+
+    /// The oldest batch submitted and not yet taken, for the serving loop to run.
+    mutating func takeJob() -> Job? {
+        jobs.isEmpty ? nil : jobs.removeFirst()
+    }
+
+    /// Parks the serving loop until a batch is submitted or the serving ends; false when a batch
+    /// is waiting or the serving ended already (look again at once).
+    mutating func parkServer(_ waiter: Waiter) -> Bool {
+        guard jobs.isEmpty, !ended else { return false }
+        server = waiter
         return true
     }
 
@@ -49,6 +74,24 @@ struct WriterLaneState<Waiter> {
         waiters += idleWaiters
         idleWaiters.removeAll()
         return (waiters, true)
+    }
+
+    /// The serving ends (the pipeline is done, failed or cancelled): batches not yet taken are
+    /// dropped (what they held stays journaled or unread, as after a crash) and count as done.
+    /// Returns the waiters to resume: the parked serving loop, those for room and for idle.
+    mutating func end() -> [Waiter] {
+        ended = true
+        batches -= jobs.count
+        jobs.removeAll()
+        var waiters = server.map { [$0] } ?? []
+        server = nil
+        waiters += roomWaiters
+        roomWaiters.removeAll()
+        if batches == 0 {
+            waiters += idleWaiters
+            idleWaiters.removeAll()
+        }
+        return waiters
     }
 
     /// No more batches are waited for: those waiting for room go on (queued batches still run,

@@ -16,16 +16,16 @@ import TickSinks
         }
     }
 
-    @Test func aLostConnectionIsRetriedAndTheBatchIsNotLost() throws {
+    @Test func aLostConnectionIsRetriedAndTheBatchIsNotLost() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
         sink.retry = Backoff(initial: .milliseconds(10), cap: sink.retry.cap)
-        #expect(try sink.write(Self.batch(0..<50), source: "test", throughLine: 50).stored.count == 50)
+        #expect(try await sink.write(Self.batch(0..<50), source: "test", throughLine: 50).stored.count == 50)
         let pid = try #require(sink.backendPID)
         // The server ends tickd's session (as a restart or an admin would): SQLSTATE 57P01.
         #expect(try db.value("SELECT pg_terminate_backend(\(pid))") == "t")
-        let result = try sink.write(Self.batch(50..<120), source: "test", throughLine: 120)
+        let result = try await sink.write(Self.batch(50..<120), source: "test", throughLine: 120)
         #expect(result.stored.count == 70)
         #expect(result.latestMoved == ["SCOM"])
         #expect(sink.retries >= 1)
@@ -33,10 +33,10 @@ import TickSinks
         #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["120", "1", "120"]])
     }
 
-    @Test func retryBackoffIsExponentialAndCapped() throws {
+    @Test func retryBackoffIsExponentialAndCapped() async throws {
         let db = try TestDatabase()
         _ = try DatabaseCommands.migrate(config: db.config())
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions, maxBackoff: .milliseconds(500))
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions, maxBackoff: .milliseconds(500))
         #expect((1...6).map { sink.retry.pause(attempt: $0) }
                 == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(500), .milliseconds(500), .milliseconds(500)])
     }

@@ -29,7 +29,8 @@ import TickDaemon
             let port = try #require(daemon.listeningPort(), "\(daemon.output)")
             let metrics = try #require(daemon.port(loggedWith: "metrics endpoint"))
             #expect(try LineSocket(port: port).send(ReferenceFeed.header + feed.lines(0..<feed.count)))
-            #expect(eventually(timeout: .seconds(60)) { ticksReceived(metricsPort: metrics) == feed.count })
+            // Received is counted before the append: wait for the journal itself to hold them all.
+            #expect(eventually(timeout: .seconds(60)) { counterSum("tickd_journal_ticks_total", metricsPort: metrics) == feed.count })
             daemon.signal(SIGKILL)
             _ = daemon.waitForExit(timeout: .seconds(30))
         }

@@ -104,17 +104,17 @@ import TickSinks
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let subscriber = try TickSubscriber(url: redis.url, prefix: "ticks:")
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
         let publisher = RedisPublisher(options: PublisherOptions(
             url: try RedisURL(parsing: redis.url), timeout: .milliseconds(300),
             initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100)))
-        publisher.enqueue(try sink.write(Self.trades(0..<10), source: "t", throughLine: 10))
+        publisher.enqueue(try await sink.write(Self.trades(0..<10), source: "t", throughLine: 10))
         #expect(await publisher.drain(timeout: .seconds(10)))
 
         redis.pause()
         // The database keeps taking batches while Redis does not answer.
         for part in 1...3 {
-            publisher.enqueue(try sink.write(Self.trades(part * 10..<part * 10 + 10), source: "t", throughLine: part * 10 + 10))
+            publisher.enqueue(try await sink.write(Self.trades(part * 10..<part * 10 + 10), source: "t", throughLine: part * 10 + 10))
         }
         #expect(try db.value("SELECT count(*) FROM market_ticks") == "40")
         let deadline = Date(timeIntervalSinceNow: 20)
@@ -137,21 +137,21 @@ import TickSinks
         let db = try TestDatabase()
         try db.migrateAndSeed()
         let logs = LogCapture()
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
         let publisher = RedisPublisher(options: PublisherOptions(
             url: try RedisURL(parsing: redis.url), maxBacklog: 30, timeout: .milliseconds(300),
             initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100)), logger: logs.logger("tickd.redis"))
-        publisher.enqueue(try sink.write(Self.trades(0..<10), source: "t", throughLine: 10))
+        publisher.enqueue(try await sink.write(Self.trades(0..<10), source: "t", throughLine: 10))
         #expect(await publisher.drain(timeout: .seconds(10)))
 
         redis.stop()
-        publisher.enqueue(try sink.write(Self.trades(10..<60), source: "t", throughLine: 60))   // 50 while Redis is down
+        publisher.enqueue(try await sink.write(Self.trades(10..<60), source: "t", throughLine: 60))   // 50 while Redis is down
         #expect(try db.value("SELECT count(*) FROM market_ticks") == "60")
 
         try redis.start()
         let subscriber = try TickSubscriber(url: redis.url, prefix: "ticks:")
         #expect(await publisher.drain(timeout: .seconds(20)))   // the 30 held messages go out after the restart
-        publisher.enqueue(try sink.write(Self.trades(60..<65), source: "t", throughLine: 65))
+        publisher.enqueue(try await sink.write(Self.trades(60..<65), source: "t", throughLine: 65))
         #expect(await publisher.drain(timeout: .seconds(20)))
         let stats = await publisher.finish(timeout: .seconds(5))
 

@@ -17,8 +17,8 @@ import TickSinks
 
     /// A sink of `db` whose connection is lost once, at `phase` (after `also` ran on it).
     static func sinkLosingTheConnectionOnce(_ db: TestDatabase, at phase: PostgresSink.CommitPhase,
-                                            also: @escaping (Connection) -> Void = { _ in }) throws -> (PostgresSink, Faults) {
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+                                            also: @escaping (Connection) -> Void = { _ in }) async throws -> (PostgresSink, Faults) {
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
         sink.retry = Backoff(initial: .milliseconds(10), cap: sink.retry.cap)
         let faults = Faults()
         sink.commitFault = { at, connection throws(PostgresError) in
@@ -30,11 +30,11 @@ import TickSinks
         return (sink, faults)
     }
 
-    @Test func aCommitWhoseAcknowledgementIsLostIsNotWrittenTwice() throws {
+    @Test func aCommitWhoseAcknowledgementIsLostIsNotWrittenTwice() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let (sink, faults) = try Self.sinkLosingTheConnectionOnce(db, at: .afterCommit)
-        let result = try sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
+        let (sink, faults) = try await Self.sinkLosingTheConnectionOnce(db, at: .afterCommit)
+        let result = try await sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
         #expect(faults.count == 1 && sink.retries == 1)
         // The server said committed: the batch is returned as stored (so it is published), and not written again.
         #expect(result.stored.map(\.seq) == Array(1...50))
@@ -43,14 +43,14 @@ import TickSinks
         #expect(try db.value("SELECT last_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "50")
     }
 
-    @Test func aCommitThatNeverReachedTheServerIsWrittenAgain() throws {
+    @Test func aCommitThatNeverReachedTheServerIsWrittenAgain() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
         // The session dies before COMMIT: the server aborts the transaction.
-        let (sink, faults) = try Self.sinkLosingTheConnectionOnce(db, at: .beforeCommit) { connection in
+        let (sink, faults) = try await Self.sinkLosingTheConnectionOnce(db, at: .beforeCommit) { connection in
             _ = try? db.sql.execute("SELECT pg_terminate_backend(\(connection.backendPID))")
         }
-        let result = try sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
+        let result = try await sink.write(FailureTests.batch(0..<50), source: "t", throughLine: 50)
         #expect(faults.count == 1)
         #expect(result.stored.map(\.seq) == Array(1...50), "the rewrite takes the same seqs: the aborted ones were never used")
         #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
@@ -63,16 +63,16 @@ import TickSinks
         let prefix = "\(db.schema):ticks:"
         do {
             // A run that stored 30 ticks and died before publishing any.
-            let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
-            _ = try sink.write(FailureTests.batch(0..<30), source: "t", throughLine: 30)
+            let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
+            _ = try await sink.write(FailureTests.batch(0..<30), source: "t", throughLine: 30)
         }
         #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "0")
         let subscriber = try TickSubscriber(url: redisURL, prefix: prefix)
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
         let publisher = RedisPublisher(options: PublisherOptions(url: try RedisURL(parsing: redisURL), prefix: prefix))
-        #expect(try Outbox.recover(sink: sink, publisher: publisher, logger: .init(label: "test")) == 30)
+        #expect(try await Outbox.recover(sink: sink, publisher: publisher, logger: .init(label: "test")) == 30)
         #expect(await publisher.drain(timeout: .seconds(10)))
-        try sink.recordPublished(publisher.retirement.seqs)
+        try await sink.recordPublished(publisher.retirement.seqs)
         await publisher.finish(timeout: .seconds(5))
         let messages = try subscriber.finish()
         #expect(messages.map(\.seq) == Array(1...30))
@@ -82,31 +82,31 @@ import TickSinks
         let redis = try RedisConnection(url: try RedisURL(parsing: redisURL))
         #expect(try redis.command(["GET", "\(prefix)last:SCOM"]).text?.contains("\"seq\":30") == true)
         // Nothing is owed any more.
-        #expect(try Outbox.recover(sink: sink, publisher: RedisPublisher(options: publisher.options), logger: .init(label: "test")) == 0)
+        #expect(try await Outbox.recover(sink: sink, publisher: RedisPublisher(options: publisher.options), logger: .init(label: "test")) == 0)
     }
 
     @Test func moreOwedThanTheBacklogHoldsIsLoggedAsRangesAndNotSent() async throws {
         let redisURL = try #require(DaemonTests.redisURL)
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
-        _ = try sink.write(FailureTests.batch(0..<30), source: "t", throughLine: 30)
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
+        _ = try await sink.write(FailureTests.batch(0..<30), source: "t", throughLine: 30)
         let logs = LogCapture()
         let publisher = RedisPublisher(options: PublisherOptions(url: try RedisURL(parsing: redisURL), prefix: "\(db.schema):ticks:",
                                                                  maxBacklog: 10))
-        #expect(try Outbox.recover(sink: sink, publisher: publisher, logger: logs.logger("tickd.redis")) == 0)
+        #expect(try await Outbox.recover(sink: sink, publisher: publisher, logger: logs.logger("tickd.redis")) == 0)
         #expect(publisher.stats.backlog == 0)
         #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "30")
         #expect(logs.records.contains { $0.level == .error && $0.metadata["reread"] == "SCOM seq 1-30" }, "\(logs.records)")
         await publisher.finish(timeout: .seconds(5))
     }
 
-    @Test func withPublishingOffNothingIsOwed() throws {
+    @Test func withPublishingOffNothingIsOwed() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()
-        let sink = try PostgresSink(conninfo: db.url, options: db.config().schemaOptions)
-        try Outbox.recover(sink: sink, publisher: nil, logger: .init(label: "test"))
-        _ = try sink.write(FailureTests.batch(0..<10), source: "t", throughLine: 10)
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
+        try await Outbox.recover(sink: sink, publisher: nil, logger: .init(label: "test"))
+        _ = try await sink.write(FailureTests.batch(0..<10), source: "t", throughLine: 10)
         #expect(try db.value("SELECT published_seq FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "10")
     }
 

@@ -104,7 +104,7 @@ public struct ReplayRunner: Sendable {
             var positions: FileSource.PositionReader?
             if request.resume && request.filter.isEmpty {
                 positions = { @Sendable stream, identity in
-                    try await first.perform { try $0.appliedPosition(stream: stream, identity: identity) }
+                    try await first.perform { try await $0.sink.appliedPosition(stream: stream, identity: identity) }
                 }
             }
             let (files, positionReader) = (request.files, positions)

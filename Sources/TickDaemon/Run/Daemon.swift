@@ -98,7 +98,7 @@ public struct Daemon {
             watch = MarketWatch(session: session, zone: try config.exchangeZone(), staleAfter: .milliseconds(config.staleAfterMilliseconds),
                                 feedSilentAfter: .milliseconds(config.feedSilentAfterMilliseconds),
                                 interval: .milliseconds(max(100, min(5000, min(config.staleAfterMilliseconds, config.feedSilentAfterMilliseconds) / 4))),
-                                lastTrades: try await first.perform { try $0.lastTrades() }, readiness: readiness, logger: Logger(label: "tickd.market"))
+                                lastTrades: try await first.perform { try await $0.sink.lastTrades() }, readiness: readiness, logger: Logger(label: "tickd.market"))
         }
         let pipeline = try await engine.pipeline(journal: journal, linger: config.batchLingerMilliseconds.map { .milliseconds($0) },
                                                  stats: stats, watch: watch, onCommitted: { _ in commits.committed() },
@@ -137,7 +137,7 @@ public struct Daemon {
         guard config.journalEnabled else { return nil }
         let journalOptions = config.journalOptions
         let journal = try await io.run { try Journal(options: journalOptions, logger: Logger(label: "tickd.journal")) }
-        let database = try await first.perform { try $0.databaseIdentity() }
+        let database = try await first.perform { try await $0.sink.databaseIdentity() }
         if try await io.run({ try journal.claim(for: database) }) == .bind {
             logger.notice("journal: bound to this database", metadata: ["directory": "\(journal.options.directory)", "database": "\(database)"])
         }

@@ -42,7 +42,7 @@ struct EngineAssembly {
 
     /// Queues on Redis the stored ticks nobody published (a tickd stopped between a commit and Redis).
     func recoverOutbox() async throws {
-        try await first.perform { [publisher, publisherLogger] in _ = try Outbox.recover(sink: $0, publisher: publisher, logger: publisherLogger) }
+        try await first.perform { [publisher, publisherLogger] in _ = try await Outbox.recover(sink: $0.sink, publisher: publisher, logger: publisherLogger) }
     }
 
     /// The pipeline over these parts; `linger` is group commit, for live feeds.

@@ -18,7 +18,7 @@ struct KafkaRebalance: Sendable {
         guard let publisher else { return }
         await publisher.drain(timeout: timeout, whileUnreachable: false)
         let seqs = publisher.retirement.seqs
-        do { try await first.perform { try $0.recordPublished(seqs) } } catch {
+        do { try await first.perform { try await $0.sink.recordPublished(seqs) } } catch {
             // Not lost: what is not recorded is published again by a later recovery (at least once).
             Logger(label: "tickd.redis").warning("kafka rebalance: could not record what Redis took; it will be published again",
                                                  metadata: ["error": "\(error)"])
@@ -30,7 +30,7 @@ struct KafkaRebalance: Sendable {
     func recoverOutbox() async {
         await settlePublished(drainTimeout)
         let logger = Logger(label: "tickd.redis")
-        do { _ = try await first.perform { [publisher] in try Outbox.recover(sink: $0, publisher: publisher, logger: logger) } } catch {
+        do { _ = try await first.perform { [publisher] in try await Outbox.recover(sink: $0.sink, publisher: publisher, logger: logger) } } catch {
             // The stored ticks stay owed: the next assignment or start recovers them.
             logger.error("kafka rebalance: could not recover the Redis outbox; it is tried again at the next assignment or start",
                          metadata: ["error": "\(error)"])

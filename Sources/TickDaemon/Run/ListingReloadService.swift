@@ -28,7 +28,7 @@ struct ListingReloadService: Service, CustomStringConvertible {
 
     private func reload() async {
         do {
-            let change = listing.replace(with: try await lane.perform { try $0.knownSymbols() })
+            let change = listing.replace(with: try await lane.perform { try await $0.sink.knownSymbols() })
             if !change.added.isEmpty || !change.removed.isEmpty {
                 logger.notice("instruments: the listing changed", metadata: [
                     "added": "\(change.added.map(\.rawValue).sorted().joined(separator: ","))",

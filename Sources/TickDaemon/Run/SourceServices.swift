@@ -56,7 +56,7 @@ struct FileSourceService: Service, CustomStringConvertible {
                                 makeDecoder: { [wiring, format, maxLineBytes] in wiring.makeDecoder($0, format, maxLineBytes) },
                                 deliver: wiring.deliver,
                                 positions: { [lane] stream, identity in
-                                    try await lane.perform { try $0.appliedPosition(stream: stream, identity: identity) }
+                                    try await lane.perform { try await $0.sink.appliedPosition(stream: stream, identity: identity) }
                                 },
                                 io: io, logger: logger, observing: true, stopping: { Task.isShuttingDownGracefully }, clock: wiring.clock)
         logger.notice("replaying file", metadata: ["file": "\(path)", "speed": "\(speed)"])

@@ -11,7 +11,7 @@ struct WriterLanes {
     let known: Set<Symbol>?
     let candles: CandleRefresher?
 
-    /// Connects the lanes one by one on an I/O thread (each connection retries transient failures
+    /// Connects the lanes one by one, each on its own thread (each connection retries transient failures
     /// and fails fast on permanent ones), reads the listing, starts the candle refresher.
     /// `publishing`: whether a Redis publisher takes the stored ticks (otherwise each batch marks
     /// them published). `rejects` takes the trades the price checks reject.
@@ -24,23 +24,23 @@ struct WriterLanes {
         var candles: CandleRefresher?
         do {
             for index in 0..<count {
-                let (lane, listed) = try await io.run { () throws -> (WriterLane, Set<Symbol>?) in
-                    let sink = try PostgresSink(conninfo: url, options: options,
-                                                maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
-                                                logger: Logger(label: index == 0 ? "tickd.postgres" : "tickd.postgres.\(index)"))
-                    let listed = index == 0 && config.unknownSymbols == .reject ? try sink.knownSymbols() : nil
-                    sink.publishingOff = !publishing
-                    sink.rejects = rejects
-                    // The lane's thread owns the connection from here on.
-                    return (WriterLane(index: index, sink: sink), listed)
-                }
+                // The lane's thread owns the connection: it connects there, then runs its batches.
+                let lane = WriterLane(index: index, sink: PostgresSink(conninfo: url, options: options,
+                                                                       maxBackoff: .milliseconds(config.retryMaxBackoffMilliseconds),
+                                                                       logger: Logger(label: index == 0 ? "tickd.postgres" : "tickd.postgres.\(index)")))
                 lanes.append(lane)
+                let listed = try await lane.perform { lane -> Set<Symbol>? in
+                    try await lane.sink.connect()
+                    lane.sink.publishingOff = !publishing
+                    lane.sink.rejects = rejects
+                    return index == 0 && config.unknownSymbols == .reject ? try await lane.sink.knownSymbols() : nil
+                }
                 if index == 0 {
                     known = listed
                     candles = try await config.candleRefresher(url: url)
                 }
             }
-            for lane in lanes { try await lane.perform { [candles] in $0.candles = candles } }
+            for lane in lanes { try await lane.perform { [candles] in $0.sink.candles = candles } }
         } catch {
             // Nothing opened so far outlives a failed start.
             lanes.forEach { $0.stop() }

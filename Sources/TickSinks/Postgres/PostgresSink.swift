@@ -1,4 +1,3 @@
-import Blocking
 import CoreMetrics
 import Foundation
 import LibPQ
@@ -15,14 +14,13 @@ import TickNormalisation
 /// bookkeeping (source offsets, positions, outbox watermark). A transient failure (connection
 /// lost, serialization failure, shutdown, lack of resources — by SQLSTATE class) is retried with
 /// capped exponential backoff on a fresh connection, so the batch is not lost; a permanent one
-/// throws `SinkError`. Calls block: run them on a dedicated thread.
+/// throws `SinkError`. Its calls block in libpq and suspend between retries: they run on the
+/// caller's executor (`nonisolated(nonsending)`), a writer lane's thread.
 public final class PostgresSink {
     public let options: SchemaOptions
     public var logger: Logger
     /// The pauses between retries: from 100 ms, doubling, capped at `maxBackoff`.
     public var retry: Backoff
-    /// How a retry waits; tests may shorten it.
-    public var sleep: (Duration) -> Void = { BlockingExecutor.pause(for: $0) }
     /// Transient failures retried so far.
     public private(set) var retries = 0
     /// Batches stored by the merge path (staging table, unchanged-row check, upsert) rather than
@@ -64,21 +62,34 @@ public final class PostgresSink {
     /// password, a changed pg_hba.conf) is retried, since the operator may put it right.
     private var hasConnected = false
 
-    /// Connects (retrying transient failures) and prepares the staging table.
+    /// A sink for the database at `conninfo`; nothing is opened before `connect`.
     public init(conninfo: String, options: SchemaOptions, maxBackoff: Duration = .seconds(5),
-                logger: Logger = Logger(label: "tickd.postgres")) throws(SinkError) {
+                logger: Logger = Logger(label: "tickd.postgres")) {
         self.conninfo = conninfo
         self.options = options
         retry = Backoff(initial: .milliseconds(100), cap: maxBackoff)
         self.logger = logger
         sql = BatchSQL(options)
         priceGate = PriceGate(options)
-        try withRetries(table: "connection") { () throws(PostgresError) in _ = try self.connected() }
+    }
+
+    /// Connects (retrying transient failures; a permanent one, such as bad credentials, throws
+    /// at once) and prepares the staging table.
+    public nonisolated(nonsending) func connect() async throws(SinkError) {
+        try await withRetries(table: "connection") { () throws(PostgresError) in _ = try self.connected() }
+    }
+
+    /// A sink, connected (`connect`).
+    public nonisolated(nonsending) static func connected(conninfo: String, options: SchemaOptions, maxBackoff: Duration = .seconds(5),
+                                                         logger: Logger = Logger(label: "tickd.postgres")) async throws(SinkError) -> PostgresSink {
+        let sink = PostgresSink(conninfo: conninfo, options: options, maxBackoff: maxBackoff, logger: logger)
+        try await sink.connect()
+        return sink
     }
 
     /// The id `migrate` gave this database (`tickd_database`); a journal is bound to it.
-    public func databaseIdentity() throws(SinkError) -> String {
-        try withRetries(table: "tickd_database") { () throws(PostgresError) -> String in
+    public nonisolated(nonsending) func databaseIdentity() async throws(SinkError) -> String {
+        try await withRetries(table: "tickd_database") { () throws(PostgresError) -> String in
             do throws(PostgresError) {
                 guard let id = try self.connected().execute("SELECT id::text FROM tickd_database").value(row: 0, column: 0) else {
                     throw PostgresError(sqlState: .noDataFound, message: "tickd_database is empty: run tickd migrate", operation: "read the database identity")
@@ -92,8 +103,8 @@ public final class PostgresSink {
 
     /// The symbols of `stocks`: the listed instruments for the unknown-symbol policy.
     /// Each symbol's newest stored trade time (`tickd_latest`), for the market watch.
-    public func lastTrades() throws(SinkError) -> [Symbol: Timestamp] {
-        try withRetries(table: "tickd_latest") { () throws(PostgresError) -> [Symbol: Timestamp] in
+    public nonisolated(nonsending) func lastTrades() async throws(SinkError) -> [Symbol: Timestamp] {
+        try await withRetries(table: "tickd_latest") { () throws(PostgresError) -> [Symbol: Timestamp] in
             let rows = try self.connected().execute("SELECT symbol, (extract(epoch FROM time) * 1000000)::int8 FROM tickd_latest").rows
             var trades: [Symbol: Timestamp] = [:]
             for row in rows {
@@ -105,8 +116,8 @@ public final class PostgresSink {
         }
     }
 
-    public func knownSymbols() throws(SinkError) -> Set<Symbol> {
-        try withRetries(table: options.stocksTable.description) { () throws(PostgresError) -> Set<Symbol> in
+    public nonisolated(nonsending) func knownSymbols() async throws(SinkError) -> Set<Symbol> {
+        try await withRetries(table: options.stocksTable.description) { () throws(PostgresError) -> Set<Symbol> in
             let rows = try self.connected().execute("SELECT symbol FROM \(self.options.stocksTable.sql)").rows
             return Set(rows.compactMap { row in row[0].map { Symbol($0) } })
         }
@@ -115,8 +126,8 @@ public final class PostgresSink {
     /// Writes one batch (from `source`, which has now been read through line `throughLine`) and
     /// returns the ticks stored — new or changed rows — in per-symbol seq order, and the symbols
     /// whose latest price moved.
-    public func write(_ batch: [KeyedTick], source: String, throughLine: Int) throws(SinkError) -> BatchResult {
-        try write(batch, progress: BatchProgress(lines: [source: throughLine]))
+    public nonisolated(nonsending) func write(_ batch: [KeyedTick], source: String, throughLine: Int) async throws(SinkError) -> BatchResult {
+        try await write(batch, progress: BatchProgress(lines: [source: throughLine]))
     }
 
     /// Writes one batch and, in the same transaction, the bookkeeping of `progress`: source lines,
@@ -125,20 +136,20 @@ public final class PostgresSink {
     /// When the connection is lost during COMMIT, the outcome is unknown: the sink then asks the
     /// server for the fate of that transaction (`txid_status`) on a new connection, and either
     /// returns the batch as committed or writes it again — never both, never neither.
-    public func write(_ batch: [KeyedTick], progress: BatchProgress) throws(SinkError) -> BatchResult {
+    public nonisolated(nonsending) func write(_ batch: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
         // With price checks, one trading day per transaction: a day's limit band is relative to
         // the previous day's close, which must be stored first. Earlier days go first; the
         // bookkeeping rides with the last.
         guard priceGate.check.isActive, let first = ticks.first.map({ priceGate.day(of: $0.tick.time) }),
               ticks.contains(where: { priceGate.day(of: $0.tick.time) != first }) else {
-            return try writeDay(ticks, progress: progress)
+            return try await writeDay(ticks, progress: progress)
         }
         let days = Dictionary(grouping: ticks) { priceGate.day(of: $0.tick.time) }
         var result = BatchResult()
         let order = days.keys.sorted()
         for day in order {
-            let part = try writeDay(days[day]!, progress: day == order.last ? progress : BatchProgress())
+            let part = try await writeDay(days[day]!, progress: day == order.last ? progress : BatchProgress())
             result.stored += part.stored
             result.latestMoved.formUnion(part.latestMoved)
             result.quarantined += part.quarantined
@@ -148,10 +159,10 @@ public final class PostgresSink {
         return result
     }
 
-    private func writeDay(_ ticks: [KeyedTick], progress: BatchProgress) throws(SinkError) -> BatchResult {
+    private nonisolated(nonsending) func writeDay(_ ticks: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         var checked = PriceGate.Outcome()
         var uncertain: (transaction: String, result: BatchResult)?
-        let result = try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
+        let result = try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
                 let status = try self.connected().execute(BatchSQL.transactionStatus, [pending.transaction]).value(row: 0, column: 0)
                 switch status {
@@ -223,15 +234,15 @@ public final class PostgresSink {
     }
 
     /// Records the Redis outbox watermark alone (when no batch is due to carry it: at exit).
-    public func recordPublished(_ published: [Symbol: Int64]) throws(SinkError) {
+    public nonisolated(nonsending) func recordPublished(_ published: [Symbol: Int64]) async throws(SinkError) {
         guard !published.isEmpty, !publishingOff else { return }
-        _ = try write([], progress: BatchProgress(published: published))
+        _ = try await write([], progress: BatchProgress(published: published))
     }
 
     /// Sets `position`, also back (a batch's position only moves forward): the journal's, when
     /// the journal lost an unsynced tail the database had applied.
-    public func resetPosition(_ position: StreamPosition) throws(SinkError) {
-        try withRetries(table: "tickd_positions") { () throws(PostgresError) in
+    public nonisolated(nonsending) func resetPosition(_ position: StreamPosition) async throws(SinkError) {
+        try await withRetries(table: "tickd_positions") { () throws(PostgresError) in
             _ = try self.connected().execute("""
                 INSERT INTO tickd_positions (stream, identity, applied, updated_at) VALUES ($1, $2, $3, now())
                 ON CONFLICT (stream) DO UPDATE SET identity = EXCLUDED.identity, applied = EXCLUDED.applied, updated_at = now()
@@ -240,8 +251,8 @@ public final class PostgresSink {
     }
 
     /// Where `stream` was applied to, if it was and it is still the same stream (`identity`).
-    public func appliedPosition(stream: String, identity: String) throws(SinkError) -> Int64? {
-        try withRetries(table: "tickd_positions") { () throws(PostgresError) -> Int64? in
+    public nonisolated(nonsending) func appliedPosition(stream: String, identity: String) async throws(SinkError) -> Int64? {
+        try await withRetries(table: "tickd_positions") { () throws(PostgresError) -> Int64? in
             let row = try self.connected().execute(self.sql.readPosition, [stream]).rows.first
             guard let row, row[0] == identity, let applied = row[1].flatMap({ Int64($0) }) else { return nil }
             return applied
@@ -251,8 +262,8 @@ public final class PostgresSink {
     /// Stored ticks that were never published on Redis (tickd stopped before they went out),
     /// oldest first per symbol, at most `limit`; `latestMoved` names the symbols whose newest
     /// tick is among them. Publish them before anything new.
-    public func unpublished(limit: Int) throws(SinkError) -> BatchResult {
-        try withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
+    public nonisolated(nonsending) func unpublished(limit: Int) async throws(SinkError) -> BatchResult {
+        try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             let rows = try self.connected().execute(self.sql.unpublished, [String(limit)])
             var result = BatchResult()
             for row in 0..<rows.rowCount {
@@ -272,8 +283,8 @@ public final class PostgresSink {
 
     /// Gives up on publishing what is owed (more than a backlog holds): marks every stored seq
     /// as published and returns, per symbol, the seq range that was skipped.
-    public func skipUnpublished() throws(SinkError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] {
-        try withRetries(table: "tickd_symbol_seq") { () throws(PostgresError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] in
+    public nonisolated(nonsending) func skipUnpublished() async throws(SinkError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] {
+        try await withRetries(table: "tickd_symbol_seq") { () throws(PostgresError) -> [(symbol: Symbol, seqs: ClosedRange<Int64>)] in
             let rows = try self.connected().execute(self.sql.skipUnpublished).rows
             return rows.compactMap { row in
                 guard let symbol = row[0], let low = row[1].flatMap({ Int64($0) }), let high = row[2].flatMap({ Int64($0) }) else { return nil }
@@ -290,7 +301,9 @@ public final class PostgresSink {
 
     /// Runs `body`, retrying transient failures with capped exponential backoff (reconnecting
     /// when the connection is gone); a permanent failure becomes `SinkError`.
-    func withRetries<T>(table: String, _ body: () throws(PostgresError) -> T) throws(SinkError) -> T {
+    /// The pause between attempts suspends the caller (a lane's batch; the lane's next batches
+    /// wait for it); a task cancelled meanwhile gives up with the last error.
+    nonisolated(nonsending) func withRetries<T>(table: String, _ body: () throws(PostgresError) -> T) async throws(SinkError) -> T {
         var attempt = 0
         while true {
             do {
@@ -311,7 +324,8 @@ public final class PostgresSink {
                 } else {
                     logger.warning("database error, retrying", metadata: metadata)
                 }
-                sleep(pause)
+                let failure = error
+                do { try await Task.sleep(for: pause) } catch { throw SinkError(table: table, underlying: failure) }
             }
         }
     }

@@ -1,4 +1,3 @@
-import Blocking
 import Foundation
 import LibPQ
 import Logging
@@ -178,8 +177,9 @@ public struct SchemaMigrator {
                     break
                 } catch where error.isTransient && db.isOpen && attempt < 40 {
                     attempt += 1
-                    // Migrate is a blocking command: its thread waits out the other refresh.
-                    BlockingExecutor.pause(for: .milliseconds(250))
+                    // The server waits, on this connection, as it would for a lock: the other
+                    // refresh is not a lock TimescaleDB lets a session queue on.
+                    try db.execute("SELECT pg_sleep(0.25)")
                 } catch {
                     throw error.during("refresh candles", table: "market_candles")
                 }

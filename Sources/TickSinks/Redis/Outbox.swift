@@ -10,16 +10,16 @@ public enum Outbox {
     /// owed to a Redis that is not there). More than the publisher's backlog bound are not queued:
     /// their ranges are logged for subscribers to re-read, as for any gap.
     @discardableResult
-    public static func recover(sink: PostgresSink, publisher: RedisPublisher?, logger: Logger) throws(SinkError) -> Int {
+    public nonisolated(nonsending) static func recover(sink: PostgresSink, publisher: RedisPublisher?, logger: Logger) async throws(SinkError) -> Int {
         guard let publisher else {
             sink.publishingOff = true
             return 0
         }
         let limit = publisher.options.maxBacklog
-        let owed = try sink.unpublished(limit: limit + 1)
+        let owed = try await sink.unpublished(limit: limit + 1)
         guard !owed.stored.isEmpty else { return 0 }
         if owed.stored.count > limit {
-            let ranges = try sink.skipUnpublished()
+            let ranges = try await sink.skipUnpublished()
             logger.error("redis: more stored ticks were never published than the backlog holds; subscribers must re-read them from the database",
                          metadata: ["max_backlog": "\(limit)",
                                     "reread": "\(ranges.map { "\($0.symbol) seq \($0.seqs.lowerBound)-\($0.seqs.upperBound)" }.joined(separator: ","))"])

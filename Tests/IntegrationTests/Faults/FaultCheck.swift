@@ -81,9 +81,9 @@ struct FaultVerdict: CustomStringConvertible {
     }
 }
 
-/// The sum of `tickd_ticks_received_total` on a metrics endpoint.
-func ticksReceived(metricsPort: Int) -> Int {
+/// The sum of a counter's series on tickd's metrics endpoint (-1 when it cannot be read).
+func counterSum(_ name: String, metricsPort: Int) -> Int {
     guard let body = httpGet(port: metricsPort, path: "/metrics")?.body else { return -1 }
-    return body.split(separator: "\n").filter { $0.hasPrefix("tickd_ticks_received_total{") }
+    return body.split(separator: "\n").filter { $0.hasPrefix("\(name){") || $0.hasPrefix("\(name) ") }
         .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }
 }
