@@ -34,8 +34,10 @@ public final class BlockingExecutor: Sendable {
         self.name = name
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loop = group.next()
-        // The thread's name in `top -H`, `perf` and core dumps (Linux keeps 15 bytes of it).
-        loop.execute { Thread.current.name = name }
+        // The thread's name in `top -H`, `perf` and core dumps. Linux refuses a name over 15
+        // bytes (and NIO's own name stays), so a long one is shortened.
+        let short = String(decoding: name.utf8.prefix(15), as: UTF8.self)
+        loop.execute { Thread.current.name = short }
     }
 
     /// The executor for an actor that owns this executor's handle (its `unownedExecutor`).

@@ -1,3 +1,4 @@
+import Foundation
 import Blocking
 import Synchronization
 import Testing
@@ -27,6 +28,13 @@ private actor Counter {
         #expect(onThread)
         #expect(!executor.isCurrent, "the test's task is not on the executor's thread")
         #expect(seen.withLock { $0 } == Array(0..<1_000), "FIFO, and every closure on the thread")
+        await executor.shutdownGracefully()
+    }
+
+    @Test func theThreadCarriesTheExecutorsNameShortenedToWhatLinuxKeeps() async throws {
+        let executor = BlockingExecutor(name: "tickd-redis-publisher")
+        let name = try await executor.run { try String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8) }
+        #expect(name == "tickd-redis-pub\n", "as top -H and perf show it")
         await executor.shutdownGracefully()
     }
 
