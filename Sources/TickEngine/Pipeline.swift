@@ -207,7 +207,9 @@ public final class Pipeline: Sendable {
         // here, on the pipeline's task, rather than losing messages.
         if let publisher, !batch.isEmpty { await publisher.reserveRoom(for: batch.count) }
         let progress = ledger.withLock { $0.close(lane: lane, published: seqs, continuing: continuing) }
-        await lanes[lane].submit { [self] writer in await commit(batch, progress: progress, lane: lane, on: writer) }
+        let queued = await lanes[lane].submit { [self] writer in await commit(batch, progress: progress, lane: lane, on: writer) }
+        // A lane that no longer serves (the pipeline is ending) never commits it.
+        if !queued, let publisher, !batch.isEmpty { publisher.release(reserved: batch.count) }
     }
 
     /// On the lane: the transaction (suspended while a retry waits out its backoff), then the

@@ -39,13 +39,14 @@ public actor WriterLane {
 
     /// Queues `job` after waiting (suspended, not blocking) while `depth` batches are already
     /// queued or running. `job` counts as one batch until it returns. A lane whose serving ended
-    /// or that was stopped runs nothing more, and no one waits for that batch.
-    public nonisolated func submit(_ job: @escaping Job) async {
+    /// or that was stopped runs nothing more, and no one waits for that batch: false.
+    @discardableResult
+    public nonisolated func submit(_ job: @escaping Job) async -> Bool {
         while true {
-            let (queued, wake, _) = state.withLock { $0.rules.submit(job) }
+            let (queued, wake, dropped) = state.withLock { $0.rules.submit(job) }
             if queued {
                 wake?.resume()
-                return
+                return !dropped
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 if !state.withLock({ $0.rules.parkForRoom(continuation) }) { continuation.resume() }

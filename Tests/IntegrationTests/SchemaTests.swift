@@ -43,33 +43,52 @@ import TickSinks
     @Test func aMigrationChosenAsDeadlockVictimRunsAgain() async throws {
         let db = try TestDatabase()
         _ = try DatabaseCommands.migrate(config: db.config())
-        let other = try Connection(conninfo: db.url)
-        let config = db.config()
+        let config = db.config(), url = db.url, table = "\(db.schema).tickd_schema_migrations"
         let migrating = BlockingExecutor(name: "test-migration")
-        defer { migrating.shutdown() }
+        // The other session lives on a thread of its own: while the migration holds tickd's
+        // advisory lock (one for the whole database), other tests' migrations wait for it, and
+        // they may hold every thread of the cooperative pool meanwhile.
+        let otherSide = BlockingExecutor(name: "test-other")
+        defer {
+            migrating.shutdown()
+            otherSide.shutdown()
+        }
+        let other = try await otherSide.run { Exclusive(try Connection(conninfo: url)) }
         // PostgreSQL's deadlock check runs once, deadlock_timeout (1 s) after a wait starts, in the
         // backend that waits: the migration is the victim when the other session asks for the
         // advisory lock within that second. A busy machine may take longer to see the wait; then
         // the other session is the victim, and the scenario runs again.
         for _ in 1...5 {
-            try other.execute("BEGIN")
-            try other.execute("LOCK TABLE tickd_schema_migrations IN ACCESS EXCLUSIVE MODE")
             let capture = LogCapture()
-            async let migrated = migrating.run { try DatabaseCommands.migrate(config: config, logger: capture.logger("tickd.migrate")) }
-            // Once the migration (holding tickd's advisory lock) waits for the table, ask for its lock.
-            var waited = 0
-            while try db.value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '\(db.schema).tickd_schema_migrations'::regclass") == "0" {
-                waited += 1
-                try #require(waited < 500, "the migration never waited for the locked table")
-                try await Task.sleep(for: .milliseconds(10))
+            let migrated = Mutex<Result<SchemaMigrator.Outcome, any Error>?>(nil)
+            // One job on the other session's thread, so that nothing in it waits for the pool:
+            // lock the table, start the migration, and once it (holding tickd's advisory lock)
+            // waits for the table, ask for its lock.
+            let asked = try await otherSide.run { () throws -> Bool? in
+                try other.withLock { other -> Bool? in
+                    try other.execute("BEGIN")
+                    try other.execute("LOCK TABLE tickd_schema_migrations IN ACCESS EXCLUSIVE MODE")
+                    migrating.execute {
+                        let outcome = Result { try DatabaseCommands.migrate(config: config, logger: capture.logger("tickd.migrate")) }
+                        migrated.withLock { $0 = outcome }
+                    }
+                    var victim: Bool?
+                    for _ in 0..<500 where victim == nil {
+                        let waiting = try other.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '\(table)'::regclass")
+                        if waiting.value(row: 0, column: 0) != "0" { victim = try Self.askForTheMigrationLock(on: other) } else {
+                            try other.execute("SELECT pg_sleep(0.01)")
+                        }
+                    }
+                    try other.execute(victim == true ? "COMMIT" : "ROLLBACK")
+                    return victim
+                }
             }
-            guard try Self.askForTheMigrationLock(on: other) else {
-                try other.execute("ROLLBACK")
-                _ = try await migrated
-                continue
-            }
-            try other.execute("COMMIT")
-            let outcome = try await migrated
+            // The migration's job is done once a job given after it has run.
+            try await migrating.run {}
+            let outcome = try #require(migrated.withLock { $0 }).get()
+            let victim = try #require(asked, "the migration never waited for the locked table")
+            // The other session was the victim: the migration went on without a deadlock; again.
+            guard victim else { continue }
             #expect(outcome.applied == [])
             #expect(capture.records.contains { $0.message.contains("running it again") && $0.metadata["sqlstate"] == "40P01" })
             return
@@ -77,7 +96,8 @@ import TickSinks
         Issue.record("the other session was the deadlock's victim five times: the migration never was")
     }
 
-    /// Asks for the migration's advisory lock on `other`; false when `other` was the deadlock's victim.
+    /// Asks for the migration's advisory lock on `other`: true when the migration was the
+    /// deadlock's victim (the lock was granted), false when `other` was.
     static func askForTheMigrationLock(on other: Connection) throws(PostgresError) -> Bool {
         do {
             try other.execute("SELECT pg_advisory_xact_lock(\(SchemaMigrator.advisoryLock))")
