@@ -173,6 +173,8 @@ stop_redis() {
 # CI's time limit with nothing to show.
 run_tests() {
   local out="$DEV_DIR/swift-test.log" limit="${TEST_STALL_SECONDS:-600}"
+  # The file exists before tail opens it (else tail may give up and CI's log shows no test).
+  : > "$out"
   swift test --skip-build "$@" > "$out" 2>&1 &
   local pid=$! last=-1 quiet=0 size
   tail -n +1 -f "$out" --pid="$pid" &
