@@ -26,7 +26,6 @@ public actor WriterLane {
     private struct Shared {
         var rules: WriterLaneState<CheckedContinuation<Void, Never>, Job>
         var freed: (@Sendable () -> Void)?
-        var stopped = false
     }
     private nonisolated let state: Mutex<Shared>
 
@@ -84,7 +83,7 @@ public actor WriterLane {
     /// Runs `body` on the lane and returns its result: between batches, or while one waits out a
     /// retry's backoff. Throws `CancellationError` once the lane is stopped.
     public nonisolated func perform<T: Sendable>(_ body: @Sendable (isolated WriterLane) async throws -> T) async throws -> T {
-        guard !state.withLock({ $0.stopped }) else { throw CancellationError() }
+        guard !state.withLock({ $0.rules.stopping }) else { throw CancellationError() }
         return try await run(body)
     }
 
@@ -109,10 +108,7 @@ public actor WriterLane {
 
     /// Ends the thread once the work given to it has run; the lane takes no more.
     public nonisolated func stop() {
-        state.withLock { shared in
-            shared.stopped = true
-            return shared.rules.stop()
-        }.forEach { $0.resume() }
+        state.withLock { $0.rules.stop() }.forEach { $0.resume() }
         executor.shutdown()
     }
 
