@@ -254,6 +254,7 @@ public final class KafkaFeed: Sendable {
         }
 
         func assigned(_ assigned: [KafkaPartition]) async -> [KafkaPartition] {
+            let started = ContinuousClock.now
             // A partition starts afresh where the database says: no decoder state carries over.
             last = nil
             for partition in assigned { partitions[PartitionKey(topic: partition.topic, partition: partition.partition)] = nil }
@@ -263,11 +264,13 @@ public final class KafkaFeed: Sendable {
             }
             feed.assign(assigned)
             feed.wiring.logger.info("kafka: partitions assigned", metadata: [
-                "partitions": "\(starts.map { "\($0.topic)/\($0.partition)@\($0.offset.map(String.init) ?? "group")" }.joined(separator: ","))"])
+                "partitions": "\(starts.map { "\($0.topic)/\($0.partition)@\($0.offset.map(String.init) ?? "group")" }.joined(separator: ","))",
+                "settled_ms": "\(Self.milliseconds(since: started))"])
             return starts
         }
 
         func revoking(_ revoked: [KafkaPartition]) async {
+            let started = ContinuousClock.now
             let readers = revoked.compactMap { partitions[PartitionKey(topic: $0.topic, partition: $0.partition)] }
             for partition in readers { await deliver(partition) }
             await feed.revoked(revoked.map { revoked in
@@ -278,7 +281,15 @@ public final class KafkaFeed: Sendable {
             last = nil
             for partition in revoked { partitions[PartitionKey(topic: partition.topic, partition: partition.partition)] = nil }
             feed.wiring.logger.info("kafka: partitions revoked", metadata: [
-                "partitions": "\(revoked.map { "\($0.topic)/\($0.partition)" }.joined(separator: ","))"])
+                "partitions": "\(revoked.map { "\($0.topic)/\($0.partition)" }.joined(separator: ","))",
+                "settled_ms": "\(Self.milliseconds(since: started))"])
+        }
+
+        /// Whole milliseconds since `start`: how long tickd held the group up while it settled a
+        /// rebalance (the group's own rounds are not counted).
+        static func milliseconds(since start: ContinuousClock.Instant) -> Int64 {
+            let elapsed = (ContinuousClock.now - start).components
+            return elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000
         }
 
         /// A partition resumed past the offset the database has applied it to. When the partition
