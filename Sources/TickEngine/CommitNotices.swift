@@ -1,3 +1,4 @@
+import Blocking
 import Synchronization
 
 /// Tells a task that a batch committed, so that it can look at the database again instead of
@@ -5,8 +6,7 @@ import Synchronization
 public final class CommitNotices: Sendable {
     private struct Notices {
         var count = 0
-        var nextWaiter = 0
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var waiters = SuspendedTasks<Void, Void>()
     }
     private let state = Mutex(Notices())
 
@@ -19,39 +19,17 @@ public final class CommitNotices: Sendable {
     public func committed() {
         let waiters = state.withLock { state in
             state.count += 1
-            defer { state.waiters.removeAll() }
-            return state.waiters.values
+            return state.waiters.removeAll()
         }
         waiters.forEach { $0.resume() }
     }
 
     /// Suspends until a commit after the `seen`-th, or `deadline`, or the task's cancellation.
     public func waitForCommit(after seen: Int, until deadline: ContinuousClock.Instant) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(until: deadline) }
-            group.addTask { await self.nextCommit(after: seen) }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    private func nextCommit(after seen: Int) async {
-        let id = state.withLock { state in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let already = state.withLock { state in
-                    // Cancelled before it was parked: the handler found nothing to resume.
-                    if state.count > seen || Task.isCancelled { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if already { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
-        }
+        await suspend(until: deadline, ready: (), timedOut: (), park: { [self] continuation in
+            state.withLock { state in state.count > seen ? nil : state.waiters.add(continuation, tag: ()) }
+        }, withdraw: { [self] id in
+            state.withLock { $0.waiters.remove(id) }
+        })
     }
 }

@@ -48,21 +48,8 @@ public actor CandleRefresher {
         /// Transient failures of the refresh being retried (0: not retrying).
         var attempt = 0
         var lastRun = ContinuousClock.now - .seconds(3600)
-        /// Flushes waiting: the `wanted` value each needs done, and how to wake it.
-        var flushers: [Flusher] = []
-        var nextFlusher = 0
-
-        mutating func takeFlushers(_ ready: (Flusher) -> Bool) -> [Flusher] {
-            let taken = flushers.filter(ready)
-            flushers.removeAll(where: ready)
-            return taken
-        }
-    }
-
-    private struct Flusher {
-        let id: Int
-        let target: Int
-        let continuation: CheckedContinuation<Void, Never>
+        /// Flushes waiting, each tagged with the `wanted` value it needs done.
+        var flushers = SuspendedTasks<Int, Void>()
     }
     private nonisolated let shared = Mutex(Shared())
     /// Only the refresher's thread uses it.
@@ -168,28 +155,23 @@ public actor CandleRefresher {
     }
 
     /// Refreshes now and waits until every commit noted before this call is materialised.
-    /// Returns false when `timeout` passed first; throws the refresh's permanent error.
+    /// Returns false when `timeout` passed first or the task was cancelled; throws the refresh's
+    /// permanent error.
     @discardableResult
     public nonisolated func flush(timeout: Duration? = nil) async throws(SinkError) -> Bool {
         let target = shared.withLock { shared in
             shared.wanted += 1
             return shared.wanted
         }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let id: Int? = shared.withLock { shared in
+        await suspend(until: timeout.map { .now + $0 }, ready: (), timedOut: (), park: { [self] continuation in
+            shared.withLock { shared in
                 if shared.stopping { return nil }
-                shared.nextFlusher += 1
-                shared.flushers.append(Flusher(id: shared.nextFlusher, target: target, continuation: continuation))
-                scheduleLocked(&shared, now: true)
-                return shared.nextFlusher
+                defer { scheduleLocked(&shared, now: true) }
+                return shared.flushers.add(continuation, tag: target)
             }
-            guard let id else { return continuation.resume() }
-            guard let timeout else { return }
-            let timer = executor.schedule(after: timeout) { [self] in
-                shared.withLock { $0.takeFlushers { $0.id == id } }.forEach { $0.continuation.resume() }
-            }
-            if !timer.isSet { shared.withLock { $0.takeFlushers { $0.id == id } }.forEach { $0.continuation.resume() } }
-        }
+        }, withdraw: { [self] id in
+            shared.withLock { $0.flushers.remove(id) }
+        })
         let (done, failure) = shared.withLock { ($0.done, $0.failure) }
         if let failure, failure.covering >= target { throw failure.error }
         return done >= target
@@ -201,10 +183,10 @@ public actor CandleRefresher {
         let flushers = shared.withLock { shared in
             shared.stopping = true
             shared.scheduled?.cancel()
-            return shared.takeFlushers { _ in true }
+            return shared.flushers.removeAll()
         }
         executor.shutdown()
-        flushers.forEach { $0.continuation.resume() }
+        flushers.forEach { $0.resume() }
     }
 
     /// Queues a refresh when one is wanted and none is queued: at once for a flush, else once
@@ -239,7 +221,7 @@ public actor CandleRefresher {
         }
         guard let target else { return }
         let outcome = refreshOnce()
-        let flushers: [Flusher] = shared.withLock { shared in
+        let flushers: [CheckedContinuation<Void, Never>] = shared.withLock { shared in
             shared.lastRun = .now
             shared.running = false
             switch outcome {
@@ -252,12 +234,12 @@ public actor CandleRefresher {
                 shared.attempt = 0
                 shared.done = target
                 shared.failure = failure.map { (target, $0) }
-                let ready = shared.takeFlushers { $0.target <= target }
+                let ready = shared.flushers.removeAll { $0 <= target }
                 scheduleLocked(&shared, now: !shared.flushers.isEmpty)
                 return ready
             }
         }
-        flushers.forEach { $0.continuation.resume() }
+        flushers.forEach { $0.resume() }
     }
 
     private enum Outcome {

@@ -37,13 +37,9 @@ public actor RedisPublisher {
         /// Failures in a row.
         var attempt = 0
         /// Suspended callers (room, drain, finish): resumed on every change, they look again.
-        var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
-        var nextWaiter = 0
+        var waiters = SuspendedTasks<Void, Bool>()
 
-        mutating func takeWaiters() -> [CheckedContinuation<Bool, Never>] {
-            defer { waiters.removeAll() }
-            return Array(waiters.values)
-        }
+        mutating func takeWaiters() -> [CheckedContinuation<Bool, Never>] { waiters.removeAll() }
     }
     private nonisolated let shared: Mutex<Shared>
 
@@ -68,9 +64,10 @@ public actor RedisPublisher {
     /// so that a Redis slower than the database slows ingest instead of losing messages. While
     /// Redis is unreachable it returns at once (then the bound applies: the oldest are skipped and
     /// logged). The batch's `enqueue(_:reserved:)`, or `release`, gives the room back.
+    /// A cancelled task reserves at once, so that what it enqueues or releases still balances.
     public nonisolated func reserveRoom(for count: Int) async {
         while true {
-            let reserved = shared.withLock { shared in shared.state.reserve(count, evenIfFull: shared.stopping) }
+            let reserved = shared.withLock { shared in shared.state.reserve(count, evenIfFull: shared.stopping || Task.isCancelled) }
             if reserved { return }
             _ = await changed(until: nil) { $0.stopping || $0.state.hasRoom(for: count) }
         }
@@ -127,7 +124,7 @@ public actor RedisPublisher {
     public nonisolated func drain(timeout: Duration, whileUnreachable: Bool = true) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while !(await changed(until: deadline) { $0.state.isIdle || !whileUnreachable && $0.state.unreachable }) {
-            if ContinuousClock.now >= deadline { break }
+            if ContinuousClock.now >= deadline || Task.isCancelled { break }
         }
         return shared.withLock { $0.state.isIdle }
     }
@@ -145,7 +142,7 @@ public actor RedisPublisher {
             shared.retry = nil
             if shared.state.waiting.isEmpty || shared.attempt > 0 { shared.finished = true } else { startSending(&shared) }
         }
-        while !(await changed(until: nil) { $0.finished }) {}
+        while !(await changed(until: nil) { $0.finished }) && !Task.isCancelled {}
         // The job under way ends first; then the thread.
         await executor.shutdownGracefully()
         let (left, stats) = shared.withLock { shared in
@@ -159,24 +156,14 @@ public actor RedisPublisher {
         return stats
     }
 
-    /// Suspends until `done` holds (true), or until something changed or `deadline` passed
-    /// (false: the caller looks again).
-    private nonisolated func changed(until deadline: ContinuousClock.Instant?, _ done: (Shared) -> Bool) async -> Bool {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let id: Int? = shared.withLock { shared in
-                if done(shared) { return nil }
-                shared.nextWaiter += 1
-                shared.waiters[shared.nextWaiter] = continuation
-                return shared.nextWaiter
-            }
-            guard let id else { return continuation.resume(returning: true) }
-            guard let deadline else { return }
-            let timer = executor.schedule(after: deadline - .now) { [self] in
-                shared.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
-            }
-            // A stopped executor runs no timer: that wait ends now instead.
-            if !timer.isSet { shared.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: false) }
-        }
+    /// Suspends until `done` holds (true), or until something changed, `deadline` passed or the
+    /// task was cancelled (false: the caller looks again).
+    private nonisolated func changed(until deadline: ContinuousClock.Instant?, _ done: @escaping @Sendable (Shared) -> Bool) async -> Bool {
+        await suspend(until: deadline, ready: true, timedOut: false, park: { [self] continuation in
+            shared.withLock { shared in done(shared) ? nil : shared.waiters.add(continuation, tag: ()) }
+        }, withdraw: { [self] id in
+            shared.withLock { $0.waiters.remove(id) }
+        })
     }
 
     // MARK: - On the publisher's executor
@@ -332,7 +319,7 @@ public actor RedisPublisher {
     }
 
     /// Counts and logs what the backlog's bound skipped (while Redis was unreachable; while it
-    /// is connected the writers' wait for room bounds the backlog and nothing is skipped).
+    /// is connected the pipeline's wait for room bounds the backlog and nothing is skipped).
     private nonisolated func logSkipped(_ skipped: PublisherBacklog.Skipped?) {
         guard let skipped, skipped.count > 0 else { return }
         metrics.skipped.increment(by: Int64(skipped.count))
