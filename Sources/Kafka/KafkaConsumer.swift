@@ -33,48 +33,37 @@ public struct KafkaMessage: Sendable {
     public var value: [UInt8]
 }
 
-/// A consumer in a group, with offsets under the caller's control: auto-commit is off, and on
-/// every assignment `onAssign` says where each partition starts (nil: the group's committed
-/// offset, else `auto.offset.reset`). Owns its `rd_kafka_t`; use it from one thread.
+/// A consumer in a group, with offsets under the caller's control: auto-commit is off, and a
+/// rebalance is the caller's to settle. librdkafka's rebalance callback only notes it inside
+/// `poll`; the caller takes it once `poll` returns (`takeRebalance`) and answers with `assign`
+/// when it is ready: on assignment, with each partition's start offset (nil: the group's
+/// committed offset, else `auto.offset.reset`); on revocation, with nil. librdkafka waits for that
+/// call (within the session timeout), so the work a rebalance needs may suspend instead of
+/// blocking a thread. Owns its `rd_kafka_t`; use it from one thread at a time.
 public final class KafkaConsumer {
     let handle: OpaquePointer
     private let rebalance: Rebalance
 
-    /// What the group gives and takes (`onAssign` returns the partitions with their start
-    /// offsets), and where librdkafka's own log lines go. With `deferring`, a rebalance is only
-    /// noted (`pending`) for the caller to settle after `poll` returns (`takeRebalance`, `assign`).
+    /// The rebalance noted inside `poll` and not yet taken, and where librdkafka's own log lines
+    /// go. Reached from librdkafka's callbacks through the handle's opaque pointer.
     final class Rebalance {
-        let onAssign: ([KafkaPartition]) -> [KafkaPartition]
-        let onRevoke: ([KafkaPartition]) -> Void
         let onLog: KafkaLog?
-        let deferring: Bool
         var pending: KafkaRebalanceEvent?
         /// Set by `close`: the partitions were settled before it, and are released at once.
         var leaving = false
-        init(onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition], onRevoke: @escaping ([KafkaPartition]) -> Void, onLog: KafkaLog?,
-             deferring: Bool) {
-            self.onAssign = onAssign
-            self.onRevoke = onRevoke
+        init(onLog: KafkaLog?) {
             self.onLog = onLog
-            self.deferring = deferring
         }
     }
 
     /// `properties` are librdkafka's; `bootstrap.servers` and `group.id` at least. `onLog` takes
     /// librdkafka's log lines (from its own threads) instead of its default, stderr.
-    ///
-    /// With `deferRebalances`, `onAssign` and `onRevoke` are not called: a rebalance is noted
-    /// inside `poll`, and the caller takes it (`takeRebalance`) once `poll` returns and answers it
-    /// with `assign` when it is ready (librdkafka waits for that call, within the session
-    /// timeout), so that the work a rebalance needs may suspend instead of blocking a thread.
-    public init(properties: [String: String], onAssign: @escaping ([KafkaPartition]) -> [KafkaPartition] = { $0 },
-                onRevoke: @escaping ([KafkaPartition]) -> Void = { _ in }, onLog: KafkaLog? = nil,
-                deferRebalances: Bool = false) throws(KafkaError) {
+    public init(properties: [String: String], onLog: KafkaLog? = nil) throws(KafkaError) {
         var properties = properties
         properties["enable.auto.commit"] = "false"
         properties["enable.auto.offset.store"] = "false"
         let conf = try KafkaConfiguration.make(properties)
-        rebalance = Rebalance(onAssign: onAssign, onRevoke: onRevoke, onLog: onLog, deferring: deferRebalances)
+        rebalance = Rebalance(onLog: onLog)
         rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(rebalance).toOpaque())
         if onLog != nil {
             rd_kafka_conf_set_log_cb(conf) { handle, level, facility, text in
@@ -86,19 +75,11 @@ public final class KafkaConsumer {
         rd_kafka_conf_set_rebalance_cb(conf) { handle, code, list, opaque in
             guard let handle, let opaque else { return }
             let rebalance = Unmanaged<Rebalance>.fromOpaque(opaque).takeUnretainedValue()
-            let partitions = KafkaConsumer.partitions(of: list)
             if rebalance.leaving {
                 rd_kafka_assign(handle, nil)
-            } else if rebalance.deferring {
-                rebalance.pending = code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? .assign(partitions) : .revoke(partitions)
-            } else if code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
-                let starts = rebalance.onAssign(partitions)
-                let assignment = KafkaConsumer.list(starts)
-                rd_kafka_assign(handle, assignment)
-                rd_kafka_topic_partition_list_destroy(assignment)
             } else {
-                rebalance.onRevoke(partitions)
-                rd_kafka_assign(handle, nil)
+                let partitions = KafkaConsumer.partitions(of: list)
+                rebalance.pending = code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? .assign(partitions) : .revoke(partitions)
             }
         }
         handle = try KafkaConfiguration.client(RD_KAFKA_CONSUMER, conf)
@@ -112,21 +93,19 @@ public final class KafkaConsumer {
         rd_kafka_destroy(handle)
     }
 
-    /// Leaves the group: the partitions are revoked (`onRevoke` runs, on this thread; with
-    /// `deferRebalances` they are released at once: settle them first) and released. Polling
-    /// after it returns nothing.
+    /// Leaves the group: the partitions it holds are released at once (settle them first).
+    /// Polling after it returns nothing.
     public func close() {
         guard !closed else { return }
         closed = true
-        if rebalance.deferring { rebalance.leaving = true }
+        rebalance.leaving = true
         rd_kafka_consumer_close(handle)
     }
 
-    /// Whether a rebalance was noted and not yet taken (`deferRebalances`).
+    /// Whether a rebalance was noted and not yet taken.
     public var rebalancePending: Bool { rebalance.pending != nil }
 
-    /// The rebalance noted inside the last `poll`, if any (`deferRebalances`); answer it with
-    /// `assign`.
+    /// The rebalance noted inside the last `poll`, if any; answer it with `assign`.
     public func takeRebalance() -> KafkaRebalanceEvent? {
         defer { rebalance.pending = nil }
         return rebalance.pending

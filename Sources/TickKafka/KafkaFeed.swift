@@ -135,7 +135,7 @@ public final class KafkaFeed: Sendable {
         }
 
         /// Creates the consumer and subscribes. Its log callback runs on librdkafka's threads; a
-        /// rebalance is only noted inside `poll` (`deferRebalances`) and settled by `run`.
+        /// rebalance is only noted inside `poll` and settled by `run`.
         func open() throws(KafkaError) {
             let logger = feed.wiring.logger
             let consumer = try KafkaConsumer(properties: feed.options.consumerProperties,
@@ -143,7 +143,7 @@ public final class KafkaFeed: Sendable {
                                                  // In tickd's log format, not librdkafka's own lines on stderr.
                                                  logger.log(level: KafkaFeed.logLevel(syslog: level), "librdkafka: \(message)",
                                                             metadata: ["facility": "\(facility)"])
-                                             }, deferRebalances: true)
+                                             })
             try consumer.subscribe(feed.options.topics)
             self.consumer = consumer
         }

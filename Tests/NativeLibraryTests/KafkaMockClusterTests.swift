@@ -30,23 +30,23 @@ import Testing
         var seen: [Int32: [Int64]] = [:]
         var keysOf: [Int32: Set<String>] = [:]
         do {
-            let consumer = try KafkaConsumer(properties: Self.group(cluster).merging(["auto.offset.reset": "earliest"]) { $1 },
-                                             onAssign: { partitions in
-                                                 assigned = partitions
-                                                 return partitions.map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: 0) }
-                                             })
+            let consumer = try KafkaConsumer(properties: Self.group(cluster).merging(["auto.offset.reset": "earliest"]) { $1 })
             try consumer.subscribe(["ticks"])
             var count = 0
             let deadline = ContinuousClock.now + .seconds(60)
             while count < 1200 && ContinuousClock.now < deadline {
-                guard let message = try consumer.poll(timeoutMilliseconds: 200) else { continue }
+                let message = try consumer.poll(timeoutMilliseconds: 200)
+                try Self.settle(consumer) { partitions in
+                    assigned = partitions
+                    return partitions.map { KafkaPartition(topic: $0.topic, partition: $0.partition, offset: 0) }
+                }
+                guard let message else { continue }
                 count += 1
                 seen[message.partition, default: []].append(message.offset)
                 keysOf[message.partition, default: []].insert(String(decoding: message.key ?? [], as: UTF8.self))
             }
             #expect(count == 1200)
-            try consumer.commit(seen.map { KafkaPartition(topic: "ticks", partition: $0.key, offset: Int64($0.value.count / 2)) })
-            _ = try consumer.poll(timeoutMilliseconds: 500)   // lets the asynchronous commit go out
+            try consumer.commit(seen.map { KafkaPartition(topic: "ticks", partition: $0.key, offset: Int64($0.value.count / 2)) }, waiting: true)
         }
         #expect(Set(assigned.map(\.partition)) == Set(0..<6))
         // Offsets per partition run from 0 with no hole; a key (symbol) lives in one partition.
@@ -56,22 +56,32 @@ import Testing
 
         // A second consumer of the group that asks for nothing starts at the committed offsets.
         var restarts: [KafkaPartition] = []
-        let again = try KafkaConsumer(properties: Self.group(cluster),
-                                      onAssign: { partitions in
-                                          restarts = partitions
-                                          return partitions
-                                      })
+        let again = try KafkaConsumer(properties: Self.group(cluster))
         try again.subscribe(["ticks"])
         let expected = 1200 - seen.values.reduce(0) { $0 + $1.count / 2 }
         var second = 0
         let deadline = ContinuousClock.now + .seconds(60)
         while second < expected && ContinuousClock.now < deadline {
             if try again.poll(timeoutMilliseconds: 200) != nil { second += 1 }
+            try Self.settle(again) { partitions in
+                restarts = partitions
+                return partitions
+            }
         }
         // Nothing more comes: the committed halves are not read again.
         for _ in 0..<5 { if try again.poll(timeoutMilliseconds: 200) != nil { second += 1 } }
         #expect(Set(restarts.map(\.partition)) == Set(0..<6))
         #expect(second == expected)
+    }
+
+    /// Answers the rebalance the last `poll` noted, if any: an assignment starts where `start`
+    /// says, a revocation releases everything.
+    static func settle(_ consumer: KafkaConsumer, start: ([KafkaPartition]) -> [KafkaPartition]) throws {
+        switch consumer.takeRebalance() {
+        case .assign(let partitions)?: try consumer.assign(start(partitions))
+        case .revoke?: try consumer.assign(nil)
+        case nil: break
+        }
     }
 
     /// librdkafka's log lines reach `onLog` (tickd writes them in its own format), not stderr: a
