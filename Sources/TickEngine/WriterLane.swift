@@ -42,10 +42,12 @@ public actor WriterLane {
     @discardableResult
     public nonisolated func submit(_ job: @escaping Job) async -> Bool {
         while true {
-            let (queued, wake, dropped) = state.withLock { $0.rules.submit(job) }
-            if queued {
+            switch state.withLock({ $0.rules.submit(job) }) {
+            case .queued(let wake):
                 wake?.resume()
-                return !dropped
+                return true
+            case .dropped: return false
+            case .full: break
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 if !state.withLock({ $0.rules.parkForRoom(continuation) }) { continuation.resume() }

@@ -25,16 +25,24 @@ struct WriterLaneState<Waiter, Job> {
     /// Whether a batch may be queued now.
     var hasRoom: Bool { batches < depth || stopping }
 
-    /// Queues `job` when there is room (it counts until `batchDone`) and returns the serving loop
-    /// to wake, if it is parked; `queued` false: park for room. A stopped or ended lane takes
-    /// nothing (`queued`, and nothing to run: the caller counts it done).
-    mutating func submit(_ job: Job) -> (queued: Bool, wake: Waiter?, dropped: Bool) {
-        if ended || stopping { return (true, nil, true) }
-        guard hasRoom else { return (false, nil, false) }
+    /// What became of a batch submitted.
+    enum Submission {
+        /// Queued (it counts until `batchDone`); `wake` is the serving loop, if it was parked.
+        case queued(wake: Waiter?)
+        /// No room: park for it, then submit again.
+        case full
+        /// A stopped or ended lane takes nothing: nothing runs, and no one waits for it.
+        case dropped
+    }
+
+    /// Queues `job` when there is room.
+    mutating func submit(_ job: Job) -> Submission {
+        if ended || stopping { return .dropped }
+        guard hasRoom else { return .full }
         batches += 1
         jobs.append(job)
         defer { server = nil }
-        return (true, server, false)
+        return .queued(wake: server)
     }
 
     /// The oldest batch submitted and not yet taken, for the serving loop to run.
@@ -102,3 +110,5 @@ struct WriterLaneState<Waiter, Job> {
         return roomWaiters
     }
 }
+
+extension WriterLaneState.Submission: Equatable where Waiter: Equatable {}

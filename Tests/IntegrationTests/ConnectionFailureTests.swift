@@ -2,6 +2,7 @@ import Foundation
 import LibPQ
 import Testing
 import TestSupport
+import TickSinks
 
 /// Permanent connection errors end the one-shot commands and a starting daemon fast, with the
 /// server's reason and no secret; transient ones are retried (OutageTests). A private server
@@ -54,6 +55,26 @@ import TestSupport
                     print("connection error \(name): tickd replay exited \(run.status) in \(String(format: "%.2f", seconds)) s: \(last)")
                 }
             }
+        }
+    }
+
+    /// A sink waiting out a retry's backoff gives up when its task is cancelled (a stopping
+    /// tickd), with the last error, instead of retrying on: nothing listens on port 1, and the
+    /// backoff may grow to ten minutes.
+    @Test(.timeLimit(.minutes(1))) func aRetryGivesUpWithTheLastErrorWhenItsTaskIsCancelled() async throws {
+        let logs = LogCapture()
+        let connecting = Task {
+            let sink = PostgresSink(conninfo: "host=127.0.0.1 port=1 connect_timeout=2", options: SchemaOptions(),
+                                    maxBackoff: .seconds(600), logger: logs.logger("test"))
+            try await sink.connect()
+        }
+        // Until it failed and waits to retry.
+        while !logs.records.contains(where: { $0.message == "database error, retrying" }) { try await Task.sleep(for: .milliseconds(10)) }
+        connecting.cancel()
+        let outcome = await connecting.result
+        #expect(throws: SinkError.self) { try outcome.get() }
+        if case .failure(let error) = outcome {
+            #expect("\(error)".contains("Connection refused"), "\(error)")
         }
     }
 

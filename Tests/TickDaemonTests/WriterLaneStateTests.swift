@@ -8,14 +8,14 @@ import Testing
     @Test func atMostDepthBatchesAreQueuedOrRunningAndADoneBatchFreesRoom() {
         var lane = State(depth: 2)
         let first = lane.submit(1), second = lane.submit(2), third = lane.submit(3)
-        #expect(first.queued && second.queued && !third.queued && !third.dropped)
+        #expect(first == .queued(wake: nil) && second == .queued(wake: nil) && third == .full)
         let parked = lane.parkForRoom("pipeline")
         #expect(parked && lane.roomWaiters == ["pipeline"])
         #expect(lane.takeJob() == 1)
         let done = lane.batchDone()
         #expect(done.resume == ["pipeline"] && !done.free, "room for one more; still busy")
         let retry = lane.submit(3)
-        #expect(retry.queued && lane.batches == 2)
+        #expect(retry == .queued(wake: nil) && lane.batches == 2)
         let parkedAgain = lane.parkForRoom("late")
         #expect(parkedAgain, "full again: the next one waits")
     }
@@ -25,9 +25,9 @@ import Testing
         let parked = lane.parkServer("server")
         #expect(parked, "nothing to serve: the serving loop parks")
         let first = lane.submit(10)
-        #expect(first.queued && first.wake == "server", "the first batch wakes it")
+        #expect(first == .queued(wake: "server"), "the first batch wakes it")
         let second = lane.submit(20)
-        #expect(second.queued && second.wake == nil, "woken already")
+        #expect(second == .queued(wake: nil), "woken already")
         let busy = lane.parkServer("server")
         #expect(!busy, "batches wait: it does not park")
         #expect(lane.takeJob() == 10 && lane.takeJob() == 20 && lane.takeJob() == nil)
@@ -57,7 +57,7 @@ import Testing
         #expect(lane.stop() == ["late"])
         #expect(lane.hasRoom, "a stopping lane keeps no one waiting for room")
         let late = lane.submit(2)
-        #expect(late.queued && late.dropped && lane.batches == 1, "a stopped lane takes nothing more")
+        #expect(late == .dropped && lane.batches == 1, "a stopped lane takes nothing more")
         let done = lane.batchDone()
         #expect(done.resume == ["flush"] && done.free, "the queued batch still runs and frees the idle waiter")
     }
@@ -78,7 +78,7 @@ import Testing
         let done = lane.batchDone()
         #expect(done.resume == ["flush"] && done.free)
         let after = lane.submit(4)
-        #expect(after.dropped)
+        #expect(after == .dropped)
     }
 
     @Test func theEndWakesAParkedServer() {

@@ -44,7 +44,7 @@ public struct PublisherBacklog: Sendable {
     /// Messages taken for the pipeline under way.
     public private(set) var inFlight = 0
     /// True from a failed attempt until the next connection: only then does the bound skip
-    /// (before the first connection, writers wait for room).
+    /// (before the first connection, the pipeline waits for room).
     public private(set) var unreachable = false
     /// Room reserved for batches being committed (`reserve`), counted against the bound until
     /// their messages are enqueued.
