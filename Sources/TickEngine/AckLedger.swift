@@ -33,6 +33,9 @@ struct AckLedger {
         var openFrom: ChunkID?
         /// Per closed, uncommitted batch (commit order), its first chunk; nil for an empty batch.
         var inFlight = Deque<ChunkID?>()
+        /// The outbox watermark of the lane's symbols as its batches last carried it, and when.
+        var watermark: [Symbol: Int64] = [:]
+        var watermarkAt: ContinuousClock.Instant?
         /// Every part of chunks up to here is committed (or was never this lane's).
         func done(received: ChunkID) -> ChunkID {
             (inFlight.lazy.compactMap { $0 }.first ?? openFrom).map { $0 - 1 } ?? received
@@ -84,10 +87,15 @@ struct AckLedger {
         if lanes[lane].openFrom == nil { lanes[lane].openFrom = chunk }
     }
 
-    /// Lane `lane`'s open batch closes: the bookkeeping its transaction records. `published` is
-    /// the publisher's watermark; the lane records it for its own symbols only. `continuing`: the
-    /// batch closed halfway through that chunk's ticks, and the rest open the lane's next batch.
-    mutating func close(lane: Int, published: [Symbol: Int64] = [:], continuing: ChunkID? = nil) -> BatchProgress {
+    /// Lane `lane`'s open batch closes at `now`: the bookkeeping its transaction records.
+    /// `published` is the publisher's watermark; the lane records it for its own symbols only,
+    /// those that moved since its batches last carried them, and at most once per
+    /// `watermarkEvery` (an UPDATE in every batch cost a small batch a sixth of its database
+    /// time). A watermark recorded late only means more is published again after a crash, never
+    /// less; the stop records the final one. `continuing`: the batch closed halfway through that
+    /// chunk's ticks, and the rest open the lane's next batch.
+    mutating func close(lane: Int, published: [Symbol: Int64] = [:], at now: ContinuousClock.Instant? = nil,
+                        continuing: ChunkID? = nil) -> BatchProgress {
         var through = lanes.indices.filter { $0 != lane }.map { lanes[$0].done(received: received) }.min() ?? received
         lanes[lane].inFlight.append(lanes[lane].openFrom)
         lanes[lane].openFrom = continuing
@@ -110,12 +118,24 @@ struct AckLedger {
                 journalRecorded = contiguous
             }
         }
-        if partition.count > 1 {
-            progress.published = published.filter { partition.lane(of: $0.key) == lane }
-        } else {
-            progress.published = published
-        }
+        progress.published = watermark(lane: lane, published: published, at: now)
         return progress
+    }
+
+    /// How often a lane's batches carry the outbox watermark (`close`).
+    static let watermarkEvery: Duration = .milliseconds(100)
+
+    /// What of `published` lane `lane`'s batch closing at `now` carries (`close`).
+    private mutating func watermark(lane: Int, published: [Symbol: Int64], at now: ContinuousClock.Instant?) -> [Symbol: Int64] {
+        if let now, let last = lanes[lane].watermarkAt, now - last < Self.watermarkEvery { return [:] }
+        let recorded = lanes[lane].watermark
+        let moved = published.filter { symbol, seq in
+            (partition.count == 1 || partition.lane(of: symbol) == lane) && seq > recorded[symbol] ?? Int64.min
+        }
+        guard !moved.isEmpty else { return [:] }
+        lanes[lane].watermark.merge(moved) { _, new in new }
+        lanes[lane].watermarkAt = now
+        return moved
     }
 
     /// Lane `lane`'s oldest closed batch committed and went to the publisher as `ticket` (nil:

@@ -206,7 +206,8 @@ public final class Pipeline: Sendable {
         // Room in the Redis backlog first, so that a Redis slower than the database slows ingest
         // here, on the pipeline's task, rather than losing messages.
         if let publisher, !batch.isEmpty { await publisher.reserveRoom(for: batch.count) }
-        let progress = ledger.withLock { $0.close(lane: lane, published: seqs, continuing: continuing) }
+        let now = ContinuousClock.now
+        let progress = ledger.withLock { $0.close(lane: lane, published: seqs, at: now, continuing: continuing) }
         let queued = await lanes[lane].submit { [self] writer in await commit(batch, progress: progress, lane: lane, on: writer) }
         // A lane that no longer serves (the pipeline is ending) never commits it.
         if !queued, let publisher, !batch.isEmpty { publisher.release(reserved: batch.count) }

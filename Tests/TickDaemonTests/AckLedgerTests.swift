@@ -121,6 +121,21 @@ import TickSinks
         #expect(ledger.close(lane: 1, published: published).published == [Symbol(Self.right): 9])
     }
 
+    @Test func aLaneCarriesTheWatermarkOnlyWhereItMovedAndAtMostOncePerInterval() {
+        var ledger = AckLedger(partition: SymbolPartition(count: 1))
+        let start = ContinuousClock.now
+        let (scom, kcb) = (Symbol(Self.left), Symbol(Self.right))
+        #expect(ledger.close(lane: 0, published: [scom: 7, kcb: 3], at: start).published == [scom: 7, kcb: 3])
+        let soon = start + AckLedger.watermarkEvery / 2
+        #expect(ledger.close(lane: 0, published: [scom: 9, kcb: 3], at: soon).published.isEmpty, "too soon after the last")
+        let later = start + AckLedger.watermarkEvery
+        #expect(ledger.close(lane: 0, published: [scom: 9, kcb: 3], at: later).published == [scom: 9], "only what moved")
+        let after = later + AckLedger.watermarkEvery * 2
+        #expect(ledger.close(lane: 0, published: [scom: 9, kcb: 3], at: after).published.isEmpty, "nothing moved")
+        #expect(ledger.close(lane: 0, published: [scom: 9, kcb: 4], at: after).published == [kcb: 4],
+                "a batch that carried nothing does not hold the next one back")
+    }
+
     /// Random chunks, batch sizes and commit orders over three lanes: every position a
     /// transaction records is covered by ticks committed in it or before it, and at the end the
     /// database's position (the greatest recorded) is the last chunk's.

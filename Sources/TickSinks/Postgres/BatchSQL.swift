@@ -72,13 +72,18 @@ struct BatchSQL {
         // batch of the symbol up to the range); a failed COPY would cost far more there, since
         // TimescaleDB decompresses the batches a COPY touches to check the unique key. A tick
         // stored meanwhile by another writer still makes the COPY fail on the unique key, and the
-        // batch is merged then.
+        // batch is merged then. A symbol whose batch starts after its newest stored tick
+        // (`tickd_latest`, moved in every batch's transaction) has nothing stored in the range:
+        // the probe is skipped (a one-time filter), which is every batch of a live feed. Were
+        // `tickd_latest` behind the ticks table, the unique key would still catch a duplicate.
         reserveSeqs = """
             INSERT INTO tickd_symbol_seq AS c (symbol, last_seq) SELECT * FROM unnest($1::text[], $2::int8[])
             WHERE NOT EXISTS (
-                SELECT 1 FROM unnest($1::text[], $3::timestamptz[], $5::int8[], $4::timestamptz[]) AS r(symbol, first, first_seq, last),
+                SELECT 1 FROM unnest($1::text[], $3::timestamptz[], $5::int8[], $4::timestamptz[]) AS r(symbol, first, first_seq, last)
+                    LEFT JOIN tickd_latest l ON l.symbol = r.symbol,
                     LATERAL (SELECT 1 FROM \(ticks) t
-                             WHERE t.symbol = r.symbol AND t.time >= r.first AND t.time <= r.last
+                             WHERE (l.symbol IS NULL OR (l.time, l.trade_seq) >= (r.first, r.first_seq))
+                               AND t.symbol = r.symbol AND t.time >= r.first AND t.time <= r.last
                                AND (t.time > r.first OR t.trade_seq >= r.first_seq) LIMIT 1) m)
             ON CONFLICT (symbol) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
             RETURNING c.symbol, c.last_seq
