@@ -94,10 +94,23 @@ public final class Pipeline: Sendable {
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             for lane in lanes { group.addTask { await lane.serve() } }
-            defer { lanes.forEach { $0.endServing() } }
+            group.addTask { [queue] in
+                while (try? await Task.sleep(for: Self.wakeEvery)) != nil { queue.wake() }
+            }
+            defer {
+                lanes.forEach { $0.endServing() }
+                group.cancelAll()
+            }
             try await consume()
         }
     }
+
+    /// How often a child task wakes the consumer, which then looks at its batches' deadlines and
+    /// does its housekeeping. A deadline nearer than this gets a timer of its own; one further
+    /// off (`max_age_ms`, the second's heartbeat) is met by these wakes, up to this late. A timer
+    /// per wait (`Task.sleep`, libdispatch's `dispatch_after`) woke libdispatch's timer thread
+    /// 2,600 times a second at 1,000 ticks/s.
+    static let wakeEvery: Duration = .milliseconds(50)
 
     private func consume() async throws {
         var batchers = lanes.map { _ in Batcher(maxTicks: settings.maxTicks, maxAge: settings.maxAge, linger: settings.linger) }
@@ -117,10 +130,12 @@ public final class Pipeline: Sendable {
         while true {
             // Wake at least once a second, so that dead letters and the journal reach the disk
             // promptly; when a free lane's batch may close (linger), or a busy one's must (max age);
-            // and when a lane becomes free (`TickQueue.wake`).
+            // and when a lane becomes free (`TickQueue.wake`). Deadlines further off than
+            // `wakeEvery` are left to the periodic wake.
             let second = ContinuousClock.now + .seconds(1)
             let due = lanes.indices.compactMap { lanes[$0].isFree ? batchers[$0].idleDeadline : batchers[$0].deadline }.min()
-            let chunk = await queue.receive(until: min(due ?? second, second))
+            let wakeAt = min(due ?? second, second)
+            let chunk = await queue.receive(until: wakeAt - .now < Self.wakeEvery ? wakeAt : nil)
             stats.heartbeat()
             try throwFailure()
             // A cancelled service group ends the loop (what is not committed stays journaled or

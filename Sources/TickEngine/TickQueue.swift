@@ -71,7 +71,7 @@ public final class TickQueue: Sendable {
 
     /// The next chunk; nil when `deadline` passes first, or when the queue is finished and empty.
     /// The deadline is a child task that sleeps until then; it is cancelled as soon as a chunk
-    /// (or a wake) comes first. A cancelled caller gets nil at once.
+    /// (or a wake) comes first. A cancelled caller gets nil at once, with a deadline or without.
     public func receive(until deadline: ContinuousClock.Instant?) async -> TickChunk? {
         // A chunk waiting already needs no deadline (the common case under load).
         if let (chunk, senders) = state.withLock({ $0.take() }) {
@@ -79,7 +79,14 @@ public final class TickQueue: Sendable {
             return chunk
         }
         let id = state.withLock { $0.newReceiveID() }
-        guard let deadline else { return await park(id: id) }
+        guard let deadline else {
+            // Without a deadline only the cancellation ends the wait early (a stopping tickd).
+            return await withTaskCancellationHandler {
+                await park(id: id)
+            } onCancel: {
+                state.withLock { $0.deadlinePassed(id: id) }?.resume()
+            }
+        }
         return await withTaskGroup(of: Void.self, returning: TickChunk?.self) { group in
             group.addTask { [self] in
                 // Ended early too when the consumer's task is cancelled: the receive then returns

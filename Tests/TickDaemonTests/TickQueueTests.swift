@@ -64,6 +64,26 @@ import TickNormalisation
         #expect(await queue.receive(until: .now + .seconds(3600))?.ticks.count == 1)
     }
 
+    /// A consumer waiting without a deadline (the pipeline's usual wait) returns nil when its task
+    /// is cancelled, waiting already or not yet: a failed source cancels the ingest service, and
+    /// a wait that outlived it kept tickd from exiting.
+    @Test(.timeLimit(.minutes(1))) func aCancelledConsumerStopsWaitingWithoutADeadline() async {
+        let queue = TickQueue(capacity: 10)
+        let waiting = Task { await queue.receive(until: nil) }
+        while !queue.isConsumerWaiting { await Task.yield() }
+        waiting.cancel()
+        #expect(await waiting.value == nil)
+        #expect(!queue.isConsumerWaiting)
+        let cancelledFirst = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await queue.receive(until: nil)
+        }
+        #expect(await cancelledFirst.value == nil)
+        // The queue still works for the next receive.
+        #expect(await queue.send(Self.chunk(2)))
+        #expect(await queue.receive(until: nil)?.ticks.count == 2)
+    }
+
     @Test(.timeLimit(.minutes(1))) func finishDeliversWhatIsLeftThenEndsAndRefusesSenders() async {
         let queue = TickQueue(capacity: 5)
         #expect(await queue.send(Self.chunk(5)))

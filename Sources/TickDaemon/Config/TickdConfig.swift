@@ -85,7 +85,7 @@ public struct TickdConfig: Sendable {
     public var batchMaxAgeMilliseconds = 250
     /// `batch.linger_ms` (`tickd run`): a batch also closes when no more ticks are waiting and its
     /// oldest has waited this long (group commit); nil (`-1` in the file) turns it off.
-    public var batchLingerMilliseconds: Int? = 2
+    public var batchLingerMilliseconds: Int? = 0
 
     /// `DATABASE_URL` (environment only): libpq URI or key=value string.
     public var databaseURL: String?
