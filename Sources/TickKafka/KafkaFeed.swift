@@ -265,7 +265,7 @@ public final class KafkaFeed: Sendable {
             feed.assign(assigned)
             feed.wiring.logger.info("kafka: partitions assigned", metadata: [
                 "partitions": "\(starts.map { "\($0.topic)/\($0.partition)@\($0.offset.map(String.init) ?? "group")" }.joined(separator: ","))",
-                "settled_ms": "\(Self.milliseconds(since: started))"])
+                "settled_ms": "\((ContinuousClock.now - started).milliseconds)"])
             return starts
         }
 
@@ -282,14 +282,7 @@ public final class KafkaFeed: Sendable {
             for partition in revoked { partitions[PartitionKey(topic: partition.topic, partition: partition.partition)] = nil }
             feed.wiring.logger.info("kafka: partitions revoked", metadata: [
                 "partitions": "\(revoked.map { "\($0.topic)/\($0.partition)" }.joined(separator: ","))",
-                "settled_ms": "\(Self.milliseconds(since: started))"])
-        }
-
-        /// Whole milliseconds since `start`: how long tickd held the group up while it settled a
-        /// rebalance (the group's own rounds are not counted).
-        static func milliseconds(since start: ContinuousClock.Instant) -> Int64 {
-            let elapsed = (ContinuousClock.now - start).components
-            return elapsed.seconds * 1000 + elapsed.attoseconds / 1_000_000_000_000_000
+                "settled_ms": "\((ContinuousClock.now - started).milliseconds)"])
         }
 
         /// A partition resumed past the offset the database has applied it to. When the partition
