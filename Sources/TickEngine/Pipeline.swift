@@ -107,7 +107,7 @@ public final class Pipeline: Sendable {
 
     /// How often a child task wakes the consumer, which then looks at its batches' deadlines and
     /// does its housekeeping. A deadline nearer than this gets a timer of its own; one further
-    /// off (`max_age_ms`, the second's heartbeat) is met by these wakes, up to this late. A timer
+    /// off (`max_age_ms`) is looked at again at these wakes, and gets its timer once it is. A timer
     /// per wait (`Task.sleep`, libdispatch's `dispatch_after`) woke libdispatch's timer thread
     /// 2,600 times a second at 1,000 ticks/s.
     static let wakeEvery: Duration = .milliseconds(50)
@@ -128,14 +128,12 @@ public final class Pipeline: Sendable {
         }
         var housekept = ContinuousClock.now
         while true {
-            // Wake at least once a second, so that dead letters and the journal reach the disk
-            // promptly; when a free lane's batch may close (linger), or a busy one's must (max age);
-            // and when a lane becomes free (`TickQueue.wake`). Deadlines further off than
-            // `wakeEvery` are left to the periodic wake.
-            let second = ContinuousClock.now + .seconds(1)
+            // Wake for the next chunk; every `wakeEvery` (the periodic wake), so that dead letters
+            // and the journal reach the disk promptly; when a free lane's batch may close
+            // (linger), or a busy one's must (max age), if that is nearer than the periodic wake;
+            // and when a lane becomes free (`TickQueue.wake`).
             let due = lanes.indices.compactMap { lanes[$0].isFree ? batchers[$0].idleDeadline : batchers[$0].deadline }.min()
-            let wakeAt = min(due ?? second, second)
-            let chunk = await queue.receive(until: wakeAt - .now < Self.wakeEvery ? wakeAt : nil)
+            let chunk = await queue.receive(until: due.flatMap { $0 - .now < Self.wakeEvery ? $0 : nil })
             stats.heartbeat()
             try throwFailure()
             // A cancelled service group ends the loop (what is not committed stays journaled or
