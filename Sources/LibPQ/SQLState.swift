@@ -29,6 +29,7 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, ExpressibleByStrin
     public static let connectionRejected: SQLState = "08004"
     public static let serializationFailure: SQLState = "40001"
     public static let deadlockDetected: SQLState = "40P01"
+    public static let invalidParameterValue: SQLState = "22023"
     public static let uniqueViolation: SQLState = "23505"
     public static let invalidAuthorization: SQLState = "28000"
     public static let invalidPassword: SQLState = "28P01"

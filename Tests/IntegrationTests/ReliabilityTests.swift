@@ -1,6 +1,7 @@
 import Foundation
 import Hiredis
 import LibPQ
+import Synchronization
 import Testing
 import TestSupport
 import TickDaemon
@@ -54,6 +55,48 @@ import TickSinks
         #expect(faults.count == 1)
         #expect(result.stored.map(\.seq) == Array(1...50), "the rewrite takes the same seqs: the aborted ones were never used")
         #expect(try db.rows("SELECT count(*), min(seq), max(seq) FROM market_ticks") == [["50", "1", "50"]])
+    }
+
+    /// A server crash (`-m immediate`) before the commit record reached the disk loses the
+    /// batch's transaction. The restarted server calls its id "in the future", then gives that
+    /// id to its next transaction, and `txid_status` reports that one's commit: neither may
+    /// pass for this batch's. (The WAL writer sleeps 10 s, so the batch's records are still in
+    /// shared memory when the server dies, whatever the machine's speed.)
+    @Test(arguments: [false, true]) func aBatchLostInAServerCrashIsWrittenAgainWhateverItsTransactionIdNowSays(idReused: Bool) async throws {
+        let (pg, _) = try OutageTests.database()
+        pg.settings = "-c wal_writer_delay=10s"
+        try pg.stopCleanly()
+        try pg.start()
+        let statusAtRetry = Mutex<String?>(nil)
+        let sink = try await PostgresSink.connected(conninfo: pg.url, options: SchemaOptions())
+        sink.retry = Backoff(initial: .milliseconds(10), cap: sink.retry.cap)
+        var faults = 0
+        sink.commitFault = { at, connection throws(PostgresError) in
+            guard at == .beforeCommit && faults == 0 else { return }
+            faults += 1
+            let xid = Int64(try connection.execute("SELECT txid_current()").value(row: 0, column: 0) ?? "") ?? 0
+            pg.stop()
+            try? pg.start()
+            statusAtRetry.withLock { $0 = Self.transactionStatus(xid, url: pg.url, consumingUpTo: idReused) }
+            throw Self.lostConnection
+        }
+        let batch = FailureTests.batch(0..<5)
+        let result = try await sink.write(batch, source: "t", throughLine: 5)
+        #expect(faults == 1)
+        #expect(statusAtRetry.withLock { $0 } == (idReused ? "committed" : "22023"), "the case this test is about")
+        #expect(result.stored.map(\.seq) == Array(1...5))
+        // A new session: the crash closed the one opened with the server.
+        let stored = try Connection(conninfo: pg.url).execute("SELECT seq::text, close::text FROM market_ticks ORDER BY seq").rows
+        #expect(stored.map { $0[0] } == result.stored.map { String($0.seq) }, "what is returned (and published) is what is stored")
+        #expect(stored.map { $0[1] } == batch.map { $0.tick.close.description })
+    }
+
+    /// `txid_status(xid)` on a new session (its SQLSTATE when it fails), after committing
+    /// transactions until the server hands out `xid` again when `consumingUpTo`.
+    static func transactionStatus(_ xid: Int64, url: String, consumingUpTo: Bool) -> String? {
+        guard let session = try? Connection(conninfo: url) else { return nil }
+        while consumingUpTo, let next = try? session.execute("SELECT txid_current()").value(row: 0, column: 0).flatMap({ Int64($0) }), next < xid {}
+        do { return try session.execute("SELECT txid_status(\(xid))").value(row: 0, column: 0) } catch { return error.sqlState?.rawValue }
     }
 
     @Test func storedTicksNeverPublishedGoOutAtTheNextStartWithTheirSeq() async throws {

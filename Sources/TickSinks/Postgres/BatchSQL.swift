@@ -49,7 +49,6 @@ struct BatchSQL {
         [("tickd_reserve_seqs", reserveSeqs), ("tickd_latest", latest), ("tickd_official_close", officialClose), ("tickd_offsets", offsets),
          ("tickd_position", position), ("tickd_published", published), ("tickd_mark_published", markAllPublished)]
     }
-    static let transactionStatus = "SELECT txid_status($1)"
 
     init(_ options: SchemaOptions) {
         let ticks = options.ticksTable.sql

@@ -134,8 +134,8 @@ public final class PostgresSink {
     /// stream positions, the Redis outbox watermark.
     ///
     /// When the connection is lost during COMMIT, the outcome is unknown: the sink then asks the
-    /// server for the fate of that transaction (`txid_status`) on a new connection, and either
-    /// returns the batch as committed or writes it again — never both, never neither.
+    /// server on a new connection whether the batch's rows are stored (`UncertainCommit`), and
+    /// either returns the batch as committed or writes it again — never both, never neither.
     public nonisolated(nonsending) func write(_ batch: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
         // With price checks, one trading day per transaction: a day's limit band is relative to
@@ -161,29 +161,28 @@ public final class PostgresSink {
 
     private nonisolated(nonsending) func writeDay(_ ticks: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         var checked = PriceGate.Outcome()
-        var uncertain: (transaction: String, result: BatchResult)?
+        var uncertain: UncertainCommit?
         let result = try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
-                let status = try self.connected().execute(BatchSQL.transactionStatus, [pending.transaction]).value(row: 0, column: 0)
-                switch status {
-                case "committed":
+                switch try pending.fate(on: self.connected(), ticksTable: self.options.ticksTable) {
+                case .committed:
                     uncertain = nil
                     self.logger.warning("database: the commit's acknowledgement was lost, but the batch was committed",
                                         metadata: ["transaction": "\(pending.transaction)", "stored": "\(pending.result.stored.count)"])
                     var result = pending.result
                     result.latestMoved = try self.latestHeld(by: result.stored)
                     return result
-                case "in progress":
+                case .inProgress:
                     throw PostgresError(sqlState: .serializationFailure, message: "transaction \(pending.transaction) still in progress",
                                         operation: "commit status")
-                default:
+                case .notCommitted:
                     uncertain = nil
                     self.logger.warning("database: the batch was not committed, writing it again",
-                                        metadata: ["transaction": "\(pending.transaction)", "status": "\(status ?? "unknown")"])
+                                        metadata: ["transaction": "\(pending.transaction)"])
                 }
             }
             checked = try self.priceGate.classify(ticks, on: self.connected())
-            return try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress) { uncertain = ($0, $1) }
+            return try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress) { uncertain = UncertainCommit(transaction: $0, result: $1) }
         }
         if !result.stored.isEmpty { candles?.noteCommit() }
         return try settle(checked, result)

@@ -1,0 +1,35 @@
+import LibPQ
+import TickModel
+
+/// A batch whose connection was lost around its `COMMIT`: the server may or may not have
+/// committed it.
+struct UncertainCommit {
+    /// `txid_current()` of the batch's transaction, read after `BEGIN`.
+    let transaction: String
+    /// What the batch returns if it committed: the ticks it stored, with their seqs.
+    let result: BatchResult
+
+    /// What became of the transaction, asked on a new connection.
+    enum Fate: Equatable { case committed, notCommitted, inProgress }
+
+    /// The transaction id alone cannot say "committed": a server that crashed before the commit
+    /// record reached its disk forgets the id, calls it "in the future" (SQLSTATE 22023), and then
+    /// hands it to its next transaction, whose commit `txid_status` reports as this one's. So the
+    /// id only says "still in progress" (wait); the batch's own rows decide. A transaction is
+    /// atomic, so one row tells: the batch's first stored tick, in the table under the seq this
+    /// batch gave it. A batch that stored no tick only moved bookkeeping, which writing it again
+    /// leaves as it is.
+    func fate(on db: Connection, ticksTable: TableName) throws(PostgresError) -> Fate {
+        do {
+            let status = try db.execute("SELECT txid_status($1)", [transaction]).value(row: 0, column: 0)
+            if status == "in progress" { return .inProgress }
+        } catch where error.sqlState == .invalidParameterValue {
+            return .notCommitted
+        }
+        guard let first = result.stored.first else { return .notCommitted }
+        let row = try db.execute("""
+            SELECT seq FROM \(ticksTable.sql) WHERE symbol = $1 AND time = $2::timestamptz AND trade_seq = $3
+            """, [first.keyed.tick.symbol.rawValue, first.keyed.tick.time.rfc3339(fractionDigits: 6), String(first.keyed.tradeSeq)])
+        return row.value(row: 0, column: 0) == String(first.seq) ? .committed : .notCommitted
+    }
+}
