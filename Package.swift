@@ -108,7 +108,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "Hiredis", .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/TestSupport"),
-        .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip", "Kafka"]),
+        .testTarget(name: "NativeLibraryTests", dependencies: ["LibPQ", "Hiredis", "Zstd", "Gzip", "Kafka", "TestSupport"]),
         .testTarget(name: "TickModelTests", dependencies: ["TickModel"]),
         .testTarget(name: "BlockingTests", dependencies: ["Blocking"]),
         .testTarget(name: "TickCodecsTests", dependencies: ["TickModel", "TickCodecs"]),
@@ -116,8 +116,8 @@ let package = Package(
             "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "TickSinks", "Zstd", "Gzip"]),
         .testTarget(name: "TickSinksTests", dependencies: ["LibPQ", "TickModel", "TickNormalisation", "TickSinks", "TestSupport"]),
         .testTarget(name: "TickSourcesTests", dependencies: ["TickSources"]),
-        .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickNormalisation", "TickSources"]),
-        .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickNormalisation"]),
+        .testTarget(name: "TickKafkaTests", dependencies: ["TickKafka", "Kafka", "TickModel", "TickCodecs", "TickNormalisation", "TickSources", "TestSupport"]),
+        .testTarget(name: "TickJournalTests", dependencies: ["TickJournal", "TickModel", "TickNormalisation", "TestSupport"]),
         .testTarget(name: "TickDaemonTests", dependencies: ["TickDaemon", "TickEngine", "TickModel", "TickNormalisation", "TickSources", "TestSupport",
                                                           .product(name: "Yams", package: "Yams")]),
         // Against the real PostgreSQL (and later Redis) the test command starts.

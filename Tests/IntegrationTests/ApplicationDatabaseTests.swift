@@ -9,7 +9,7 @@ import TickSinks
 /// ORM, nullable columns, unbounded varchars), its own `market_ticks` in the way, and tables
 /// that are the application's, not tickd's. (The backend's SQLAlchemy and Alembic themselves
 /// are in examples/tests/test_stocksoko.py.)
-@Suite struct ApplicationDatabaseTests {
+@Suite(.ownThreads) struct ApplicationDatabaseTests {
     /// `stocks` as SQLAlchemy creates the backend's `Stock` model (its id default is client-side).
     static let backendStocks = """
         CREATE TABLE stocks (

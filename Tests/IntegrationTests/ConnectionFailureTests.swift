@@ -7,7 +7,7 @@ import TickSinks
 /// Permanent connection errors end the one-shot commands and a starting daemon fast, with the
 /// server's reason and no secret; transient ones are retried (OutageTests). A private server
 /// with a password role and a pg_hba.conf of the test's own.
-@Suite struct ConnectionFailureTests {
+@Suite(.ownThreads) struct ConnectionFailureTests {
     static let password = "right-secret-4711"
 
     /// A server where `feed` has a password, `stranger` has no pg_hba.conf entry and `ghost`

@@ -7,7 +7,7 @@ import TickNormalisation
 
 /// `tickd run` as a process against the real PostgreSQL and Redis: TCP publishers, an upstream
 /// feed, SIGTERM, limits, memory.
-@Suite struct DaemonTests {
+@Suite(.ownThreads) struct DaemonTests {
     static var redisURL: String? { ProcessInfo.processInfo.environment["REDIS_URL"] }
     static let symbols = ["SCOM", "EQTY", "KCB", "COOP", "EABL", "NCBA", "KPLC", "BAT"]
 
@@ -224,7 +224,7 @@ import TickNormalisation
 }
 
 /// Paced replay: the order and the pace of the feed's own clock, not the wall time of the test.
-@Suite struct PacedReplayTests {
+@Suite(.ownThreads) struct PacedReplayTests {
     @Test func sixtyTimesATenMinuteRecordingKeepsOrderAndPace() async throws {
         var lines = ["time,symbol,price,volume"]
         for i in 0...120 {   // one tick every 5 s for 10 minutes

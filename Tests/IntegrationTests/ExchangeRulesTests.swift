@@ -4,7 +4,7 @@ import TestSupport
 
 /// The NSE's price checks end to end: the planted bad prints of the sample days held back and
 /// released, the limit band edges, a lifted limit, the reject action.
-@Suite struct ExchangeRulesTests {
+@Suite(.ownThreads) struct ExchangeRulesTests {
     static let feeds = TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds")
     static var dayOne: String { feeds.appendingPathComponent("nse-2026-01-05.trades.csv").path }
     static var dayTwo: String { feeds.appendingPathComponent("nse-2026-01-06.open.ndjson.gz").path }

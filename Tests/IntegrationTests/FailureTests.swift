@@ -8,7 +8,7 @@ import TickModel
 import TickNormalisation
 import TickSinks
 
-@Suite struct FailureTests {
+@Suite(.ownThreads) struct FailureTests {
     static func batch(_ range: Range<Int>) -> [KeyedTick] {
         range.map { i in
             KeyedTick(tick: .trade(time: Timestamp(secondsSinceEpoch: 1_767_592_800 + Int64(i)), symbol: "SCOM",

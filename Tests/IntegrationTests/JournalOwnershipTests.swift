@@ -5,7 +5,7 @@ import TickDaemon
 
 /// A journal belongs to one database: pointed at another, `tickd run` refuses to start and writes
 /// nothing; pointed at a restored backup of its own, it applies the records that copy lacks.
-@Suite struct JournalOwnershipTests {
+@Suite(.ownThreads) struct JournalOwnershipTests {
     @Test func aJournalIsAppliedToItsOwnDatabaseOrARestoredCopyAndNeverToAnother() throws {
         let a = try TestDatabase(), b = try TestDatabase(), restored = try TestDatabase()
         for db in [a, b, restored] { try db.migrateAndSeed() }

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Instruments added to `stocks` while tickd runs are known within the reload interval.
-@Suite struct ListingTests {
+@Suite(.ownThreads) struct ListingTests {
     @Test func aListingAddedWhileTickdRunsIsAcceptedWithoutARestart() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()

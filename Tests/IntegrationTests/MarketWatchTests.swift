@@ -4,7 +4,7 @@ import TestSupport
 
 /// The session watch of `tickd run`, with a profile whose session is always open (so the test
 /// does not depend on the hour it runs at) and New Year's Day 2026 as its one holiday.
-@Suite struct MarketWatchTests {
+@Suite(.ownThreads) struct MarketWatchTests {
     @Test func outsideSessionTicksAreCountedAndASilentFeedAndAStaleInstrumentAreShown() throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TestSupport
 import TickDaemon
 import TickModel
 
 /// previous_close is the NSE's official close of the previous trading day: the day's VWAP
 /// rounded to the tick grid, the previous close standing on a day under 100 shares; computed
 /// from the stored ticks, so one replay of several days, late ticks and restarts agree.
-@Suite struct OfficialCloseTests {
+@Suite(.ownThreads) struct OfficialCloseTests {
     static let nse = TickdConfig().exchangeProfile
 
     static func previousClose(_ db: TestDatabase, _ symbol: String) throws -> String? {

@@ -5,7 +5,7 @@ import TestSupport
 import TickDaemon
 
 /// systemd notify, /metrics, /readyz and logs of `tickd run`, against real servers.
-@Suite struct OperationsTests {
+@Suite(.ownThreads) struct OperationsTests {
     static var redisURL: String? { ProcessInfo.processInfo.environment["REDIS_URL"] }
 
     static func metricsPort(_ daemon: DaemonProcess) -> Int? {

@@ -10,7 +10,7 @@ import TickSinks
 /// superuser where it is installed): migrate as the owner once it may create in `public`, then
 /// seed, replay and run as a role that has exactly what `tickd grants` prints, no CREATE, no
 /// superuser; and a missing privilege named with its GRANT.
-@Suite struct PrivilegeTests {
+@Suite(.ownThreads) struct PrivilegeTests {
     @Test func migrateAsTheOwnerAndRunAsARoleWithExactlyTheGrantedSet() async throws {
         let server = try PrivatePostgres(settings: PrivatePostgres.timescaleInstalled ? PrivatePostgres.preloadTimescale : "")
         let admin = try Connection(conninfo: server.url)

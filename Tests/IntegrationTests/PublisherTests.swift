@@ -10,7 +10,7 @@ import TickSinks
 
 /// Redis publishing against real Redis servers: the shared one of scripts/test.sh (each test with
 /// a channel prefix of its own) and private ones the outage tests stop and start.
-@Suite struct PublisherTests {
+@Suite(.ownThreads) struct PublisherTests {
     static var sharedRedisURL: String? { ProcessInfo.processInfo.environment["REDIS_URL"] }
 
     static func trades(_ range: Range<Int>, symbol: Symbol = "SCOM") -> [KeyedTick] {

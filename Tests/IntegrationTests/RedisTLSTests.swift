@@ -5,7 +5,7 @@ import TestSupport
 
 /// `rediss://` against a real redis-server listening with TLS (a test CA made here): hiredis
 /// speaks RESP through tickd's TLS bridge; the server's certificate and name are verified.
-@Suite struct RedisTLSTests {
+@Suite(.ownThreads) struct RedisTLSTests {
     /// Generous: the whole suite loads the machine (one 2 s read timeout was seen under it).
     static let timeout = Duration.seconds(10)
 

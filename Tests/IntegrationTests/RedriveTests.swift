@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `tickd redrive`: after a listing, the `unknown_symbol` dead letters go in; twice, nothing twice.
-@Suite struct RedriveTests {
+@Suite(.ownThreads) struct RedriveTests {
     @Test func unknownSymbolDeadLettersGoInAfterTheListingAndOnlyOnce() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()

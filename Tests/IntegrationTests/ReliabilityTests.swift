@@ -11,7 +11,7 @@ import TickSinks
 
 /// The sink's delivery guarantees against the real PostgreSQL: ambiguous commits, the Redis
 /// outbox, resumable file positions.
-@Suite struct ReliabilityTests {
+@Suite(.ownThreads) struct ReliabilityTests {
     static let lostConnection = PostgresError(sqlState: nil, message: "server closed the connection unexpectedly", operation: "commit")
 
     final class Faults { var count = 0 }

@@ -7,7 +7,7 @@ import TestSupport
 import TickDaemon
 import TickSinks
 
-@Suite struct SchemaTests {
+@Suite(.ownThreads) struct SchemaTests {
     /// Everything migrate could change, as text: columns, indexes, views, migration rows.
     static func snapshot(_ db: TestDatabase) throws -> [[String?]] {
         try db.rows("""

@@ -1,13 +1,14 @@
 import Foundation
 import LibPQ
 import Testing
+import TestSupport
 import TickDaemon
 import TickModel
 import TickNormalisation
 import TickSinks
 
 /// The rules of SPEC.md for market_ticks and stocks, against the real PostgreSQL.
-@Suite struct SinkBehaviourTests {
+@Suite(.ownThreads) struct SinkBehaviourTests {
     struct Expected: Decodable {
         struct Totals: Decodable { let count: Int; let volume: Int64; let high: String; let low: String; let last_close: String }
         struct File: Decodable { let accepted: Int; let symbols: [String: Totals]? }

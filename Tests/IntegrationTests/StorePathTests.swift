@@ -3,13 +3,14 @@ import Foundation
 import LibPQ
 import Synchronization
 import Testing
+import TestSupport
 import TickModel
 import TickNormalisation
 import TickSinks
 
 /// The two ways a batch is stored: new ticks COPY straight into market_ticks with seqs numbered
 /// by tickd; a batch holding stored ticks takes the merge path. Both number the same way.
-@Suite struct StorePathTests {
+@Suite(.ownThreads) struct StorePathTests {
     static let open = Int64(1_767_592_800)  // 2026-01-05T06:00:00Z
 
     static func tick(_ symbol: Symbol, _ second: Int64, _ tradeSeq: Int64, _ cents: Int64) -> KeyedTick {

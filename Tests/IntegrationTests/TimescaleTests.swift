@@ -10,7 +10,7 @@ import TickSinks
 /// server that has TimescaleDB installed but not preloaded, and the conversion of a plain table.
 /// Runs wherever the test server can create the extension (scripts/test.sh preloads it when it is
 /// installed); prints one SKIP line elsewhere.
-@Suite(.enabled(if: TimescaleProbe.available, "SKIP: TimescaleDB is not preloaded on the test server; the hypertable path was not exercised"))
+@Suite(.ownThreads, .enabled(if: TimescaleProbe.available, "SKIP: TimescaleDB is not preloaded on the test server; the hypertable path was not exercised"))
 struct TimescaleTests {
     static let sampleDay = TestDatabase.repositoryRoot.appendingPathComponent("Seeds/feeds/nse-2026-01-05.trades.csv").path
 
@@ -222,7 +222,7 @@ struct TimescaleTests {
 
 /// A PostgreSQL server of the test's own with TimescaleDB installed: first not preloaded, as
 /// `apt install` leaves it before `shared_preload_libraries` is set, then preloaded.
-@Suite(.enabled(if: PrivatePostgres.timescaleInstalled, "SKIP: TimescaleDB is not installed on this machine; its preload checks were not exercised"))
+@Suite(.ownThreads, .enabled(if: PrivatePostgres.timescaleInstalled, "SKIP: TimescaleDB is not installed on this machine; its preload checks were not exercised"))
 struct TimescalePreloadTests {
     static func config(_ server: PrivatePostgres, _ mode: SchemaOptions.TimescaleMode) -> TickdConfig {
         var config = TickdConfig()

@@ -2,11 +2,12 @@ import Foundation
 import Kafka
 import Synchronization
 import Testing
+import TestSupport
 
 /// librdkafka against its own mock cluster (three brokers on loopback ports): a keyed topic of six
 /// partitions, a producer, a consumer group that is told its partitions and starts each where it
 /// is told to, offsets committed by hand.
-@Suite struct KafkaMockClusterTests {
+@Suite(.ownThreads) struct KafkaMockClusterTests {
     static let symbols = ["SCOM", "KCB", "EQTY", "ABSA", "COOP", "NCBA", "BAT", "EABL"]
     /// The group's settings. A 6 s session timeout (Kafka's minimum; with 2 s the mock coordinator
     /// assigned nothing): the second consumer then joins within seconds of the first one's close,

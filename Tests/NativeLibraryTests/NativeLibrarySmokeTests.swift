@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import LibPQ
 import Hiredis
 import Zstd
@@ -7,7 +8,7 @@ import Gzip
 
 /// Smoke tests of each C wrapper against the real library and, for libpq and hiredis,
 /// the real servers the test command starts (DATABASE_URL, REDIS_URL).
-@Suite struct NativeLibrarySmokeTests {
+@Suite(.ownThreads) struct NativeLibrarySmokeTests {
     static let env = ProcessInfo.processInfo.environment
 
     @Test func postgresOpenQueryClose() throws {

@@ -37,10 +37,11 @@ public struct TickdProcess {
         process.standardError = err
         process.standardInput = input
         try process.run()
-        // A one-shot command that hangs must fail its test, not stall the whole suite.
+        // A one-shot command that hangs must fail its test, not stall the whole suite. The bound
+        // is for a hang, not a speed check: a two-day replay beside a CPU hog takes minutes.
         let pid = process.processIdentifier
         let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
         defer { watchdog.cancel() }
         // Read both pipes while the process runs, so a full pipe never blocks it.
         nonisolated(unsafe) var errData = Data()

@@ -1,11 +1,12 @@
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 @testable import TickJournal
 import TickModel
 import TickNormalisation
 
-@Suite struct JournalTests {
+@Suite(.ownThreads) struct JournalTests {
     static func directory() -> String {
         let path = "/tmp/tickd-journal-test-\(UUID().uuidString.prefix(8))"
         try? FileManager.default.removeItem(atPath: path)

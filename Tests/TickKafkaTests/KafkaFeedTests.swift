@@ -3,6 +3,7 @@ import Kafka
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 import TickCodecs
 import TickKafka
 import TickModel
@@ -12,7 +13,7 @@ import TickSources
 /// The Kafka source against librdkafka's mock cluster (three brokers on loopback): a consumer
 /// group's partitions read into chunks that carry each partition's position, started where the
 /// caller (the database, in tickd) says, offsets handed back to the group.
-@Suite(.serialized) struct KafkaFeedTests {
+@Suite(.serialized, .ownThreads) struct KafkaFeedTests {
     static let symbols = ["SCOM", "KCB", "EQTY", "ABSA", "COOP", "NCBA", "BAT", "EABL"]
 
     /// Trades with a feed sequence number (`seq` = n), keyed by symbol (two trades in a row per

@@ -4,7 +4,7 @@ import TestSupport
 
 /// Exit codes and messages of SPEC.md: 0 success, 1 runtime failure, 2 bad usage or configuration
 /// with a one-line reason.
-@Suite struct CommandLineTests {
+@Suite(.ownThreads) struct CommandLineTests {
     static func writeConfig(_ yaml: String) throws -> String {
         let path = TickdProcess.temporaryPath("tickd.yaml")
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)

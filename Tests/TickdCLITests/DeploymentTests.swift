@@ -4,7 +4,7 @@ import TestSupport
 import Yams
 
 /// The deployment files: what can be checked without systemd as PID 1 or a Docker engine.
-@Suite struct DeploymentTests {
+@Suite(.ownThreads) struct DeploymentTests {
     static let root = TickdProcess.repositoryRoot
 
     static func text(_ path: String) throws -> String {

@@ -7,7 +7,7 @@ import TickModel
 
 /// The sample day of Seeds/feeds against what the generator computed on its own
 /// (`nse-2026-01-05.expected.json`): counts, every bad line and its reason, per-symbol totals.
-@Suite struct SampleFeedTests {
+@Suite(.ownThreads) struct SampleFeedTests {
     static let feeds = TickdProcess.repositoryRoot.appendingPathComponent("Seeds/feeds")
     static let trades = "Seeds/feeds/nse-2026-01-05.trades.csv"
     static let bars = "Seeds/feeds/nse-2026-01-05.bars-1m.ndjson.zst"

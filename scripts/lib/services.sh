@@ -175,7 +175,10 @@ run_tests() {
   local out="$DEV_DIR/swift-test.log" limit="${TEST_STALL_SECONDS:-600}"
   # The file exists before tail opens it (else tail may give up and CI's log shows no test).
   : > "$out"
-  swift test --skip-build "$@" > "$out" 2>&1 &
+  # At most as many test cases at once as there are cores (TEST_PARALLEL): the integration
+  # tests start servers and daemons of their own, and twice that many (Swift Testing's default)
+  # beside a CPU hog made replays take minutes.
+  SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${TEST_PARALLEL:-$(nproc)}" swift test --skip-build "$@" > "$out" 2>&1 &
   local pid=$! last=-1 quiet=0 size
   tail -n +1 -f "$out" --pid="$pid" &
   local shown=$!

@@ -6,7 +6,7 @@ import TickDaemon
 /// Fault injection: tickd killed, PostgreSQL and Redis stopped and restarted, the journal's disk
 /// filled — each case compares the database and a Redis subscriber with the reference list of
 /// ticks sent. Pass is 0 lost, 0 duplicated. Loopback only; every wait is bounded.
-@Suite(.serialized) struct FaultInjectionTests {
+@Suite(.serialized, .ownThreads) struct FaultInjectionTests {
     static func config(_ db: TestDatabase, prefix: String? = nil, _ extra: String = "") throws -> String {
         try DaemonTests.configFile(db, extra)
     }

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Bad input among good, an endless line, a full disk under the journal.
-@Suite(.serialized) struct HostileInputTests {
+@Suite(.serialized, .ownThreads) struct HostileInputTests {
     /// Bad line `i` and the reason it must be rejected with.
     static func badLine(_ i: Int) -> (line: String, reason: String) {
         switch i % 10 {

@@ -8,7 +8,7 @@ import TestSupport
 /// attempts from one and from many loopback addresses, a 100 MB line. Each case prints the honest
 /// publisher's p99 (send → Redis message) alone and under attack, tickd's peak RSS against the
 /// budget `check-config` prints, and what `/metrics` counted.
-@Suite(.serialized) struct HostilePeerTests {
+@Suite(.serialized, .ownThreads) struct HostilePeerTests {
     /// One running tickd with a listener and metrics, and a subscriber for the honest ticks.
     final class Harness {
         let db: TestDatabase
@@ -186,7 +186,10 @@ import TestSupport
         try h.finish("300 slow-loris connections, a byte every 2 s, idle timeout 3 s (honest publisher in at attempt \(attempts))",
                      baseline: 0..<500, attacked: 500..<2500)
         #expect(attempts == 1)
-        #expect(h.figures.evicted >= 45)
+        // Every one was closed: evicted while the listener was full, or at the idle timeout. How
+        // many of each depends on how fast the 300 connect (44 evicted when all are in within
+        // the 3 s; fewer on a loaded machine, where the first time out before the last arrive).
+        #expect(h.figures.evicted + h.figures.idle >= 300, "evicted \(h.figures.evicted), idle-closed \(h.figures.idle)")
         #expect(h.figures.idle >= 250, "idle-closed \(h.figures.idle)")
     }
 

@@ -7,7 +7,7 @@ import TestSupport
 /// on loopback, in this test process; a `trades` topic of six partitions keyed by symbol), one
 /// database and one Redis. Each case compares the database and a Redis subscriber with the
 /// trades sent, like the fault suite: 0 lost, 0 duplicated, per-symbol seqs gapless.
-@Suite(.serialized) struct KafkaScaleOutTests {
+@Suite(.serialized, .ownThreads) struct KafkaScaleOutTests {
     /// The group's settings for tests: a 6 s session timeout (Kafka's minimum), so that a killed
     /// instance's partitions move within seconds, not librdkafka's default 45.
     static func config(_ db: TestDatabase, _ cluster: KafkaMockCluster, options: String = "") throws -> String {

@@ -30,7 +30,7 @@ final class PacedPublisher: @unchecked Sendable {
 }
 
 /// PostgreSQL and Redis outages while tickd streams, compared with the reference feed.
-@Suite(.serialized) struct OutageTests {
+@Suite(.serialized, .ownThreads) struct OutageTests {
     /// A private PostgreSQL (so it can be stopped), migrated and seeded.
     static func database() throws -> (PrivatePostgres, Connection) {
         let pg = try PrivatePostgres()
