@@ -40,9 +40,7 @@ final class JournalGate: Sendable {
                 continue
             }
             do {
-                // The append (and its fsync, with journal.fsync: always) on an I/O thread.
-                let record = chunk
-                chunk.journalRecord = try await io.run { [journal] in try journal.append(record) }
+                chunk.journalRecord = try await append(chunk)
                 journaledTicks.add(chunk.ticks.count, ordering: .relaxed)
                 journaled.increment(by: Int64(chunk.ticks.count))
                 break
@@ -58,6 +56,15 @@ final class JournalGate: Sendable {
         }
         resume()
         return await queue.send(chunk)
+    }
+
+    /// Appends `chunk` and returns its record number. With `journal.fsync: always` the append
+    /// waits for the disk, so it runs on an I/O thread. Otherwise it is a write(2) into the page
+    /// cache (fsyncs and seals run on the journal's own threads), done where the chunk is: the
+    /// hop to an I/O thread and back cost more than the write, on every chunk of a live feed.
+    private func append(_ chunk: TickChunk) async throws -> UInt64 {
+        guard journal.options.fsync == .always else { return try journal.append(chunk) }
+        return try await io.run { [journal] in try journal.append(chunk) }
     }
 
     private func pause(_ message: String, _ metadata: Logger.Metadata) {
