@@ -251,13 +251,14 @@ public final class Pipeline: Sendable {
         releaseJournal()
     }
 
-    /// Deletes journal segments whose records are applied and published, on an I/O thread.
+    /// Deletes journal segments whose records are applied and published, on an I/O thread (only
+    /// when a segment is done: after most batches none is, and the hop would be for nothing).
     private func releaseJournal() {
         guard let journal else { return }
         let retired = publisher?.retirement.retired
-        if let through = ledger.withLock({ $0.releasable(retired: retired) }) {
-            io.submit { journal.release(through: through) }
-        }
+        guard let through = ledger.withLock({ $0.releasable(retired: retired) }) else { return }
+        let released = journal.detachReleased(through: through)
+        if !released.isEmpty { io.submit { journal.delete(released) } }
     }
 
     private func throwFailure() throws(SinkError) {

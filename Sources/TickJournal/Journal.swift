@@ -338,16 +338,27 @@ public final class Journal: Sendable {
 
     /// Deletes the sealed segments whose every record is at or before `lsn` (applied and published).
     public func release(through lsn: UInt64) {
-        let gone = state.withLock { s in
-            var gone: [Segment] = []
+        delete(detachReleased(through: lsn))
+    }
+
+    /// Takes the sealed segments whose every record is at or before `lsn` out of the journal and
+    /// returns their files, for `delete`: empty, as after most batches, when no segment is done.
+    /// Only the journal's lock is taken, so a caller can skip a hop to an I/O thread for nothing.
+    public func detachReleased(through lsn: UInt64) -> [String] {
+        state.withLock { s in
+            var gone: [String] = []
             while s.segments.count > 1 && s.segments[1].first - 1 <= lsn {
-                gone.append(s.segments.removeFirst())
-                s.totalBytes -= gone[gone.count - 1].bytes
+                let segment = s.segments.removeFirst()
+                s.totalBytes -= segment.bytes
+                gone.append(files.path(first: segment.first, compressed: segment.compressed))
             }
             return gone
         }
-        // Outside the lock: an unlink can wait on the disk (a discard, say).
-        for segment in gone { unlink(files.path(first: segment.first, compressed: segment.compressed)) }
+    }
+
+    /// Deletes segment files `detachReleased` returned; an unlink can wait on the disk.
+    public func delete(_ released: [String]) {
+        for path in released { unlink(path) }
     }
 
     /// True while the journal holds `maxBytes` or more: appends should wait.
