@@ -58,14 +58,18 @@ final class JournalGate: Sendable {
         return await queue.send(chunk)
     }
 
-    /// Appends `chunk` and returns its record number. With `journal.fsync: always` the append
-    /// waits for the disk, so it runs on an I/O thread. Otherwise it is a write(2) into the page
-    /// cache (fsyncs and seals run on the journal's own threads), done where the chunk is: the
-    /// hop to an I/O thread and back cost more than the write, on every chunk of a live feed.
+    /// Appends `chunk` and returns its record number. A chunk of a few ticks (a live feed at an
+    /// exchange's pace) is a small write(2) into the page cache, done where the chunk is: the hop
+    /// to an I/O thread and back cost more than the write. A bigger one (a fast feed) is encoded
+    /// and written on an I/O thread, off the cooperative pool that batches the ticks; so is every
+    /// append with `journal.fsync: always`, which waits for the disk.
     private func append(_ chunk: TickChunk) async throws -> UInt64 {
-        guard journal.options.fsync == .always else { return try journal.append(chunk) }
+        if journal.options.fsync != .always && chunk.ticks.count <= Self.appendInPlaceTicks { return try journal.append(chunk) }
         return try await io.run { [journal] in try journal.append(chunk) }
     }
+
+    /// The most ticks a chunk appended in place holds.
+    static let appendInPlaceTicks = 16
 
     private func pause(_ message: String, _ metadata: Logger.Metadata) {
         let first = paused.withLock { current -> Bool in
