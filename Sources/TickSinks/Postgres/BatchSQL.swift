@@ -7,6 +7,8 @@ struct BatchSQL {
     let copy: String
     let reserveSeqs: String
     let copyNew: String
+    /// The seq a trade is stored under, if it is (`UncertainCommit`).
+    let storedSeq: String
     let deleteUnchanged: String
     let upsert: String
     let latest: String
@@ -49,6 +51,8 @@ struct BatchSQL {
         [("tickd_reserve_seqs", reserveSeqs), ("tickd_latest", latest), ("tickd_official_close", officialClose), ("tickd_offsets", offsets),
          ("tickd_position", position), ("tickd_published", published), ("tickd_mark_published", markAllPublished)]
     }
+    /// Whether a transaction is still running (`UncertainCommit`).
+    static let transactionStatus = "SELECT txid_status($1)"
 
     init(_ options: SchemaOptions) {
         let ticks = options.ticksTable.sql
@@ -75,6 +79,7 @@ struct BatchSQL {
         // (`tickd_latest`, moved in every batch's transaction) has nothing stored in the range:
         // the probe is skipped (a one-time filter), which is every batch of a live feed. Were
         // `tickd_latest` behind the ticks table, the unique key would still catch a duplicate.
+        storedSeq = "SELECT seq FROM \(ticks) WHERE symbol = $1 AND time = $2::timestamptz AND trade_seq = $3"
         reserveSeqs = """
             INSERT INTO tickd_symbol_seq AS c (symbol, last_seq) SELECT * FROM unnest($1::text[], $2::int8[])
             WHERE NOT EXISTS (

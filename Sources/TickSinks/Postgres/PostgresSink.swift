@@ -164,7 +164,7 @@ public final class PostgresSink {
         var uncertain: UncertainCommit?
         let result = try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
-                switch try pending.fate(on: self.connected(), ticksTable: self.options.ticksTable) {
+                switch try pending.fate(on: self.connected(), sql: self.sql) {
                 case .committed:
                     uncertain = nil
                     self.logger.warning("database: the commit's acknowledgement was lost, but the batch was committed",

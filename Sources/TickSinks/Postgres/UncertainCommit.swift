@@ -10,7 +10,7 @@ struct UncertainCommit {
     let result: BatchResult
 
     /// What became of the transaction, asked on a new connection.
-    enum Fate: Equatable { case committed, notCommitted, inProgress }
+    enum Fate { case committed, notCommitted, inProgress }
 
     /// The transaction id alone cannot say "committed": a server that crashed before the commit
     /// record reached its disk forgets the id, calls it "in the future" (SQLSTATE 22023), and then
@@ -19,17 +19,15 @@ struct UncertainCommit {
     /// atomic, so one row tells: the batch's first stored tick, in the table under the seq this
     /// batch gave it. A batch that stored no tick only moved bookkeeping, which writing it again
     /// leaves as it is.
-    func fate(on db: Connection, ticksTable: TableName) throws(PostgresError) -> Fate {
+    func fate(on db: Connection, sql: BatchSQL) throws(PostgresError) -> Fate {
         do {
-            let status = try db.execute("SELECT txid_status($1)", [transaction]).value(row: 0, column: 0)
+            let status = try db.execute(BatchSQL.transactionStatus, [transaction]).value(row: 0, column: 0)
             if status == "in progress" { return .inProgress }
         } catch where error.sqlState == .invalidParameterValue {
             return .notCommitted
         }
         guard let first = result.stored.first else { return .notCommitted }
-        let row = try db.execute("""
-            SELECT seq FROM \(ticksTable.sql) WHERE symbol = $1 AND time = $2::timestamptz AND trade_seq = $3
-            """, [first.keyed.tick.symbol.rawValue, first.keyed.tick.time.rfc3339(fractionDigits: 6), String(first.keyed.tradeSeq)])
+        let row = try db.execute(sql.storedSeq, [first.keyed.tick.symbol.rawValue, first.keyed.tick.time.rfc3339(fractionDigits: 6), String(first.keyed.tradeSeq)])
         return row.value(row: 0, column: 0) == String(first.seq) ? .committed : .notCommitted
     }
 }
