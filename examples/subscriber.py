@@ -7,8 +7,9 @@ meanwhile, and delivery is at least once. This follower turns that into exactly 
 
 * a message whose seq is the next one for its symbol is delivered;
 * a seq already seen is dropped (a redelivery);
-* a seq past the next one is a gap: the missing ticks are read from ``market_ticks`` by
-  ``(symbol, seq)`` first, then the message is delivered;
+* a seq past the next one is a gap: the missing messages are read from the database by
+  ``(symbol, seq)`` first (trades from ``market_ticks``, corrections and cancels from
+  ``tickd_trade_events``), then the message is delivered;
 * after a reconnect, every symbol is caught up from ``market_ticks`` (ticks published while it was
   away may be the last ones of their symbol, with no later message to reveal the gap).
 
@@ -30,17 +31,24 @@ import redis
 
 log = logging.getLogger("tickd.example.subscriber")
 
-# The columns of a tick as tickd's message has them; numbers stay exact (Decimal).
-FIELDS = ("symbol", "time", "open", "high", "low", "close", "volume", "seq")
-GAP_QUERY = """
+# The columns of a message as tickd sends it; numbers stay exact (Decimal). Corrections and
+# cancels add action, trade_id and ref_seq (docs/redis.md).
+FIELDS = ("symbol", "time", "open", "high", "low", "close", "volume", "seq", "action", "trade_id", "ref_seq")
+# Trades come from market_ticks, corrections and cancels from tickd_trade_events, which holds
+# what their messages said (docs/redis.md, the gap-fill query).
+MESSAGES = """
     SELECT symbol, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           open, high, low, close, volume, seq
-    FROM market_ticks WHERE symbol = %s AND seq > %s AND seq < %s ORDER BY seq
-"""
-CATCH_UP_QUERY = """
-    SELECT symbol, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           open, high, low, close, volume, seq
-    FROM market_ticks WHERE symbol = %s AND seq > %s ORDER BY seq
+           open, high, low, close, volume, seq, action, trade_id, ref_seq
+    FROM (
+        SELECT m.symbol, m.time, m.open, m.high, m.low, m.close, m.volume, m.seq,
+               'trade' AS action, NULL::bigint AS trade_id, NULL::bigint AS ref_seq
+        FROM market_ticks m
+        WHERE m.symbol = %(symbol)s AND m.seq > %(after)s AND m.seq < %(before)s
+          AND NOT EXISTS (SELECT 1 FROM tickd_trade_events e WHERE e.symbol = m.symbol AND e.seq = m.seq)
+        UNION ALL
+        SELECT e.symbol, e.time, e.open, e.high, e.low, e.close, e.volume, e.seq, e.action, e.trade_seq, e.ref_seq
+        FROM tickd_trade_events e WHERE e.symbol = %(symbol)s AND e.seq > %(after)s AND e.seq < %(before)s
+    ) g ORDER BY seq
 """
 
 
@@ -75,13 +83,22 @@ class TickFollower:
     def _stored_max(self, symbol: str) -> int:
         """Where to start a symbol: what is already stored counts as seen (a fresh follower
         does not replay history)."""
-        row = self._database().execute("SELECT coalesce(max(seq), 0) FROM market_ticks WHERE symbol = %s",
-                                       (symbol,)).fetchone()
+        row = self._database().execute(
+            "SELECT greatest((SELECT max(seq) FROM market_ticks WHERE symbol = %(s)s),"
+            " (SELECT max(seq) FROM tickd_trade_events WHERE symbol = %(s)s), 0)", {"s": symbol}).fetchone()
         return int(row[0])
 
-    def _rows(self, query: str, args: tuple) -> list[dict]:
-        rows = self._database().execute(query, args).fetchall()
-        return [dict(zip(FIELDS, (r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])))) for r in rows]
+    def _rows(self, symbol: str, after: int, before: int | None = None) -> list[dict]:
+        """The messages of ``symbol`` with after < seq < before, as tickd sent them."""
+        rows = self._database().execute(MESSAGES, {"symbol": symbol, "after": after,
+                                                   "before": before if before is not None else 2**62}).fetchall()
+        out = []
+        for r in rows:
+            tick = dict(zip(FIELDS[:8], (r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]))))
+            if r[8] != "trade":
+                tick.update(action=r[8], trade_id=int(r[9]), ref_seq=int(r[10]))
+            out.append(tick)
+        return out
 
     # -- delivery -----------------------------------------------------------------------
     def _deliver(self, tick: dict, source: str) -> None:
@@ -100,7 +117,7 @@ class TickFollower:
             self.redelivered += 1
             return
         if seq > last + 1:
-            missing = self._rows(GAP_QUERY, (symbol, last, seq))
+            missing = self._rows(symbol, last, seq)
             log.info("gap in %s: seq %d-%d, %d read from market_ticks", symbol, last + 1, seq - 1, len(missing))
             for row in missing:
                 self.filled += 1
@@ -110,7 +127,7 @@ class TickFollower:
     def catch_up(self) -> None:
         """After a (re)connect: whatever was stored past each symbol's last seq."""
         for symbol, last in list(self.last_seq.items()):
-            for row in self._rows(CATCH_UP_QUERY, (symbol, last)):
+            for row in self._rows(symbol, last):
                 self.filled += 1
                 self._deliver(row, "database")
 

@@ -2,7 +2,7 @@
 # The main job: installs what is missing, starts a private PostgreSQL and Redis on loopback
 # (under .tickd-dev/), builds tickd, migrates, seeds, replays the sample trading day from
 # Seeds/ into PostgreSQL while a Redis subscriber listens on ticks:*, prints the report, a few
-# stocks rows and what Redis got; then starts the daemon (`tickd run`) with a TCP listener,
+# stocks rows and what Redis got; cancels a busted trade and shows its effect; then starts the daemon (`tickd run`) with a TCP listener,
 # streams the next day's opening hour into it as a feed publisher would, stops it with SIGTERM,
 # and shows the result; stops the servers when done.
 set -euo pipefail
@@ -39,6 +39,24 @@ psql "$DATABASE_URL" -P pager=off -c \
 psql "$DATABASE_URL" -P pager=off -c \
   "SELECT bucket AT TIME ZONE 'Africa/Nairobi' AS day, symbol, open, high, low, close, volume, ticks
      FROM market_candles_1d WHERE symbol IN ('SCOM', 'EQTY', 'KCB') ORDER BY symbol"
+
+# The exchange busts a trade: a cancel record, sent through the normal path like any feed line.
+# The biggest SCOM print of the day (picked among the cancelled too, so a second run picks the same).
+read -r BUST MINUTE < <(psql "$DATABASE_URL" -AtF ' ' -c "SELECT trade_seq, to_char(date_trunc('minute', time) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI\"Z\"') FROM (
+  SELECT trade_seq, volume, time FROM market_ticks WHERE symbol = 'SCOM'
+  UNION ALL SELECT trade_seq, previous_volume, previous_time FROM tickd_trade_events WHERE symbol = 'SCOM' AND action = 'cancel') t
+  ORDER BY volume DESC, time, trade_seq LIMIT 1")
+DAY_SCOM="SELECT 'day' AS candle, volume, ticks, vwap, open, high, low, close FROM market_candles_1d
+  WHERE symbol = 'SCOM' AND bucket AT TIME ZONE 'Africa/Nairobi' = '2026-01-05'
+  UNION ALL SELECT 'minute of the trade', volume, ticks, vwap, open, high, low, close FROM market_candles_1m
+  WHERE symbol = 'SCOM' AND bucket = '$MINUTE'"
+log "the exchange cancels SCOM trade $BUST, the day's biggest print; SCOM's candles before:"
+psql "$DATABASE_URL" -P pager=off -c "$DAY_SCOM"
+printf 'time,symbol,action,trade_id\n2026-01-05T15:05:00+03:00,SCOM,cancel,%s\n' "$BUST" \
+  | "$TICKD" replay - --report json --dead-letter "$DEAD_LETTERS"
+log "after: the candles and the day's VWAP without it (and so the official close the next day's previous_close and price band use); the event, under its own seq:"
+psql "$DATABASE_URL" -P pager=off -c "$DAY_SCOM" \
+  -c "SELECT symbol, seq, action, trade_seq AS trade_id, ref_seq, previous_time AS trade_time, previous_close AS price, previous_volume AS volume FROM tickd_trade_events"
 
 PORT="$(free_port 7001)"
 log "tickd run --listen 127.0.0.1:$PORT (the daemon); a publisher streams 2026-01-06 09:00-10:00 into it"

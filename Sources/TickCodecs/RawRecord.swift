@@ -1,12 +1,13 @@
 /// The fields of one decoded line, as byte views (into the line or the decoder's scratch space),
 /// before any value is interpreted. Valid only until the decoder handles its next line.
 public struct RawRecord {
-    private var slots: InlineArray<9, UnsafeBufferPointer<UInt8>?>
+    @usableFromInline var slots: InlineArray<10, UnsafeBufferPointer<UInt8>?>
 
     public init() { slots = InlineArray(repeating: nil) }
 
     /// The bytes of `field`, or nil when the line did not carry it (or carried JSON null).
-    public subscript(field: TickField) -> UnsafeBufferPointer<UInt8>? {
+    /// Inlinable: the normaliser reads a record's fields once per line, from another module.
+    @inlinable public subscript(field: TickField) -> UnsafeBufferPointer<UInt8>? {
         get { slots[field.rawValue] }
         set { slots[field.rawValue] = newValue }
     }

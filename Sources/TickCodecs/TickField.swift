@@ -1,6 +1,8 @@
+import TickModel
+
 /// The fields a feed record can carry, whatever the feed calls them.
 public enum TickField: Int, CaseIterable, Sendable, CustomStringConvertible {
-    case time, symbol, open, high, low, close, volume, price, sequence
+    case time, symbol, open, high, low, close, volume, price, sequence, action
 
     /// Names accepted for each field, compared case-insensitively.
     public var aliases: [String] {
@@ -14,6 +16,7 @@ public enum TickField: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .volume: return ["volume", "vol", "qty", "size"]
         case .price: return ["price", "last", "px"]
         case .sequence: return ["seq", "sequence", "trade_id"]
+        case .action: return ["action", "type", "event"]
         }
     }
 
@@ -41,6 +44,23 @@ public enum TickField: Int, CaseIterable, Sendable, CustomStringConvertible {
             (Array(alias.utf8).withUnsafeBufferPointer { PackedName($0, lowercased: true)! }, field)
         }
     }
+}
+
+extension TradeAction {
+    /// Reads a record's action: `trade`, `correct` (or `correction`), `cancel` (or `cancelled`,
+    /// `canceled`), any case, surrounding blanks ignored; nil for anything else.
+    public static func named(_ text: UnsafeBufferPointer<UInt8>) -> TradeAction? {
+        var start = 0, end = text.count
+        while start < end && DecimalText.isBlank(text[start]) { start += 1 }
+        while end > start && DecimalText.isBlank(text[end - 1]) { end -= 1 }
+        guard let key = PackedName(UnsafeBufferPointer(rebasing: text[start..<end]), lowercased: true) else { return nil }
+        for entry in names where entry.0 == key { return entry.1 }
+        return nil
+    }
+
+    private static let names: [(PackedName, TradeAction)] = [
+        ("trade", .trade), ("correct", .correct), ("correction", .correct), ("cancel", .cancel), ("cancelled", .cancel), ("canceled", .cancel),
+    ].map { name, action in (Array(name.utf8).withUnsafeBufferPointer { PackedName($0, lowercased: true)! }, action) }
 }
 
 /// Up to 16 bytes packed into two words, for allocation-free comparisons of short names.

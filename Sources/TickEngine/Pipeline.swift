@@ -241,7 +241,8 @@ public final class Pipeline: Sendable {
             return
         }
         metrics.batches.increment()
-        metrics.inserted.increment(by: Int64(result.stored.count))
+        // Rows new or changed: a cancel's message writes none.
+        metrics.inserted.increment(by: Int64(result.stored.count { $0.keyed.tick.action != .cancel }))
         var ticket: Int?
         if let publisher { ticket = publisher.enqueue(result, reserved: batch.count) }
         ledger.withLock { $0.committed(lane: lane, ticket: ticket) }

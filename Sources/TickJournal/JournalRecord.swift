@@ -25,12 +25,11 @@ public enum JournalRecord {
                 append(UInt64(bitPattern: price.units), to: &out)
                 out.append(price.scale)
             }
-            if let sequence = tick.feedSequence {
-                out.append(1)
-                append(UInt64(bitPattern: sequence), to: &out)
-            } else {
-                out.append(0)
-            }
+            // Bit 0: a trade id follows; bits 1–2: the action (0, a trade, in records of every
+            // release before actions existed).
+            let flags = (tick.feedSequence == nil ? 0 : 1) | tick.action.rawValue << 1
+            out.append(flags)
+            if let sequence = tick.feedSequence { append(UInt64(bitPattern: sequence), to: &out) }
         }
         return out
     }
@@ -51,15 +50,15 @@ public enum JournalRecord {
                 guard let units = reader.u64(), let scale = reader.u8(), scale <= Price.maxScale else { return nil }
                 prices.append(Price(units: Int64(bitPattern: units), scale: scale))
             }
-            guard let hasSequence = reader.u8() else { return nil }
+            guard let flags = reader.u8(), let action = TradeAction(rawValue: flags >> 1) else { return nil }
             var sequence: Int64?
-            if hasSequence == 1 {
+            if flags & 1 == 1 {
                 guard let value = reader.u64() else { return nil }
                 sequence = Int64(bitPattern: value)
             }
             let tick = Tick(time: Timestamp(nanosecondsSinceEpoch: Int64(bitPattern: time)), symbol: Symbol(symbol),
                             open: prices[0], high: prices[1], low: prices[2], close: prices[3],
-                            volume: Int64(bitPattern: volume), feedSequence: sequence)
+                            volume: Int64(bitPattern: volume), feedSequence: sequence, action: action)
             ticks.append(KeyedTick(tick: tick, tradeSeq: Int64(bitPattern: tradeSeq)))
         }
         guard reader.atEnd else { return nil }

@@ -12,9 +12,12 @@ public struct Tick: Hashable, Sendable {
     /// The feed's own sequence or trade id, when it sends one; tells apart two trades of one
     /// symbol at the same instant.
     public var feedSequence: Int64?
+    /// What the record does to the trade with this symbol and `feedSequence` (trade id): prints
+    /// it (a new trade, or a bar), corrects it, or cancels it.
+    public var action: TradeAction
 
     public init(time: Timestamp, symbol: Symbol, open: Price, high: Price, low: Price, close: Price,
-                volume: Int64, feedSequence: Int64? = nil) {
+                volume: Int64, feedSequence: Int64? = nil, action: TradeAction = .trade) {
         self.time = time
         self.symbol = symbol
         self.open = open
@@ -23,6 +26,7 @@ public struct Tick: Hashable, Sendable {
         self.close = close
         self.volume = volume
         self.feedSequence = feedSequence
+        self.action = action
     }
 
     /// A trade: every price field is the trade price, volume the trade size.
@@ -31,4 +35,22 @@ public struct Tick: Hashable, Sendable {
         Tick(time: time, symbol: symbol, open: price, high: price, low: price, close: price,
              volume: size, feedSequence: feedSequence)
     }
+}
+
+/// What a feed record does. An exchange prints trades, and later may correct one (new price,
+/// size or time) or cancel it (a busted trade); both name the trade by symbol and trade id.
+public enum TradeAction: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case trade = 0, correct = 1, cancel = 2
+
+    /// The word feeds and messages use: `trade`, `correct`, `cancel`.
+    public var description: String {
+        switch self {
+        case .trade: "trade"
+        case .correct: "correct"
+        case .cancel: "cancel"
+        }
+    }
+
+    /// Whether it changes a stored trade rather than adding one.
+    public var isAmendment: Bool { self != .trade }
 }

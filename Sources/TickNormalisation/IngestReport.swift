@@ -19,6 +19,12 @@ public struct IngestReport: Sendable, Equatable {
     public var quarantined = 0
     public var priceRejected = 0
     public var priceFlagged = 0
+    /// Trades corrected and cancelled by the feed's correction and cancel records, and those
+    /// records dead-lettered because they named no stored trade (`unknown_trade`, also in
+    /// `rejected`).
+    public var corrected = 0
+    public var cancelled = 0
+    public var unknownTrades = 0
     public var rejectedByReason: [RejectReason: Int] = [:]
     public var seconds: Double = 0
     public var dryRun = false
@@ -63,6 +69,8 @@ public struct IngestReport: Sendable, Equatable {
         number("quarantined", String(quarantined))
         number("price_rejected", String(priceRejected))
         number("price_flagged", String(priceFlagged))
+        number("corrected", String(corrected))
+        number("cancelled", String(cancelled))
         number("dry_run", dryRun ? "true" : "false")
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

@@ -3,8 +3,9 @@ import TickModel
 
 /// Turns raw records into ticks, or into rejects with a reason.
 ///
-/// Rules are checked in this order and the first that fails names the reject: required fields
-/// present; time parses; symbol cleans up and is accepted; prices parse, are finite and not
+/// Rules are checked in this order and the first that fails names the reject: the action is
+/// known; required fields present (a correction or cancel names its trade id; a cancel needs no
+/// price or volume); time parses; symbol cleans up and is accepted; prices parse, are finite and not
 /// negative; volume is a whole number and not negative; seq parses; low ≤ min(open, close)
 /// and high ≥ max(open, close); time not beyond `now + maxFutureSkew`.
 public struct Normaliser: Sendable {
@@ -30,9 +31,20 @@ public struct Normaliser: Sendable {
     }
 
     public mutating func normalise(_ record: RawRecord) -> Result<Tick, Reject> {
+        var action = TradeAction.trade
+        if let actionText = record[.action] {
+            guard let named = TradeAction.named(actionText) else {
+                return .failure(Reject(.unknownAction, "action '\(Self.text(actionText))' is not trade, correct or cancel"))
+            }
+            action = named
+        }
         guard let timeText = record[.time] else { return .failure(Reject(.missingField, "time is missing")) }
         guard let symbolText = record[.symbol] else { return .failure(Reject(.missingField, "symbol is missing")) }
-        guard let volumeText = record[.volume] else { return .failure(Reject(.missingField, "volume is missing")) }
+        if action.isAmendment && record[.sequence] == nil {
+            return .failure(Reject(.missingField, "a \(action) names its trade by trade_id (seq), which is missing"))
+        }
+        // Checked before the values, so that the first rule that fails names the reject.
+        if action != .cancel && record[.volume] == nil { return .failure(Reject(.missingField, "volume is missing")) }
 
         let time: Timestamp
         switch TimeText.parse(timeText) {
@@ -47,6 +59,8 @@ public struct Normaliser: Sendable {
         case .failure(.missing): return .failure(Reject(.missingField, "symbol is empty"))
         case .failure(.reject(let reject)): return .failure(reject)
         }
+        if action == .cancel, let tradeID = record[.sequence] { return cancel(at: time, of: symbol, tradeID: tradeID) }
+        guard let volumeText = record[.volume] else { return .failure(Reject(.missingField, "volume is missing")) }
 
         var open, high, low, close: Price
         if let o = record[.open], let h = record[.high], let l = record[.low], let c = record[.close] {
@@ -86,11 +100,26 @@ public struct Normaliser: Sendable {
         if high.compare(Price.max(open, close)) < 0 {
             return .failure(Reject(.highBelowOpenClose, "high \(high) is below max(open \(open), close \(close))"))
         }
-        if Int128(time.nanosecondsSinceEpoch) - Int128(now.nanosecondsSinceEpoch) > Int128(maxFutureSkew) {
-            return .failure(Reject(.futureTime, "time \(time) is more than \(maxFutureSkew / 1_000_000_000)s ahead of now (\(now))"))
-        }
+        if let reject = beyondSkew(time) { return .failure(reject) }
         return .success(Tick(time: time, symbol: symbol, open: open, high: high, low: low, close: close,
-                             volume: volume, feedSequence: sequence))
+                             volume: volume, feedSequence: sequence, action: action))
+    }
+
+    /// A cancel: the time it was sent, the symbol and the trade id; prices and size, if sent, are
+    /// not read (the stored trade has them).
+    private func cancel(at time: Timestamp, of symbol: Symbol, tradeID text: UnsafeBufferPointer<UInt8>) -> Result<Tick, Reject> {
+        guard let tradeID = DecimalText.parseInteger(text) else {
+            return .failure(Reject(.badNumber, "seq '\(Self.text(text))' is not a whole number"))
+        }
+        if let reject = beyondSkew(time) { return .failure(reject) }
+        let zero = Price(units: 0, scale: 0)
+        return .success(Tick(time: time, symbol: symbol, open: zero, high: zero, low: zero, close: zero, volume: 0,
+                             feedSequence: tradeID, action: .cancel))
+    }
+
+    private func beyondSkew(_ time: Timestamp) -> Reject? {
+        guard Int128(time.nanosecondsSinceEpoch) - Int128(now.nanosecondsSinceEpoch) > Int128(maxFutureSkew) else { return nil }
+        return Reject(.futureTime, "time \(time) is more than \(maxFutureSkew / 1_000_000_000)s ahead of now (\(now))")
     }
 
     private mutating func symbolFor(_ raw: UnsafeBufferPointer<UInt8>) -> Result<Symbol, SymbolRules.RejectOrMissing> {

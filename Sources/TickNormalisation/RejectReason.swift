@@ -35,6 +35,11 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case priceLimit = "price_limit"
     /// The price is not on the exchange's tick grid (action `reject`).
     case offTick = "off_tick"
+    /// The record's action is not `trade`, `correct` or `cancel`.
+    case unknownAction = "unknown_action"
+    /// A correction or cancel names a trade that is not stored (checked when the batch is
+    /// written; redrivable once the trade is in).
+    case unknownTrade = "unknown_trade"
 
     public static func < (lhs: RejectReason, rhs: RejectReason) -> Bool { lhs.rawValue < rhs.rawValue }
 }

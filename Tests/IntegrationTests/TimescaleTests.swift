@@ -174,6 +174,24 @@ struct TimescaleTests {
         try Self.expectCandlesMatch(db, "after the daemon's late tick")
     }
 
+    @Test func cancelsAndCorrectionsOverACompressedChunkReviseEveryCandleAndTheLatestPrice() async throws {
+        let db = try await Self.sampleDayReplayed()
+        #expect(try db.value("SELECT count(compress_chunk(c)) FROM show_chunks('market_ticks') c") == "1")
+        // SCOM's last trade of the day, one KCB trade from the middle, and EQTY's first trade moved.
+        let last = try #require(try db.rows("SELECT trade_seq::text, close::text FROM market_ticks WHERE symbol = 'SCOM' ORDER BY time DESC, trade_seq DESC LIMIT 2"))
+        let kcb = try #require(try db.value("SELECT trade_seq::text FROM market_ticks WHERE symbol = 'KCB' ORDER BY time LIMIT 1 OFFSET 500"))
+        let eqty = try #require(try db.value("SELECT trade_seq::text FROM market_ticks WHERE symbol = 'EQTY' ORDER BY time LIMIT 1"))
+        let report = try await db.replay(["time,symbol,price,volume,trade_id,action",
+                                          "2026-01-05T15:10:00+03:00,SCOM,,,\(last[0][0]!),cancel",
+                                          "2026-01-05T15:10:00+03:00,KCB,,,\(kcb),cancel",
+                                          "2026-01-05T12:30:00+03:00,EQTY,99.00,12345,\(eqty),correct"])
+        #expect(report.cancelled == 2 && report.corrected == 1 && report.rejected == 0)
+        #expect(try db.value("SELECT latest_price::text FROM stocks WHERE symbol = 'SCOM'") == last[1][1])
+        #expect(try db.value("SELECT count(*) FROM market_ticks WHERE (symbol, trade_seq::text) IN (('SCOM', '\(last[0][0]!)'), ('KCB', '\(kcb)'))") == "0")
+        #expect(try db.value("SELECT high::text FROM market_candles_1h WHERE symbol = 'EQTY' AND bucket = '2026-01-05T09:00:00Z'") == "99.00")
+        try Self.expectCandlesMatch(db, "after cancels and a correction over a compressed chunk")
+    }
+
     @Test func replaysOverCompressedChunksStoreNothingTwiceAndLoseNothing() async throws {
         let db = try await Self.sampleDayReplayed()
         let fingerprint = "SELECT count(*), sum(volume), md5(string_agg(symbol || time || trade_seq || close || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"

@@ -36,4 +36,13 @@ import TickModel
         #expect(String(decoding: out, as: UTF8.self) == "prefix:" + String(decoding: TickMessage.json(tick, seq: 0), as: UTF8.self))
         #expect(String(decoding: out, as: UTF8.self).hasSuffix(#""volume":1000,"seq":0}"#))
     }
+
+    @Test func aCancelAndACorrectionNameTheirTradeAndTheSeqItHad() {
+        var tick = Tick.trade(time: Timestamp(secondsSinceEpoch: 1_767_592_800), symbol: "SCOM", price: Price(units: 2500, scale: 2), size: 1000)
+        tick.action = .cancel
+        #expect(String(decoding: TickMessage.json(tick, seq: 12, amends: .init(tradeID: 812, seq: 3)), as: UTF8.self)
+                == #"{"symbol":"SCOM","time":"2026-01-05T06:00:00.000Z","open":25.00,"high":25.00,"low":25.00,"close":25.00,"volume":1000,"seq":12,"action":"cancel","trade_id":812,"ref_seq":3}"#)
+        tick.action = .correct
+        #expect(String(decoding: TickMessage.json(tick, seq: 13, amends: .init(tradeID: 812, seq: 12)), as: UTF8.self).hasSuffix(#""seq":13,"action":"correct","trade_id":812,"ref_seq":12}"#))
+    }
 }

@@ -19,7 +19,8 @@ import TickNormalisation
                                  symbol: i % 2 == 0 ? "SCOM" : "KCB",
                                  open: Price(units: 2310, scale: 2), high: Price(units: 23105, scale: 3),
                                  low: Price(units: -1, scale: 18), close: Price(units: 2310 + Int64(i), scale: 2),
-                                 volume: Int64(100 * (i + 1)), feedSequence: i == 1 ? Int64(n) : nil),
+                                 volume: Int64(100 * (i + 1)), feedSequence: i == 1 ? Int64(n) : nil,
+                                 action: i == 1 ? (n % 2 == 0 ? .cancel : .correct) : .trade),
                       tradeSeq: Int64(i))
         })
     }
@@ -64,6 +65,21 @@ import TickNormalisation
             #expect(chunk.source == sent.source && chunk.throughLine == sent.throughLine)
         }
         #expect(try reopened.append(Self.chunk(6)) == 6)
+    }
+
+    /// A record of a release before actions existed (flag byte 0 or 1) is a trade.
+    @Test func recordsWrittenBeforeActionsExistedReadAsTrades() throws {
+        var chunk = Self.chunk(1)
+        for index in chunk.ticks.indices { chunk.ticks[index].tick.action = .trade }
+        let bytes = JournalRecord.encode(chunk)
+        #expect(bytes.withUnsafeBytes { JournalRecord.decode($0) }?.ticks == chunk.ticks)
+        var unknown = JournalRecord.encode(Self.chunk(2))
+        // The second tick's flag byte, after the header (version, source, line, count), the first
+        // tick (66 bytes: SCOM, no trade id) and the second's fields before it (KCB: 64 bytes).
+        let flag = 1 + 2 + Self.chunk(2).source.utf8.count + 8 + 4 + 66 + 64
+        #expect(unknown[flag] == 1 | 2 << 1)  // a trade id follows; action 2, cancel
+        unknown[flag] = 1 | 3 << 1
+        #expect(unknown.withUnsafeBytes { JournalRecord.decode($0) } == nil)
     }
 
     @Test func aTornTailIsCutAtTheLastGoodRecordAndReported() throws {

@@ -158,7 +158,18 @@ public struct ReplayRunner: Sendable {
 extension IngestReport {
     /// Adds what a committed batch stored.
     mutating func addStored(_ result: BatchResult) {
-        inserted += result.stored.count
+        for stored in result.stored {
+            switch stored.keyed.tick.action {
+            case .trade: inserted += 1
+            case .correct: corrected += 1
+            case .cancel: cancelled += 1
+            }
+        }
+        if result.unknownTrades > 0 {
+            unknownTrades += result.unknownTrades
+            rejected += result.unknownTrades
+            rejectedByReason[.unknownTrade, default: 0] += result.unknownTrades
+        }
         quarantined += result.quarantined
         priceRejected += result.priceRejected
         priceFlagged += result.priceFlagged
@@ -176,6 +187,9 @@ extension IngestReport {
         quarantined += other.quarantined
         priceRejected += other.priceRejected
         priceFlagged += other.priceFlagged
+        corrected += other.corrected
+        cancelled += other.cancelled
+        unknownTrades += other.unknownTrades
     }
 
     /// Adds one source's counts.

@@ -52,7 +52,7 @@ final class MarketWatch: Service, Sendable, CustomStringConvertible, TradeWatch 
     func committed(_ result: BatchResult) {
         guard !result.stored.isEmpty else { return }
         state.withLock { s in
-            for stored in result.stored {
+            for stored in result.stored where stored.keyed.tick.action != .cancel {
                 let tick = stored.keyed.tick
                 if s.lastTrade[tick.symbol].map({ $0 < tick.time }) ?? true { s.lastTrade[tick.symbol] = tick.time }
             }

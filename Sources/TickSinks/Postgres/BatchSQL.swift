@@ -10,6 +10,7 @@ struct BatchSQL {
     /// The seq a trade is stored under, if it is (`UncertainCommit`).
     let storedSeq: String
     let deleteUnchanged: String
+    let deleteSuperseded: String
     let upsert: String
     let latest: String
     let officialClose: String
@@ -89,10 +90,21 @@ struct BatchSQL {
                              WHERE (l.symbol IS NULL OR (l.time, l.trade_seq) >= (r.first, r.first_seq))
                                AND t.symbol = r.symbol AND t.time >= r.first AND t.time <= r.last
                                AND (t.time > r.first OR t.trade_seq >= r.first_seq) LIMIT 1) m)
+            AND NOT EXISTS (
+                SELECT 1 FROM unnest($1::text[], $3::timestamptz[], $4::timestamptz[]) AS r(symbol, first, last)
+                    JOIN tickd_trade_events e ON e.symbol = r.symbol AND e.previous_time >= r.first AND e.previous_time <= r.last)
             ON CONFLICT (symbol) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
             RETURNING c.symbol, c.last_seq
             """
         copyNew = "COPY \(ticks) (time, symbol, trade_seq, open, high, low, close, volume, seq) FROM STDIN (FORMAT binary)"
+        // A trade a correction or cancel superseded (the same key and values as an event's
+        // trade before it) is not stored again: a replay of a feed that cancelled or corrected
+        // trades changes nothing. The probe above sends a batch with such a key in its range here.
+        deleteSuperseded = """
+            DELETE FROM tickd_staging s USING tickd_trade_events e
+            WHERE e.symbol = s.symbol AND e.previous_time = s.time AND e.trade_seq = s.trade_seq
+              AND (e.previous_open, e.previous_high, e.previous_low, e.previous_close, e.previous_volume) = (s.open, s.high, s.low, s.close, s.volume)
+            """
         // The merge path. Ticks already stored with the same values are not stored again (a replay
         // changes nothing). The stored rows are read per symbol over the batch's time range of
         // that symbol (LATERAL, kept a nested loop by OFFSET 0): an index range scan on a plain
@@ -170,13 +182,22 @@ struct BatchSQL {
             FROM unnest($1::text[], $2::int8[]) AS v(symbol, seq) WHERE c.symbol = v.symbol AND v.seq > c.published_seq
             """
         markAllPublished = "UPDATE tickd_symbol_seq SET published_seq = last_seq WHERE published_seq < last_seq"
+        // Trades from the ticks table, corrections and cancels from the events table (which says
+        // what their messages said), each under its seq.
         unpublished = """
-            SELECT m.symbol, (extract(epoch FROM m.time) * 1000000)::int8, m.trade_seq, m.open, m.high, m.low, m.close,
-                   m.volume, m.seq, (l.time = m.time AND l.trade_seq = m.trade_seq)
-            FROM tickd_symbol_seq c JOIN \(ticks) m ON m.symbol = c.symbol AND m.seq > c.published_seq
-            LEFT JOIN tickd_latest l ON l.symbol = m.symbol
-            WHERE c.published_seq < c.last_seq
-            ORDER BY m.symbol, m.seq LIMIT $1
+            SELECT u.symbol, (extract(epoch FROM u.time) * 1000000)::int8, u.trade_seq, u.open, u.high, u.low, u.close,
+                   u.volume, u.seq, (l.time = u.time AND l.trade_seq = u.trade_seq AND u.action <> 'cancel'), u.action, u.ref_seq
+            FROM (
+                SELECT m.symbol, m.time, m.trade_seq, m.open, m.high, m.low, m.close, m.volume, m.seq, 'trade' AS action, NULL::int8 AS ref_seq
+                FROM tickd_symbol_seq c JOIN \(ticks) m ON m.symbol = c.symbol AND m.seq > c.published_seq
+                WHERE c.published_seq < c.last_seq
+                  AND NOT EXISTS (SELECT 1 FROM tickd_trade_events e WHERE e.symbol = m.symbol AND e.seq = m.seq)
+                UNION ALL
+                SELECT e.symbol, e.time, e.trade_seq, e.open, e.high, e.low, e.close, e.volume, e.seq, e.action, e.ref_seq
+                FROM tickd_symbol_seq c JOIN tickd_trade_events e ON e.symbol = c.symbol AND e.seq > c.published_seq
+                WHERE c.published_seq < c.last_seq
+            ) u LEFT JOIN tickd_latest l ON l.symbol = u.symbol
+            ORDER BY u.symbol, u.seq LIMIT $1
             """
     }
 

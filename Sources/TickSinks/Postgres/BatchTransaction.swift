@@ -39,7 +39,7 @@ extension PostgresSink {
             let latestIndex = newest.isEmpty ? nil : tail.count
             if !newest.isEmpty {
                 tail.append(latestStatement(newest))
-                tail.append(officialCloseStatement(stored ?? []))
+                tail.append(officialCloseStatement((stored ?? []).map(\.keyed)))
             }
             if !quarantine.isEmpty { tail.append(quarantineStatement(quarantine)) }
             tail += bookkeeping(progress, stored: stored?.count ?? 0)
@@ -101,10 +101,11 @@ extension PostgresSink {
             try db.copyIn(sql.copy, bytes: copy.bytes)
         } catch { throw error.during("copy into tickd_staging", table: "tickd_staging") }
         let merged = try db.pipeline([
+            Statement(sql.deleteSuperseded, operation: "compare with tickd_trade_events"),
             Statement(sql.deleteUnchanged, operation: "compare with \(options.ticksTable)"),
             Statement(sql.upsert, operation: "insert into \(options.ticksTable)"),
         ])
-        let inserted = merged[1]
+        let inserted = merged[2]
         let byKey = Dictionary(ticks.map { (StorageKey($0), $0) }, uniquingKeysWith: { _, last in last })
         var stored: [StoredTick] = []
         stored.reserveCapacity(inserted.rowCount)
@@ -148,9 +149,9 @@ extension PostgresSink {
 
     /// Sets previous_close to the official close where this batch moved a symbol to a new
     /// trading day or stored a tick of an earlier one.
-    private func officialCloseStatement(_ stored: [StoredTick]) -> Statement {
+    func officialCloseStatement(_ stored: [KeyedTick]) -> Statement {
         var earliest: [Symbol: Timestamp] = [:]
-        for tick in stored.map(\.keyed.tick) where earliest[tick.symbol].map({ tick.time < $0 }) ?? true {
+        for tick in stored.map(\.tick) where earliest[tick.symbol].map({ tick.time < $0 }) ?? true {
             earliest[tick.symbol] = tick.time
         }
         let symbols = earliest.keys.sorted { $0.rawValue < $1.rawValue }
@@ -174,7 +175,7 @@ extension PostgresSink {
     }
 
     /// Source lines, stream positions and the outbox watermark, inside the batch's transaction.
-    private func bookkeeping(_ progress: BatchProgress, stored: Int) -> [Statement] {
+    func bookkeeping(_ progress: BatchProgress, stored: Int) -> [Statement] {
         var statements: [Statement] = []
         // Stored rows are credited to the first source; the others advance their line only.
         for (index, source) in progress.lines.keys.sorted().enumerated() {

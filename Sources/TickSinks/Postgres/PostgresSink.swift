@@ -57,6 +57,7 @@ public final class PostgresSink {
 
     private let conninfo: String
     let sql: BatchSQL
+    let amendmentSQL: AmendmentSQL
     private var connection: Connection?
     /// Set once a connection succeeded: from then on even a permanent connect error (a rotated
     /// password, a changed pg_hba.conf) is retried, since the operator may put it right.
@@ -70,6 +71,7 @@ public final class PostgresSink {
         retry = Backoff(initial: .milliseconds(100), cap: maxBackoff)
         self.logger = logger
         sql = BatchSQL(options)
+        amendmentSQL = AmendmentSQL(options)
         priceGate = PriceGate(options)
     }
 
@@ -136,7 +138,29 @@ public final class PostgresSink {
     /// When the connection is lost during COMMIT, the outcome is unknown: the sink then asks the
     /// server on a new connection whether the batch's rows are stored (`UncertainCommit`), and
     /// either returns the batch as committed or writes it again — never both, never neither.
+    ///
+    /// Corrections and cancels (`TradeAction`) are applied in feed order: the batch is written as
+    /// runs of trades and runs of amendments, one transaction each, the bookkeeping with the last.
     public nonisolated(nonsending) func write(_ batch: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
+        guard batch.contains(where: { $0.tick.action.isAmendment }) else { return try await writeTrades(batch, progress: progress) }
+        var runs: [[KeyedTick]] = []
+        for keyed in batch {
+            if let last = runs.last?.last, last.tick.action.isAmendment == keyed.tick.action.isAmendment {
+                runs[runs.count - 1].append(keyed)
+            } else {
+                runs.append([keyed])
+            }
+        }
+        var result = BatchResult()
+        for (index, run) in runs.enumerated() {
+            let part = index == runs.count - 1 ? progress : BatchProgress()
+            let written = run[0].tick.action.isAmendment ? try await writeAmendments(run, progress: part) : try await writeTrades(run, progress: part)
+            result.add(written)
+        }
+        return result
+    }
+
+    private nonisolated(nonsending) func writeTrades(_ batch: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         let ticks = Self.lastPerKey(batch)
         // With price checks, one trading day per transaction: a day's limit band is relative to
         // the previous day's close, which must be stored first. Earlier days go first; the
@@ -149,12 +173,7 @@ public final class PostgresSink {
         var result = BatchResult()
         let order = days.keys.sorted()
         for day in order {
-            let part = try await writeDay(days[day]!, progress: day == order.last ? progress : BatchProgress())
-            result.stored += part.stored
-            result.latestMoved.formUnion(part.latestMoved)
-            result.quarantined += part.quarantined
-            result.priceRejected += part.priceRejected
-            result.priceFlagged += part.priceFlagged
+            result.add(try await writeDay(days[day]!, progress: day == order.last ? progress : BatchProgress()))
         }
         return result
     }
@@ -164,28 +183,35 @@ public final class PostgresSink {
         var uncertain: UncertainCommit?
         let result = try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
-                switch try pending.fate(on: self.connected(), sql: self.sql) {
-                case .committed:
-                    uncertain = nil
-                    self.logger.warning("database: the commit's acknowledgement was lost, but the batch was committed",
-                                        metadata: ["transaction": "\(pending.transaction)", "stored": "\(pending.result.stored.count)"])
-                    var result = pending.result
-                    result.latestMoved = try self.latestHeld(by: result.stored)
-                    return result
-                case .inProgress:
-                    throw PostgresError(sqlState: .serializationFailure, message: "transaction \(pending.transaction) still in progress",
-                                        operation: "commit status")
-                case .notCommitted:
-                    uncertain = nil
-                    self.logger.warning("database: the batch was not committed, writing it again",
-                                        metadata: ["transaction": "\(pending.transaction)"])
-                }
+                let committed = try self.resolve(pending)  // throws while its transaction is still running
+                uncertain = nil
+                if let committed { return committed }
             }
             checked = try self.priceGate.classify(ticks, on: self.connected())
             return try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress) { uncertain = UncertainCommit(transaction: $0, result: $1) }
         }
         if !result.stored.isEmpty { candles?.noteCommit() }
         return try settle(checked, result)
+    }
+
+    /// What became of a batch whose commit was not acknowledged: its result when it committed,
+    /// nil when it did not (write it again); throws while its transaction is still running (a
+    /// transient error: the caller asks again after backoff).
+    func resolve(_ pending: UncertainCommit) throws(PostgresError) -> BatchResult? {
+        switch try pending.fate(on: connected(), sql: sql) {
+        case .committed:
+            logger.warning("database: the commit's acknowledgement was lost, but the batch was committed",
+                           metadata: ["transaction": "\(pending.transaction)", "stored": "\(pending.result.stored.count)"])
+            var result = pending.result
+            result.latestMoved = try latestHeld(by: result.stored)
+            return result
+        case .inProgress:
+            throw PostgresError(sqlState: .serializationFailure, message: "transaction \(pending.transaction) still in progress",
+                                operation: "commit status")
+        case .notCommitted:
+            logger.warning("database: the batch was not committed, writing it again", metadata: ["transaction": "\(pending.transaction)"])
+            return nil
+        }
     }
 
     /// After the commit: flags the accepted trades that broke a rule (for their Redis message),
@@ -271,9 +297,11 @@ public final class PostgresSink {
                       let seq = Int64(text(8)), let open = Self.price(text(3)), let high = Self.price(text(4)),
                       let low = Self.price(text(5)), let close = Self.price(text(6)) else { continue }
                 let symbol = Symbol(text(0))
+                let action = TradeAction.allCases.first { $0.description == text(10) } ?? .trade
                 let tick = Tick(time: Timestamp(nanosecondsSinceEpoch: micros * 1000), symbol: symbol,
-                                open: open, high: high, low: low, close: close, volume: volume)
-                result.stored.append(StoredTick(keyed: KeyedTick(tick: tick, tradeSeq: tradeSeq), seq: seq))
+                                open: open, high: high, low: low, close: close, volume: volume, action: action)
+                let amends = Int64(text(11)).map { TickMessage.Amended(tradeID: tradeSeq, seq: $0) }
+                result.stored.append(StoredTick(keyed: KeyedTick(tick: tick, tradeSeq: tradeSeq), seq: seq, amends: amends))
                 if text(9) == "t" { result.latestMoved.insert(symbol) }
             }
             return result

@@ -105,6 +105,12 @@ final class PriceGate {
         return outcome
     }
 
+    /// Fetches the references of `symbols` again at their next trade (a cancel or correction
+    /// may have changed a close they are centred on).
+    func forget(_ symbols: Set<Symbol>) {
+        for symbol in symbols { references[symbol] = nil }
+    }
+
     private func fetch(_ symbols: [Symbol], day: Int, on db: Connection, now: ContinuousClock.Instant) throws(PostgresError) {
         let rows = try db.execute(referenceSQL, [zone.identifier, PostgresArray.text(symbols.map(\.rawValue)), String(day),
                                                  check.limitPercent?.description]).rows

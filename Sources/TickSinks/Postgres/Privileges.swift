@@ -32,7 +32,7 @@ public enum Privileges {
         ("tickd_symbol_seq", "SELECT, INSERT, UPDATE"), ("tickd_latest", "SELECT, INSERT, UPDATE"),
         ("tickd_source_offsets", "SELECT, INSERT, UPDATE"), ("tickd_positions", "SELECT, INSERT, UPDATE"),
         ("tickd_quarantine", "SELECT, INSERT, UPDATE"), ("tickd_price_limits", "SELECT"),
-        ("tickd_database", "SELECT")]
+        ("tickd_database", "SELECT"), ("tickd_trade_events", "SELECT, INSERT")]
 
     /// What `command` needs, for the tables of `options` as the connection resolves them.
     public static func needed(by command: Command, options: SchemaOptions, on db: Connection) throws(PostgresError) -> [Need] {
@@ -61,7 +61,8 @@ public enum Privileges {
             needs.append(Need(object: "DATABASE \(database)", privilege: "TEMPORARY",
                               held: "has_database_privilege(current_database(), 'TEMPORARY')"))
             try table(options.stocksTable.description, "SELECT, UPDATE (latest_price, previous_close, updated_at)")
-            try table(options.ticksTable.description, "SELECT, INSERT, UPDATE")
+            // DELETE: a cancel removes its trade, a correction that moves a trade's time re-stores it.
+            try table(options.ticksTable.description, "SELECT, INSERT, UPDATE, DELETE")
             for (name, privilege) in bookkeeping { try table(name, privilege) }
             let sequence = "\(schemaSQL).tickd_quarantine_id_seq"
             needs.append(Need(object: "SEQUENCE \(sequence)", privilege: "USAGE", held: "has_sequence_privilege(\(sqlLiteral(sequence)), 'USAGE')"))

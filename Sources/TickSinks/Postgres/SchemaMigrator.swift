@@ -24,7 +24,8 @@ public struct SchemaMigrator {
                         Step(version: 6, description: "official close: tickd_latest.previous_close_day, the trading day previous_close was set for"),
                         Step(version: 7, description: "price checks: tickd_quarantine (held-back trades), tickd_price_limits (per-symbol, per-day limit overrides)"),
                         Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice"),
-                        Step(version: 9, description: "stocks owner: tickd_database.stocks_owner, tickd when migrate created stocks, else the application")]
+                        Step(version: 9, description: "stocks owner: tickd_database.stocks_owner, tickd when migrate created stocks, else the application"),
+                        Step(version: 10, description: "trade events: tickd_trade_events (corrections and cancels, under their seqs)")]
 
     /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
     public static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -119,6 +120,8 @@ public struct SchemaMigrator {
                     let owner = outcome.applied.contains(1) ? (stocks == nil ? StocksOwner.tickd : .application) : StocksOwner.guess(stocks)
                     try db.execute(SchemaSQL.stocksOwner[0])
                     try db.execute(SchemaSQL.stocksOwner[1], [owner.rawValue])
+                case 10:
+                    try db.execute(SchemaSQL.tradeEvents)
                 case 4:
                     // Replaces the candles of earlier releases (views or aggregates: derived data only).
                     let storage = mode ?? .plain

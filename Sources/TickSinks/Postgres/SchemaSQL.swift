@@ -119,6 +119,29 @@ enum SchemaSQL {
         CREATE UNIQUE INDEX IF NOT EXISTS tickd_quarantine_trade_idx ON tickd_quarantine (symbol, time, trade_seq);
         """
 
+    /// Corrections and cancels, each under the seq its message went out with: what the message
+    /// said (a cancel: the cancelled trade; a correction: the new values), the seq and values the
+    /// trade had before. The gap-fill query and the outbox read messages from here for these seqs.
+    static let tradeEvents = """
+        CREATE TABLE IF NOT EXISTS tickd_trade_events (
+            symbol text NOT NULL,
+            seq bigint NOT NULL,
+            action text NOT NULL CHECK (action IN ('correct', 'cancel')),
+            trade_seq bigint NOT NULL,
+            time timestamptz NOT NULL,
+            open numeric NOT NULL, high numeric NOT NULL, low numeric NOT NULL, close numeric NOT NULL,
+            volume bigint NOT NULL,
+            ref_seq bigint NOT NULL,
+            previous_time timestamptz NOT NULL,
+            previous_open numeric NOT NULL, previous_high numeric NOT NULL, previous_low numeric NOT NULL, previous_close numeric NOT NULL,
+            previous_volume bigint NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (symbol, seq)
+        );
+        -- A batch of trades looks here for superseded versions in its range of times.
+        CREATE INDEX IF NOT EXISTS tickd_trade_events_previous_idx ON tickd_trade_events (symbol, previous_time);
+        """
+
     /// Who owns `stocks` ($1: `tickd` or `application`): `tickd seed` updates the rows of a table
     /// tickd created, and only adds rows to the application's unless asked to overwrite.
     static let stocksOwner = [

@@ -1,3 +1,4 @@
+import TickCodecs
 import TickModel
 import TickNormalisation
 
@@ -9,11 +10,27 @@ public struct StoredTick: Sendable, Equatable {
     public var seq: Int64
     /// The exchange rules it broke although stored (action `accept`); its Redis message says so.
     public var flags: [PriceCheck.Violation]
+    /// For a correction or cancel (`keyed.tick.action`): the trade it changed. A cancel's tick
+    /// holds the cancelled trade's values; a correction's, the trade's new ones.
+    public var amends: TickMessage.Amended?
 
-    public init(keyed: KeyedTick, seq: Int64, flags: [PriceCheck.Violation] = []) {
+    public init(keyed: KeyedTick, seq: Int64, flags: [PriceCheck.Violation] = [], amends: TickMessage.Amended? = nil) {
         self.keyed = keyed
         self.seq = seq
         self.flags = flags
+        self.amends = amends
+    }
+}
+
+/// A symbol's newest stored trade and its seq: what `last:<SYMBOL>` holds once a cancel took the
+/// newer one away.
+public struct LatestTrade: Sendable, Equatable {
+    public var tick: Tick
+    public var seq: Int64
+
+    public init(tick: Tick, seq: Int64) {
+        self.tick = tick
+        self.seq = seq
     }
 }
 
@@ -57,10 +74,30 @@ public struct BatchResult: Sendable, Equatable {
     public var quarantined = 0
     public var priceRejected = 0
     public var priceFlagged = 0
+    /// Corrections and cancels dead-lettered as `unknown_trade`.
+    public var unknownTrades = 0
+    /// Per symbol a correction or cancel touched: its newest trade afterwards, what
+    /// `last:<SYMBOL>` is set to (with the symbol's last message of the batch).
+    public var restoredLatest: [Symbol: LatestTrade] = [:]
 
     public init(stored: [StoredTick] = [], latestMoved: Set<Symbol> = []) {
         self.stored = stored
         self.latestMoved = latestMoved
+    }
+
+    /// Adds what a later transaction of the same batch stored.
+    mutating func add(_ later: BatchResult) {
+        stored += later.stored
+        latestMoved.formUnion(later.latestMoved)
+        // A later run's newest trade of a symbol an earlier correction or cancel touched.
+        for (symbol, index) in StoredTick.newestIndices(later.stored) where restoredLatest[symbol] != nil && later.latestMoved.contains(symbol) {
+            restoredLatest[symbol] = LatestTrade(tick: later.stored[index].keyed.tick, seq: later.stored[index].seq)
+        }
+        restoredLatest.merge(later.restoredLatest) { _, newer in newer }
+        quarantined += later.quarantined
+        priceRejected += later.priceRejected
+        priceFlagged += later.priceFlagged
+        unknownTrades += later.unknownTrades
     }
 }
 

@@ -17,8 +17,8 @@ struct UncertainCommit {
     /// hands it to its next transaction, whose commit `txid_status` reports as this one's. So the
     /// id only says "still in progress" (wait); the batch's own rows decide. A transaction is
     /// atomic, so one row tells: the batch's first stored tick, in the table under the seq this
-    /// batch gave it. A batch that stored no tick only moved bookkeeping, which writing it again
-    /// leaves as it is.
+    /// batch gave it (a correction's or cancel's: its event, under its seq). A batch that stored
+    /// no tick only moved bookkeeping, which writing it again leaves as it is.
     func fate(on db: Connection, sql: BatchSQL) throws(PostgresError) -> Fate {
         do {
             let status = try db.execute(BatchSQL.transactionStatus, [transaction]).value(row: 0, column: 0)
@@ -27,7 +27,10 @@ struct UncertainCommit {
             return .notCommitted
         }
         guard let first = result.stored.first else { return .notCommitted }
-        let row = try db.execute(sql.storedSeq, [first.keyed.tick.symbol.rawValue, first.keyed.tick.time.rfc3339(fractionDigits: 6), String(first.keyed.tradeSeq)])
+        // A correction or cancel is recorded under its seq in the events table.
+        let row = first.keyed.tick.action.isAmendment
+            ? try db.execute(AmendmentSQL.storedEvent, [first.keyed.tick.symbol.rawValue, String(first.seq)])
+            : try db.execute(sql.storedSeq, [first.keyed.tick.symbol.rawValue, first.keyed.tick.time.rfc3339(fractionDigits: 6), String(first.keyed.tradeSeq)])
         return row.value(row: 0, column: 0) == String(first.seq) ? .committed : .notCommitted
     }
 }

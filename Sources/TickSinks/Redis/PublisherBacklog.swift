@@ -1,4 +1,5 @@
 import DequeModule
+import TickCodecs
 import TickModel
 
 /// The Redis publisher's bookkeeping as a value: the messages waiting, the pipeline under way,
@@ -23,13 +24,32 @@ public struct PublisherBacklog: Sendable {
         public let seq: Int64
         public let setLast: Bool
         public var flags: [String]
+        /// What only corrections, cancels and the messages after them carry, boxed: a backlog
+        /// holds up to `redis.max_backlog` messages, nearly all plain trades.
+        let extras: Extras?
+        /// For a correction or cancel: the trade it changed.
+        public var amends: TickMessage.Amended? { extras?.amends }
+        /// What `last:<SYMBOL>` is set to instead of this message: the symbol's newest trade
+        /// after a correction or cancel.
+        public var last: LatestTrade? { extras?.last }
         public var symbol: Symbol { tick.symbol }
 
-        public init(tick: Tick, seq: Int64, setLast: Bool, flags: [String] = []) {
+        final class Extras: Sendable, Equatable {
+            let amends: TickMessage.Amended?
+            let last: LatestTrade?
+            init(amends: TickMessage.Amended?, last: LatestTrade?) {
+                self.amends = amends
+                self.last = last
+            }
+            static func == (a: Extras, b: Extras) -> Bool { a.amends == b.amends && a.last == b.last }
+        }
+
+        public init(tick: Tick, seq: Int64, setLast: Bool, flags: [String] = [], amends: TickMessage.Amended? = nil, last: LatestTrade? = nil) {
             self.tick = tick
             self.seq = seq
             self.setLast = setLast
             self.flags = flags
+            extras = amends == nil && last == nil ? nil : Extras(amends: amends, last: last)
         }
     }
 

@@ -102,10 +102,17 @@ public actor RedisPublisher {
             return shared.withLock { $0.state.enqueued }
         }
         // The newest stored tick of each symbol whose latest moved becomes its `last` value.
-        let newest = StoredTick.newestIndices(result.stored).filter { result.latestMoved.contains($0.key) }
-        let lastIndexes = Set(newest.values)
+        let newest = StoredTick.newestIndices(result.stored).filter { result.latestMoved.contains($0.key) && result.restoredLatest[$0.key] == nil }
+        var lastIndexes = Set(newest.values)
+        // After a correction or cancel, `last` is set with the symbol's last message, to the
+        // symbol's newest trade (which may be of an earlier batch).
+        for symbol in result.restoredLatest.keys {
+            if let index = result.stored.lastIndex(where: { $0.keyed.tick.symbol == symbol }) { lastIndexes.insert(index) }
+        }
         let messages = result.stored.enumerated().map { index, stored in
-            Message(tick: stored.keyed.tick, seq: stored.seq, setLast: lastIndexes.contains(index), flags: stored.flags.map(\.rawValue))
+            let setLast = lastIndexes.contains(index)
+            return Message(tick: stored.keyed.tick, seq: stored.seq, setLast: setLast, flags: stored.flags.map(\.rawValue), amends: stored.amends,
+                           last: setLast ? result.restoredLatest[stored.keyed.tick.symbol] : nil)
         }
         let (ticket, skipped) = shared.withLock { shared in
             let (ticket, skipped) = shared.state.enqueue(messages, releasing: reserved)
@@ -230,7 +237,7 @@ public actor RedisPublisher {
             let prefix = Array(options.prefix.utf8)
             for message in work {
                 payload.removeAll(keepingCapacity: true)
-                TickMessage.append(message.tick, seq: message.seq, flags: message.flags, to: &payload)
+                TickMessage.append(message.tick, seq: message.seq, flags: message.flags, amends: message.amends, to: &payload)
                 key.removeAll(keepingCapacity: true)
                 key.append(contentsOf: prefix)
                 key.append(contentsOf: message.symbol.rawValue.utf8)
@@ -243,6 +250,10 @@ public actor RedisPublisher {
                     key.append(contentsOf: prefix)
                     key.append(contentsOf: Self.lastInfix)
                     key.append(contentsOf: message.symbol.rawValue.utf8)
+                    if let last = message.last {
+                        payload.removeAll(keepingCapacity: true)
+                        TickMessage.append(last.tick, seq: last.seq, to: &payload)
+                    }
                     commands.begin(arguments: 3)
                     commands.argument(Self.setCommand)
                     commands.argument(key)
