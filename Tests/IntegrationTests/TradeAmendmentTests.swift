@@ -1,8 +1,13 @@
 import Foundation
 import Hiredis
+import Kafka
+import LibPQ
 import Testing
 import TestSupport
 import TickDaemon
+import TickModel
+import TickNormalisation
+import TickSinks
 
 /// Corrections and cancels from the feed, against the real PostgreSQL (and Redis): what a busted
 /// print leaves behind once cancelled, what subscribers are told, and that replaying them changes
@@ -109,6 +114,81 @@ import TickDaemon
         // A malformed action and a cancel without its trade id are rejected when read.
         let bad = try await db.replay([Self.header, "2026-01-05T10:06:00+03:00,SCOM,23.10,100,9,bust", "2026-01-05T10:06:00+03:00,SCOM,,,,cancel"])
         #expect(bad.rejectedByReason[.unknownAction] == 1 && bad.rejectedByReason[.missingField] == 1)
+    }
+
+    /// A cancel whose COMMIT is in doubt (the connection lost before it, or after it went out):
+    /// applied once, under one seq, either way.
+    @Test(arguments: [PostgresSink.CommitPhase.beforeCommit, .afterCommit])
+    func aCancelWhoseCommitIsInDoubtIsAppliedOnce(phase: PostgresSink.CommitPhase) async throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let trades = (1...3).map { i in
+            KeyedTick(tick: .trade(time: Timestamp(secondsSinceEpoch: 1_767_592_800 + Int64(i)), symbol: "SCOM",
+                                   price: Price(units: 2310 + Int64(i), scale: 2), size: 100, feedSequence: Int64(i)), tradeSeq: Int64(i))
+        }
+        let plain = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
+        _ = try await plain.write(trades, source: "t", throughLine: 3)
+        let (sink, faults) = try await ReliabilityTests.sinkLosingTheConnectionOnce(db, at: phase) { connection in
+            if phase == .beforeCommit { _ = try? db.sql.execute("SELECT pg_terminate_backend(\(connection.backendPID))") }
+        }
+        var cancel = trades[2]
+        cancel.tick.action = .cancel
+        let result = try await sink.write([cancel], source: "t", throughLine: 4)
+        #expect(faults.count == 1)
+        #expect(result.stored.map { "\($0.keyed.tick.action) \($0.seq) \($0.amends?.seq ?? 0)" } == ["cancel 4 3"])
+        #expect(try db.rows("SELECT seq::text, trade_seq::text FROM tickd_trade_events") == [["4", "3"]])
+        #expect(try db.rows("SELECT count(*)::text, max(seq)::text FROM market_ticks") == [["2", "2"]])
+        #expect(try db.value("SELECT last_seq::text FROM tickd_symbol_seq WHERE symbol = 'SCOM'") == "4")
+        #expect(try Self.scom(db, "latest_price") == "23.12")
+    }
+
+    /// A run that stored trades, a cancel and a correction and died before publishing: the next
+    /// start sends them from the outbox, each as its message said.
+    @Test func correctionsAndCancelsNeverPublishedGoOutAtTheNextStartAsTheyWere() async throws {
+        let redisURL = try #require(DaemonTests.redisURL)
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        try await db.replay([Self.header, "2026-01-05T10:00:00+03:00,SCOM,23.10,100,1,", "2026-01-05T10:01:00+03:00,SCOM,23.20,100,2,",
+                             "2026-01-05T10:02:00+03:00,SCOM,,,2,cancel", "2026-01-05T10:00:00+03:00,SCOM,23.15,100,1,correct"])
+        // Publishing was off for that run (no REDIS_URL): mark everything owed again.
+        try db.sql.execute("UPDATE tickd_symbol_seq SET published_seq = 0")
+        let prefix = "\(db.schema):ticks:"
+        let subscriber = try TickSubscriber(url: redisURL, prefix: prefix)
+        let sink = try await PostgresSink.connected(conninfo: db.url, options: db.config().schemaOptions)
+        let publisher = RedisPublisher(options: PublisherOptions(url: try RedisURL(parsing: redisURL), prefix: prefix))
+        #expect(try await Outbox.recover(sink: sink, publisher: publisher, logger: .init(label: "test")) == 2)
+        #expect(await publisher.drain(timeout: .seconds(10)))
+        await publisher.finish(timeout: .seconds(5))
+        // Seqs 1 and 2 were replaced: what is owed is the cancel (3) and the correction (4).
+        let messages = try subscriber.finish()
+        #expect(messages.map { "\($0.seq) \($0.fields["action"] ?? "trade") \($0.fields["ref_seq"] ?? "-") \($0.fields["close"] ?? "")" }
+                == ["3 cancel 2 23.20", "4 correct 1 23.15"])
+    }
+
+    @Test(.timeLimit(.minutes(3))) func correctionsAndCancelsArriveOverTCPAndKafkaToo() throws {
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let cluster = try KafkaScaleOutTests.cluster(partitions: 1)
+        let daemon = try DaemonProcess(["run", "--config", try KafkaScaleOutTests.config(db, cluster), "--listen", "127.0.0.1:0"],
+                                       environment: ["DATABASE_URL": db.url])
+        let port = try #require(daemon.listeningPort(), "\(daemon.output)")
+        // Over TCP (through the journal): two trades, then the newer one cancelled.
+        let socket = try LineSocket(port: port)
+        socket.send([Self.header, "2026-01-05T10:00:00+03:00,SCOM,23.10,100,1,", "2026-01-05T10:01:00+03:00,SCOM,23.20,100,2,",
+                     "2026-01-05T10:02:00+03:00,SCOM,,,2,cancel"].joined(separator: "\n") + "\n")
+        // Over Kafka: a trade (the topic's headerless CSV), then its correction as NDJSON.
+        let producer = try KafkaProducer(properties: ["bootstrap.servers": cluster.bootstrapServers])
+        try producer.send(topic: "trades", key: Array("KCB".utf8), value: Array("2026-01-05T07:00:00Z,KCB,35.00,100,11".utf8))
+        try producer.send(topic: "trades", key: Array("KCB".utf8), value: Array(
+            #"{"time":"2026-01-05T07:00:30Z","symbol":"KCB","price":"35.10","volume":100,"trade_id":11,"action":"correct"}"#.utf8))
+        try producer.flush()
+        #expect(eventually(timeout: .seconds(90)) { (try? db.value("SELECT count(*) FROM tickd_trade_events")) == "2" }, "\(daemon.output)")
+        daemon.signal(SIGTERM)
+        #expect(daemon.waitForExit(timeout: .seconds(30)) == 0, "\(daemon.output)")
+        #expect(try db.rows("SELECT symbol, to_char(time AT TIME ZONE 'UTC', 'HH24:MI:SS'), close::text FROM market_ticks ORDER BY symbol")
+                == [["KCB", "07:00:30", "35.10"], ["SCOM", "07:00:00", "23.10"]])
+        #expect(try db.rows("SELECT symbol, action, trade_seq::text FROM tickd_trade_events ORDER BY symbol") == [["KCB", "correct", "11"], ["SCOM", "cancel", "2"]])
+        #expect(try db.rows("SELECT symbol, latest_price::text FROM stocks WHERE symbol IN ('KCB', 'SCOM') ORDER BY 1") == [["KCB", "35.10"], ["SCOM", "23.10"]])
     }
 
     /// The SQL block of docs/redis.md that follows "gap-fill query".
