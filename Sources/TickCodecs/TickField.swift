@@ -48,11 +48,13 @@ public enum TickField: Int, CaseIterable, Sendable, CustomStringConvertible {
 
 extension TradeAction {
     /// Reads a record's action: `trade`, `correct` (or `correction`), `cancel` (or `cancelled`,
-    /// `canceled`), any case, surrounding blanks ignored; nil for anything else.
+    /// `canceled`), any case, surrounding blanks ignored; an empty one is a trade; nil for
+    /// anything else.
     public static func named(_ text: UnsafeBufferPointer<UInt8>) -> TradeAction? {
         var start = 0, end = text.count
         while start < end && DecimalText.isBlank(text[start]) { start += 1 }
         while end > start && DecimalText.isBlank(text[end - 1]) { end -= 1 }
+        if start == end { return .trade }
         guard let key = PackedName(UnsafeBufferPointer(rebasing: text[start..<end]), lowercased: true) else { return nil }
         for entry in names where entry.0 == key { return entry.1 }
         return nil

@@ -44,5 +44,6 @@ import TickNormalisation
         let corrected = try Self.outcome(&decoder, #"{"time":"2026-01-05T07:01:00Z","symbol":"SCOM","price":"23.20","qty":5,"seq":9,"action":"correct"}"#)?.get()
         #expect(corrected?.action == .correct && corrected?.volume == 5)
         #expect(try Self.outcome(&decoder, #"{"time":"2026-01-05T07:01:00Z","symbol":"SCOM","price":23.2,"size":5,"action":null}"#)?.get().action == .trade)
+        #expect(try Self.outcome(&decoder, #"{"time":"2026-01-05T07:01:00Z","symbol":"SCOM","price":23.2,"size":5,"type":""}"#)?.get().action == .trade)
     }
 }
