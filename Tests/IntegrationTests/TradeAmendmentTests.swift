@@ -95,6 +95,28 @@ import TickSinks
         #expect(try db.sql.execute(try Self.documentedGapQuery(), ["SCOM", "1", "5"]).rows.map { $0[0] } == ["3", "4"])
     }
 
+    @Test func aCancelOfASymbolsOnlyTradeGivesBackItsPriceBeforeAndDeletesLast() async throws {
+        let redisURL = try #require(PublisherTests.sharedRedisURL, "scripts/test.sh exports REDIS_URL")
+        let db = try TestDatabase()
+        try db.migrateAndSeed()
+        let prefix = "\(db.schema):ticks:"
+        let config = db.config { $0.redisURL = redisURL; $0.redisPrefix = prefix }
+        let before = try Self.scom(db, "latest_price")
+        try await db.replay([Self.header, "2026-01-05T10:00:00+03:00,SCOM,25.00,100,1,"], config: config)
+        let redis = try RedisConnection(url: try RedisURL(parsing: redisURL))
+        #expect(try Self.scom(db, "latest_price") == "25.00")
+        #expect(try redis.command(["GET", "\(prefix)last:SCOM"]).text?.contains(#""close":25.00"#) == true)
+        try await db.replay([Self.header, "2026-01-05T10:05:00+03:00,SCOM,,,1,cancel"], config: config)
+        #expect(try Self.scom(db, "latest_price") == before)
+        #expect(try redis.command(["GET", "\(prefix)last:SCOM"]).text == nil)
+        // The next trade is the symbol's first again.
+        try await db.replay([Self.header, "2026-01-05T10:10:00+03:00,SCOM,23.50,100,2,"], config: config)
+        #expect(try Self.scom(db, "latest_price") == "23.50")
+        #expect(try db.value("SELECT previous_close::text FROM tickd_latest WHERE symbol = 'SCOM'") == before)
+        #expect(try redis.command(["GET", "\(prefix)last:SCOM"]).text?.contains(#""close":23.50"#) == true)
+        _ = try redis.command(["DEL", "\(prefix)last:SCOM"])
+    }
+
     @Test func aCancelOrCorrectionOfAnUnknownTradeIsDeadLetteredAndRedrivenOnceTheTradeIsIn() async throws {
         let db = try TestDatabase()
         try db.migrateAndSeed()

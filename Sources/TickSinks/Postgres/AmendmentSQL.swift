@@ -36,7 +36,9 @@ struct AmendmentSQL {
         """
     /// Moves latest_price of symbols $2 (zone $1) to their newest stored trade where it is not
     /// that trade any more; returns that trade of each symbol (symbol, trade_seq, µs, open, high,
-    /// low, close, volume, seq) and whether latest_price moved.
+    /// low, close, volume, seq) and whether latest_price moved. A symbol with no trade left gets
+    /// back the price it had before its first (`tickd_latest.previous_close`), its newest-tick
+    /// row goes (its next trade is a first again), and it comes back with NULLs.
     let restoreLatest: String
     /// The seq an event is stored under, if it is (`UncertainCommit`).
     static let storedEvent = "SELECT seq FROM tickd_trade_events WHERE symbol = $1 AND seq = $2"
@@ -76,10 +78,19 @@ struct AmendmentSQL {
             ), updated AS (
                 UPDATE \(options.stocksTable.sql) AS st SET latest_price = n.close, updated_at = now()
                 FROM newest n JOIN moved USING (symbol) WHERE st.symbol = n.symbol
+            ), emptied AS (
+                DELETE FROM tickd_latest l USING unnest($2::text[]) AS s(symbol)
+                WHERE l.symbol = s.symbol AND NOT EXISTS (SELECT 1 FROM newest n WHERE n.symbol = s.symbol)
+                RETURNING l.symbol, l.previous_close
+            ), reverted AS (
+                UPDATE \(options.stocksTable.sql) AS st SET latest_price = e.previous_close, updated_at = now()
+                FROM emptied e WHERE st.symbol = e.symbol AND e.previous_close IS NOT NULL
             )
             SELECT n.symbol, n.trade_seq, (extract(epoch FROM n.time) * 1000000)::int8, n.open, n.high, n.low, n.close, n.volume, n.seq,
                    moved.symbol IS NOT NULL
             FROM newest n LEFT JOIN moved USING (symbol)
+            UNION ALL
+            SELECT e.symbol, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true FROM emptied e
             """
     }
 }

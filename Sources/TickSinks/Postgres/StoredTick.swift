@@ -79,6 +79,8 @@ public struct BatchResult: Sendable, Equatable {
     /// Per symbol a correction or cancel touched: its newest trade afterwards, what
     /// `last:<SYMBOL>` is set to (with the symbol's last message of the batch).
     public var restoredLatest: [Symbol: LatestTrade] = [:]
+    /// Symbols a cancel left without any trade: `last:<SYMBOL>` is deleted.
+    public var clearedLatest: Set<Symbol> = []
 
     public init(stored: [StoredTick] = [], latestMoved: Set<Symbol> = []) {
         self.stored = stored
@@ -90,10 +92,14 @@ public struct BatchResult: Sendable, Equatable {
         stored += later.stored
         latestMoved.formUnion(later.latestMoved)
         // A later run's newest trade of a symbol an earlier correction or cancel touched.
-        for (symbol, index) in StoredTick.newestIndices(later.stored) where restoredLatest[symbol] != nil && later.latestMoved.contains(symbol) {
+        for (symbol, index) in StoredTick.newestIndices(later.stored)
+        where (restoredLatest[symbol] != nil || clearedLatest.contains(symbol)) && later.latestMoved.contains(symbol) {
             restoredLatest[symbol] = LatestTrade(tick: later.stored[index].keyed.tick, seq: later.stored[index].seq)
+            clearedLatest.remove(symbol)
         }
         restoredLatest.merge(later.restoredLatest) { _, newer in newer }
+        for symbol in later.clearedLatest { restoredLatest[symbol] = nil }
+        clearedLatest.formUnion(later.clearedLatest)
         quarantined += later.quarantined
         priceRejected += later.priceRejected
         priceFlagged += later.priceFlagged

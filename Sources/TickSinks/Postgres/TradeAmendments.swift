@@ -145,6 +145,12 @@ extension PostgresSink {
     /// be a trade of an earlier batch, once a cancel took the newer one away).
     private func restored(_ rows: QueryResult, into result: inout BatchResult) {
         for row in 0..<rows.rowCount {
+            if let name = rows.value(row: row, column: 0), rows.value(row: row, column: 1) == nil {
+                // No trade left: `last` is deleted.
+                result.latestMoved.insert(Symbol(name))
+                result.clearedLatest.insert(Symbol(name))
+                continue
+            }
             guard let name = rows.value(row: row, column: 0), let tradeID = rows.value(row: row, column: 1).flatMap({ Int64($0) }),
                   let trade = Self.storedTrade(rows, row: row, from: 2, symbol: Symbol(name), tradeID: tradeID) else { continue }
             result.restoredLatest[trade.tick.symbol] = trade

@@ -32,24 +32,29 @@ public struct PublisherBacklog: Sendable {
         /// What `last:<SYMBOL>` is set to instead of this message: the symbol's newest trade
         /// after a correction or cancel.
         public var last: LatestTrade? { extras?.last }
+        /// `last:<SYMBOL>` is deleted with this message: a cancel left the symbol no trade.
+        public var clearsLast: Bool { extras?.clearsLast ?? false }
         public var symbol: Symbol { tick.symbol }
 
         final class Extras: Sendable, Equatable {
             let amends: TickMessage.Amended?
             let last: LatestTrade?
-            init(amends: TickMessage.Amended?, last: LatestTrade?) {
+            let clearsLast: Bool
+            init(amends: TickMessage.Amended?, last: LatestTrade?, clearsLast: Bool) {
                 self.amends = amends
                 self.last = last
+                self.clearsLast = clearsLast
             }
-            static func == (a: Extras, b: Extras) -> Bool { a.amends == b.amends && a.last == b.last }
+            static func == (a: Extras, b: Extras) -> Bool { a.amends == b.amends && a.last == b.last && a.clearsLast == b.clearsLast }
         }
 
-        public init(tick: Tick, seq: Int64, setLast: Bool, flags: [String] = [], amends: TickMessage.Amended? = nil, last: LatestTrade? = nil) {
+        public init(tick: Tick, seq: Int64, setLast: Bool, flags: [String] = [], amends: TickMessage.Amended? = nil, last: LatestTrade? = nil,
+                    clearsLast: Bool = false) {
             self.tick = tick
             self.seq = seq
             self.setLast = setLast
             self.flags = flags
-            extras = amends == nil && last == nil ? nil : Extras(amends: amends, last: last)
+            extras = amends == nil && last == nil && !clearsLast ? nil : Extras(amends: amends, last: last, clearsLast: clearsLast)
         }
     }
 

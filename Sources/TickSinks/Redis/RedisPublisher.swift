@@ -106,13 +106,14 @@ public actor RedisPublisher {
         var lastIndexes = Set(newest.values)
         // After a correction or cancel, `last` is set with the symbol's last message, to the
         // symbol's newest trade (which may be of an earlier batch).
-        for symbol in result.restoredLatest.keys {
+        // A cancel that left a symbol no trade deletes it.
+        for symbol in Set(result.restoredLatest.keys).union(result.clearedLatest) {
             if let index = result.stored.lastIndex(where: { $0.keyed.tick.symbol == symbol }) { lastIndexes.insert(index) }
         }
         let messages = result.stored.enumerated().map { index, stored in
-            let setLast = lastIndexes.contains(index)
+            let setLast = lastIndexes.contains(index), symbol = stored.keyed.tick.symbol
             return Message(tick: stored.keyed.tick, seq: stored.seq, setLast: setLast, flags: stored.flags.map(\.rawValue), amends: stored.amends,
-                           last: setLast ? result.restoredLatest[stored.keyed.tick.symbol] : nil)
+                           last: setLast ? result.restoredLatest[symbol] : nil, clearsLast: setLast && result.clearedLatest.contains(symbol))
         }
         let (ticket, skipped) = shared.withLock { shared in
             let (ticket, skipped) = shared.state.enqueue(messages, releasing: reserved)
@@ -250,14 +251,20 @@ public actor RedisPublisher {
                     key.append(contentsOf: prefix)
                     key.append(contentsOf: Self.lastInfix)
                     key.append(contentsOf: message.symbol.rawValue.utf8)
-                    if let last = message.last {
-                        payload.removeAll(keepingCapacity: true)
-                        TickMessage.append(last.tick, seq: last.seq, to: &payload)
+                    if message.clearsLast {
+                        commands.begin(arguments: 2)
+                        commands.argument(Self.deleteCommand)
+                        commands.argument(key)
+                    } else {
+                        if let last = message.last {
+                            payload.removeAll(keepingCapacity: true)
+                            TickMessage.append(last.tick, seq: last.seq, to: &payload)
+                        }
+                        commands.begin(arguments: 3)
+                        commands.argument(Self.setCommand)
+                        commands.argument(key)
+                        commands.argument(payload)
                     }
-                    commands.begin(arguments: 3)
-                    commands.argument(Self.setCommand)
-                    commands.argument(key)
-                    commands.argument(payload)
                 }
             }
             try redis.append(encoded: commands)
@@ -295,6 +302,7 @@ public actor RedisPublisher {
 
     private static let publishCommand = Array("PUBLISH".utf8)
     private static let setCommand = Array("SET".utf8)
+    private static let deleteCommand = Array("DEL".utf8)
     private static let lastInfix = Array("last:".utf8)
     // Scratch buffers of `send`, on the publisher's executor.
     private var commands = RedisCommandBuffer(capacity: 1 << 20)
