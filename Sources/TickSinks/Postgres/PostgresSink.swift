@@ -180,18 +180,44 @@ public final class PostgresSink {
 
     private nonisolated(nonsending) func writeDay(_ ticks: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         var checked = PriceGate.Outcome()
+        let result = try await writeOnceCommitted { (committing) throws(PostgresError) -> BatchResult in
+            checked = try self.priceGate.classify(ticks, on: self.connected())
+            return try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress, committing: committing)
+        }
+        if !result.stored.isEmpty { candles?.noteCommit() }
+        return try settle(checked, result)
+    }
+
+    /// Runs `attempt` (one transaction) with retries until it commits once: `attempt` tells
+    /// `committing` its transaction id and result just before `COMMIT`; when the connection is
+    /// lost around the commit, the next attempt first asks what became of it (`resolve`) and
+    /// returns that result instead of writing again when it did commit.
+    nonisolated(nonsending) func writeOnceCommitted(
+        _ attempt: (_ committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult
+    ) async throws(SinkError) -> BatchResult {
         var uncertain: UncertainCommit?
-        let result = try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
+        return try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
             if let pending = uncertain {
                 let committed = try self.resolve(pending)  // throws while its transaction is still running
                 uncertain = nil
                 if let committed { return committed }
             }
-            checked = try self.priceGate.classify(ticks, on: self.connected())
-            return try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress) { uncertain = UncertainCommit(transaction: $0, result: $1) }
+            return try attempt { uncertain = UncertainCommit(transaction: $0, result: $1) }
         }
-        if !result.stored.isEmpty { candles?.noteCommit() }
-        return try settle(checked, result)
+    }
+
+    /// Appends a record the sink turned down (a price check's reject, a correction or cancel of no
+    /// stored trade) to the dead-letter file, as `line` under the CSV `header` (`tickd redrive`
+    /// reads it back); a failure to write it is logged.
+    func deadLetter(_ reject: Reject, source: String, line: String, header: String) {
+        var raw = Array(line.utf8)
+        do {
+            try raw.withUnsafeMutableBufferPointer {
+                try rejects?.record(source: source, line: 0, reject: reject, raw: UnsafeBufferPointer($0), length: nil, header: Array(header.utf8))
+            }
+        } catch {
+            logger.error("could not dead-letter a record", metadata: ["error": "\(error)", "source": "\(source)", "record": "\(line)"])
+        }
     }
 
     /// What became of a batch whose commit was not acknowledged: its result when it committed,
@@ -232,15 +258,7 @@ public final class PostgresSink {
             let reason: RejectReason = held.violations.contains(.priceLimit) ? .priceLimit : .offTick
             let detail = held.violations.map(\.rawValue).joined(separator: ",")
                 + (held.previousClose.map { " (previous close \($0), limit \(held.limitPercent?.description ?? "none") %)" } ?? "")
-            var raw = Array(PriceGate.csvLine(held.keyed).utf8)
-            do {
-                try raw.withUnsafeMutableBufferPointer {
-                    try rejects?.record(source: "price checks", line: 0, reject: Reject(reason, detail), raw: UnsafeBufferPointer($0),
-                                        length: nil, header: Array(PriceGate.csvHeader.utf8))
-                }
-            } catch {
-                logger.error("could not dead-letter a rejected trade", metadata: ["error": "\(error)", "trade": "\(PriceGate.csvLine(held.keyed))"])
-            }
+            deadLetter(Reject(reason, detail), source: "price checks", line: PriceGate.csvLine(held.keyed), header: PriceGate.csvHeader)
         }
         return result
     }

@@ -25,15 +25,9 @@ extension PostgresSink {
 
     /// Writes a run of corrections and cancels (and the bookkeeping of `progress`).
     nonisolated(nonsending) func writeAmendments(_ events: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
-        var uncertain: UncertainCommit?
         var unknown: [UnknownTrade] = []
-        var result = try await withRetries(table: options.ticksTable.description) { () throws(PostgresError) -> BatchResult in
-            if let pending = uncertain {
-                let committed = try self.resolve(pending)  // throws while its transaction is still running
-                uncertain = nil
-                if let committed { return committed }
-            }
-            return try self.writeAmendmentsOnce(events, progress: progress, unknown: &unknown) { uncertain = UncertainCommit(transaction: $0, result: $1) }
+        var result = try await writeOnceCommitted { (committing) throws(PostgresError) -> BatchResult in
+            try self.writeAmendmentsOnce(events, progress: progress, unknown: &unknown, committing: committing)
         }
         if !result.stored.isEmpty {
             candles?.noteCommit()
@@ -178,14 +172,6 @@ extension PostgresSink {
 
     private func recordUnknown(_ miss: UnknownTrade) {
         Counter(label: "tickd_ticks_rejected_total", dimensions: [("reason", RejectReason.unknownTrade.rawValue)]).increment()
-        var raw = Array(Self.amendmentCSVLine(miss.keyed).utf8)
-        do {
-            try raw.withUnsafeMutableBufferPointer {
-                try rejects?.record(source: "trade amendments", line: 0, reject: Reject(.unknownTrade, miss.detail), raw: UnsafeBufferPointer($0),
-                                    length: nil, header: Array(Self.amendmentCSVHeader.utf8))
-            }
-        } catch {
-            logger.error("could not dead-letter a correction or cancel", metadata: ["error": "\(error)", "event": "\(Self.amendmentCSVLine(miss.keyed))"])
-        }
+        deadLetter(Reject(.unknownTrade, miss.detail), source: "trade amendments", line: Self.amendmentCSVLine(miss.keyed), header: Self.amendmentCSVHeader)
     }
 }
