@@ -1,7 +1,7 @@
 /// The fields of one decoded line, as byte views (into the line or the decoder's scratch space),
 /// before any value is interpreted. Valid only until the decoder handles its next line.
 public struct RawRecord {
-    @usableFromInline var slots: InlineArray<10, UnsafeBufferPointer<UInt8>?>
+    @usableFromInline var slots: InlineArray<11, UnsafeBufferPointer<UInt8>?>
 
     public init() { slots = InlineArray(repeating: nil) }
 

@@ -2,7 +2,7 @@ import TickModel
 
 /// The fields a feed record can carry, whatever the feed calls them.
 public enum TickField: Int, CaseIterable, Sendable, CustomStringConvertible {
-    case time, symbol, open, high, low, close, volume, price, sequence, action
+    case time, symbol, open, high, low, close, volume, price, sequence, action, status
 
     /// Names accepted for each field, compared case-insensitively.
     public var aliases: [String] {
@@ -17,6 +17,7 @@ public enum TickField: Int, CaseIterable, Sendable, CustomStringConvertible {
         case .price: return ["price", "last", "px"]
         case .sequence: return ["seq", "sequence", "trade_id"]
         case .action: return ["action", "type", "event"]
+        case .status: return ["status", "state", "phase"]
         }
     }
 
@@ -48,7 +49,7 @@ public enum TickField: Int, CaseIterable, Sendable, CustomStringConvertible {
 
 extension TradeAction {
     /// Reads a record's action: `trade`, `correct` (or `correction`), `cancel` (or `cancelled`,
-    /// `canceled`), any case, surrounding blanks ignored; an empty one is a trade; nil for
+    /// `canceled`), `status`, any case, surrounding blanks ignored; an empty one is a trade; nil for
     /// anything else.
     public static func named(_ text: UnsafeBufferPointer<UInt8>) -> TradeAction? {
         var start = 0, end = text.count
@@ -62,6 +63,7 @@ extension TradeAction {
 
     private static let names: [(PackedName, TradeAction)] = [
         ("trade", .trade), ("correct", .correct), ("correction", .correct), ("cancel", .cancel), ("cancelled", .cancel), ("canceled", .cancel),
+        ("status", .status),
     ].map { name, action in (Array(name.utf8).withUnsafeBufferPointer { PackedName($0, lowercased: true)! }, action) }
 }
 

@@ -20,7 +20,8 @@ public enum JournalRecord {
             append(UInt64(bitPattern: tick.time.nanosecondsSinceEpoch), to: &out)
             appendString(tick.symbol.rawValue, to: &out, lengthBytes: 1)
             append(UInt64(bitPattern: keyed.tradeSeq), to: &out)
-            append(UInt64(bitPattern: tick.volume), to: &out)
+            // A status record has no volume: its status travels in the volume's place.
+            append(UInt64(bitPattern: tick.action == .status ? Int64(tick.status?.rawValue ?? 0) : tick.volume), to: &out)
             for price in [tick.open, tick.high, tick.low, tick.close] {
                 append(UInt64(bitPattern: price.units), to: &out)
                 out.append(price.scale)
@@ -56,9 +57,14 @@ public enum JournalRecord {
                 guard let value = reader.u64() else { return nil }
                 sequence = Int64(bitPattern: value)
             }
+            var status: TradingStatus?
+            if action == .status {
+                guard volume <= UInt64(UInt8.max), let named = TradingStatus(rawValue: UInt8(volume)) else { return nil }
+                status = named
+            }
             let tick = Tick(time: Timestamp(nanosecondsSinceEpoch: Int64(bitPattern: time)), symbol: Symbol(symbol),
                             open: prices[0], high: prices[1], low: prices[2], close: prices[3],
-                            volume: Int64(bitPattern: volume), feedSequence: sequence, action: action)
+                            volume: status == nil ? Int64(bitPattern: volume) : 0, feedSequence: sequence, action: action, status: status)
             ticks.append(KeyedTick(tick: tick, tradeSeq: Int64(bitPattern: tradeSeq)))
         }
         guard reader.atEnd else { return nil }

@@ -15,9 +15,12 @@ public struct Tick: Hashable, Sendable {
     /// What the record does to the trade with this symbol and `feedSequence` (trade id): prints
     /// it (a new trade, or a bar), corrects it, or cancels it.
     public var action: TradeAction
+    /// For a status record (`action == .status`): what the instrument (or, under
+    /// `TradingStatus.market`, the market) now is, from `time` on; its prices and volume are zero.
+    public var status: TradingStatus?
 
     public init(time: Timestamp, symbol: Symbol, open: Price, high: Price, low: Price, close: Price,
-                volume: Int64, feedSequence: Int64? = nil, action: TradeAction = .trade) {
+                volume: Int64, feedSequence: Int64? = nil, action: TradeAction = .trade, status: TradingStatus? = nil) {
         self.time = time
         self.symbol = symbol
         self.open = open
@@ -27,6 +30,13 @@ public struct Tick: Hashable, Sendable {
         self.volume = volume
         self.feedSequence = feedSequence
         self.action = action
+        self.status = status
+    }
+
+    /// A status record: `symbol` (or `TradingStatus.market`) is `status` from `time` on.
+    public static func status(_ status: TradingStatus, of symbol: Symbol, at time: Timestamp) -> Tick {
+        let zero = Price(units: 0, scale: 0)
+        return Tick(time: time, symbol: symbol, open: zero, high: zero, low: zero, close: zero, volume: 0, action: .status, status: status)
     }
 
     /// A trade: every price field is the trade price, volume the trade size.
@@ -38,9 +48,10 @@ public struct Tick: Hashable, Sendable {
 }
 
 /// What a feed record does. An exchange prints trades, and later may correct one (new price,
-/// size or time) or cancel it (a busted trade); both name the trade by symbol and trade id.
+/// size or time) or cancel it (a busted trade); both name the trade by symbol and trade id. A
+/// status record halts, suspends or resumes an instrument, or moves the market to a phase.
 public enum TradeAction: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-    case trade = 0, correct = 1, cancel = 2
+    case trade = 0, correct = 1, cancel = 2, status = 3
 
     /// The word feeds and messages use: `trade`, `correct`, `cancel`.
     public var description: String {
@@ -48,9 +59,10 @@ public enum TradeAction: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .trade: "trade"
         case .correct: "correct"
         case .cancel: "cancel"
+        case .status: "status"
         }
     }
 
     /// Whether it changes a stored trade rather than adding one.
-    public var isAmendment: Bool { self != .trade }
+    public var isAmendment: Bool { self == .correct || self == .cancel }
 }

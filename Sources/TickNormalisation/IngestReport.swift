@@ -25,6 +25,8 @@ public struct IngestReport: Sendable, Equatable {
     public var corrected = 0
     public var cancelled = 0
     public var unknownTrades = 0
+    /// Status records (halts, suspensions, resumptions, market phases) that changed a status.
+    public var statusChanges = 0
     public var rejectedByReason: [RejectReason: Int] = [:]
     public var seconds: Double = 0
     public var dryRun = false
@@ -71,6 +73,7 @@ public struct IngestReport: Sendable, Equatable {
         number("price_flagged", String(priceFlagged))
         number("corrected", String(corrected))
         number("cancelled", String(cancelled))
+        number("status_changes", String(statusChanges))
         number("dry_run", dryRun ? "true" : "false")
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

@@ -3,6 +3,9 @@ import TickModel
 
 /// Turns raw records into ticks, or into rejects with a reason.
 ///
+/// A status record (`action` `status`) needs a time and a status, and names an instrument, or
+/// the market with an empty symbol, `*` or `MARKET`.
+///
 /// Rules are checked in this order and the first that fails names the reject: the action is
 /// known; required fields present (a correction or cancel names its trade id; a cancel needs no
 /// price or volume); time parses; symbol cleans up and is accepted; prices parse, are finite and not
@@ -34,10 +37,11 @@ public struct Normaliser: Sendable {
         var action = TradeAction.trade
         if let actionText = record[.action] {
             guard let named = TradeAction.named(actionText) else {
-                return .failure(Reject(.unknownAction, "action '\(Self.text(actionText))' is not trade, correct or cancel"))
+                return .failure(Reject(.unknownAction, "action '\(Self.text(actionText))' is not trade, correct, cancel or status"))
             }
             action = named
         }
+        if action == .status { return status(record) }
         guard let timeText = record[.time] else { return .failure(Reject(.missingField, "time is missing")) }
         guard let symbolText = record[.symbol] else { return .failure(Reject(.missingField, "symbol is missing")) }
         if action.isAmendment && record[.sequence] == nil {
@@ -115,6 +119,41 @@ public struct Normaliser: Sendable {
         let zero = Price(units: 0, scale: 0)
         return .success(Tick(time: time, symbol: symbol, open: zero, high: zero, low: zero, close: zero, volume: 0,
                              feedSequence: tradeID, action: .cancel))
+    }
+
+    /// A status record: the instrument (or the market) is its status from its time on.
+    private mutating func status(_ record: RawRecord) -> Result<Tick, Reject> {
+        guard let timeText = record[.time] else { return .failure(Reject(.missingField, "time is missing")) }
+        guard let statusText = record[.status] else { return .failure(Reject(.missingField, "a status record's status is missing")) }
+        let time: Timestamp
+        switch TimeText.parse(timeText) {
+        case .instant(let instant): time = instant
+        case .naive(let wall): time = zone.instant(ofWallClock: wall)
+        case .invalid: return .failure(Reject(.badTime, "time '\(Self.text(timeText))' is not RFC 3339 or an epoch number"))
+        }
+        let word = Self.text(statusText).trimmingBlanks()
+        guard let status = TradingStatus(named: word) else {
+            return .failure(Reject(.unknownStatus, "status '\(word.debugEscaped)' is not halted, suspended, resumed, pre_open, open or closed"))
+        }
+        let symbolWord = record[.symbol].map { Self.text($0).trimmingBlanks().uppercased() } ?? ""
+        let symbol: Symbol
+        if symbolWord.isEmpty || symbolWord == "*" || symbolWord == "MARKET" {
+            guard status.isMarketStatus else {
+                return .failure(Reject(.unknownStatus, "the market is pre_open, open, closed, halted or resumed, not \(status)"))
+            }
+            symbol = TradingStatus.market
+        } else {
+            switch symbolFor(record[.symbol]!) {
+            case .success(let s): symbol = s
+            case .failure(.missing): return .failure(Reject(.missingField, "symbol is empty"))
+            case .failure(.reject(let reject)): return .failure(reject)
+            }
+            guard status.isInstrumentStatus else {
+                return .failure(Reject(.unknownStatus, "an instrument is halted, suspended or resumed; \(status) is a market phase"))
+            }
+        }
+        if let reject = beyondSkew(time) { return .failure(reject) }
+        return .success(.status(status, of: symbol, at: time))
     }
 
     private func beyondSkew(_ time: Timestamp) -> Reject? {

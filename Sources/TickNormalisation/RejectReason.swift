@@ -35,8 +35,14 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case priceLimit = "price_limit"
     /// The price is not on the exchange's tick grid (action `reject`).
     case offTick = "off_tick"
-    /// The record's action is not `trade`, `correct` or `cancel`.
+    /// The record's action is not `trade`, `correct`, `cancel` or `status`.
     case unknownAction = "unknown_action"
+    /// A status record's status is missing from the words it may be (an instrument: `halted`,
+    /// `suspended`, `resumed`; the market: `pre_open`, `open`, `closed`, `halted`, `resumed`).
+    case unknownStatus = "unknown_status"
+    /// A trade printed while its instrument was halted or suspended, or the market halted
+    /// (action `reject`; checked when the batch is written, redrivable after the resumption).
+    case halted
     /// A correction or cancel names a trade that is not stored (checked when the batch is
     /// written; redrivable once the trade is in).
     case unknownTrade = "unknown_trade"

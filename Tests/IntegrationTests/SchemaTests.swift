@@ -23,7 +23,7 @@ import TickSinks
     @Test func migrateTwiceChangesNothing() throws {
         let db = try TestDatabase()
         let first = try DatabaseCommands.migrate(config: db.config())
-        #expect(first.applied == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+        #expect(first.applied == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
         let before = try Self.snapshot(db)
         let second = try DatabaseCommands.migrate(config: db.config())
         #expect(second.applied == [])

@@ -192,6 +192,39 @@ struct TimescaleTests {
         try Self.expectCandlesMatch(db, "after cancels and a correction over a compressed chunk")
     }
 
+    @Test func haltsOverACompressedChunkHoldTradesOutOfTheCandlesAndLearntLateUndoNothing() async throws {
+        let db = try await Self.sampleDayReplayed()
+        #expect(try db.value("SELECT count(compress_chunk(c)) FROM show_chunks('market_ticks') c") == "1")
+        let fingerprint = "SELECT count(*), sum(volume), md5(string_agg(symbol || time || trade_seq || close || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"
+        let stored = try db.rows(fingerprint)
+        let volume = { try Int(#require(try db.value("SELECT volume::text FROM market_candles_1d WHERE symbol = 'SCOM'")))! }
+        let before = try volume()
+        // A halt the exchange called at 12:00 and lifted at 12:10, learnt after the day was stored
+        // and compressed: the trades of those minutes stay, and a replay of the day holds none.
+        let late = try await db.replay([TradingStatusTests.header, "2026-01-05T12:00:00+03:00,SCOM,,,,status,halted",
+                                        "2026-01-05T12:10:00+03:00,SCOM,,,,status,resumed"])
+        #expect(late.statusChanges == 2)
+        // (A copy: the same file would resume after its last committed line and read nothing.)
+        let copy = TickdProcess.temporaryPath("sample-day-again.csv")
+        try FileManager.default.copyItem(atPath: Self.sampleDay, toPath: copy)
+        let replayed = try await db.replay(files: [copy])
+        #expect(replayed.inserted == 0 && replayed.quarantined == 0, "\(replayed)")
+        #expect(try db.rows(fingerprint) == stored)
+        #expect(try db.value("SELECT count(*) FROM tickd_quarantine") == "0")
+        // After the close: a halt, a trade during it (held), one printed before it and delivered
+        // late, the resumption and a trade after it. The candles have the late and the last only.
+        let report = try await db.replay([TradingStatusTests.header, "2026-01-05T15:30:00+03:00,SCOM,,,,status,halted",
+                                          "2026-01-05T15:31:00+03:00,SCOM,23.55,1000,9200001,,", "2026-01-05T15:29:00+03:00,SCOM,23.50,7,9200002,,",
+                                          "2026-01-05T15:40:00+03:00,SCOM,,,,status,resumed", "2026-01-05T15:41:00+03:00,SCOM,23.45,11,9200003,,"])
+        #expect(report.quarantined == 1 && report.inserted == 2, "\(report)")
+        #expect(try volume() == before + 18)
+        try Self.expectCandlesMatch(db, "after a halt over a compressed chunk")
+        let released = try await Quarantine.release(config: db.config { $0.timescale = .on }, ids: nil)
+        #expect(released.stored == 1)
+        #expect(try volume() == before + 1018)
+        try Self.expectCandlesMatch(db, "after the held trade was released")
+    }
+
     @Test func replaysOverCompressedChunksStoreNothingTwiceAndLoseNothing() async throws {
         let db = try await Self.sampleDayReplayed()
         let fingerprint = "SELECT count(*), sum(volume), md5(string_agg(symbol || time || trade_seq || close || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"

@@ -115,6 +115,18 @@ import Yams
                             ("batch:\n  linger_ms: -2\n", "batch.linger_ms")])
     }
 
+    @Test func statusMessagesHaveAPrefixOfTheirOwnAndHaltsAPolicy() throws {
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: "redis:\n  prefix: \"prod:ticks:\"\n  status_prefix: \"prod:status:\"\nexchange:\n  halted_action: reject\n", to: &config)
+        #expect(config.redisStatusPrefix == "prod:status:" && config.schemaOptions.priceCheck.onHalted == .reject)
+        #expect(TickdConfig().schemaOptions.priceCheck.onHalted == .quarantine)
+        // A PSUBSCRIBE ticks:* must not get status messages, nor the other way round.
+        Self.expectRefused([("redis:\n  status_prefix: \"ticks:status:\"\n", "redis.status_prefix"),
+                            ("redis:\n  prefix: \"status:ticks:\"\n", "redis.status_prefix"),
+                            ("redis:\n  status_prefix: \"\"\n", "redis.status_prefix"),
+                            ("exchange:\n  halted_action: hold\n", "exchange.halted_action")])
+    }
+
     @Test func redisTLSFilesMustBeReadable() throws {
         var config = TickdConfig()
         try ConfigLoader.apply(yaml: "redis:\n  tls_ca_file: /etc/hostname\n  tls_cert_file: \"\"\n", to: &config)

@@ -78,8 +78,22 @@ import TickNormalisation
         // tick (66 bytes: SCOM, no trade id) and the second's fields before it (KCB: 64 bytes).
         let flag = 1 + 2 + Self.chunk(2).source.utf8.count + 8 + 4 + 66 + 64
         #expect(unknown[flag] == 1 | 2 << 1)  // a trade id follows; action 2, cancel
-        unknown[flag] = 1 | 3 << 1
+        unknown[flag] = 1 | 4 << 1  // an action no release writes
         #expect(unknown.withUnsafeBytes { JournalRecord.decode($0) } == nil)
+        unknown[flag] = 1 | 3 << 1  // a status record whose status (in the volume's place, 200) is none
+        #expect(unknown.withUnsafeBytes { JournalRecord.decode($0) } == nil)
+    }
+
+    @Test func statusRecordsTravelWithTheirStatus() throws {
+        let at = Timestamp(secondsSinceEpoch: 1_767_592_800)
+        let chunk = TickChunk(source: "tcp 127.0.0.1:9", throughLine: 4, ticks: [
+            KeyedTick(tick: .status(.halted, of: "SCOM", at: at), tradeSeq: 0),
+            KeyedTick(tick: .trade(time: at, symbol: "SCOM", price: Price(units: 2310, scale: 2), size: 100), tradeSeq: 1),
+            KeyedTick(tick: .status(.preOpen, of: TradingStatus.market, at: at), tradeSeq: 0),
+        ])
+        let decoded = JournalRecord.encode(chunk).withUnsafeBytes { JournalRecord.decode($0) }
+        #expect(decoded?.ticks == chunk.ticks)
+        #expect(decoded?.ticks.map(\.tick.status) == [.halted, nil, .preOpen])
     }
 
     @Test func aTornTailIsCutAtTheLastGoodRecordAndReported() throws {

@@ -35,13 +35,13 @@ import TickNormalisation
         report.accepted = 2
         report.countReject(.badTime)
         report.seconds = 0.5
-        #expect(report.json == #"{"read":3,"accepted":2,"rejected":1,"inserted":0,"published":0,"seconds":0.500,"ticks_per_second":4.0,"rejected_by_reason":{"bad_time":1},"filtered":0,"resumed":0,"quarantined":0,"price_rejected":0,"price_flagged":0,"corrected":0,"cancelled":0,"dry_run":false}"#)
+        #expect(report.json == #"{"read":3,"accepted":2,"rejected":1,"inserted":0,"published":0,"seconds":0.500,"ticks_per_second":4.0,"rejected_by_reason":{"bad_time":1},"filtered":0,"resumed":0,"quarantined":0,"price_rejected":0,"price_flagged":0,"corrected":0,"cancelled":0,"status_changes":0,"dry_run":false}"#)
     }
 
     @Test func everyReasonCodeIsSnakeCaseAndUnique() {
         let codes = RejectReason.allCases.map(\.rawValue)
         #expect(Set(codes).count == codes.count)
         #expect(codes.allSatisfy { $0.allSatisfy { $0.isLowercase || $0 == "_" || $0.isNumber } })
-        #expect(codes.count == 19)
+        #expect(codes.count == 21)
     }
 }

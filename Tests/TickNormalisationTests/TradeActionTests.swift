@@ -33,7 +33,7 @@ import TickNormalisation
         #expect(try Self.outcome(&decoder, "2026-01-05T07:01:00Z,SCOM,abc,,7,cancelled")?.get().action == .cancel)
         #expect(Self.outcome(&decoder, "2026-01-05T07:01:00Z,SCOM,,,,cancel") == .failure(Reject(.missingField, "a cancel names its trade by trade_id (seq), which is missing")))
         #expect(Self.outcome(&decoder, "2026-01-05T07:01:00Z,SCOM,23.10,100,,correct") == .failure(Reject(.missingField, "a correct names its trade by trade_id (seq), which is missing")))
-        #expect(Self.outcome(&decoder, "2026-01-05T07:01:00Z,SCOM,23.10,100,7,status") == .failure(Reject(.unknownAction, "action 'status' is not trade, correct or cancel")))
+        #expect(Self.outcome(&decoder, "2026-01-05T07:01:00Z,SCOM,23.10,100,7,bust") == .failure(Reject(.unknownAction, "action 'bust' is not trade, correct, cancel or status")))
         #expect(Self.outcome(&decoder, "2026-01-05T07:01:00Z,SCOM,,,x,cancel") == .failure(Reject(.badNumber, "seq 'x' is not a whole number")))
     }
 
@@ -45,5 +45,28 @@ import TickNormalisation
         #expect(corrected?.action == .correct && corrected?.volume == 5)
         #expect(try Self.outcome(&decoder, #"{"time":"2026-01-05T07:01:00Z","symbol":"SCOM","price":23.2,"size":5,"action":null}"#)?.get().action == .trade)
         #expect(try Self.outcome(&decoder, #"{"time":"2026-01-05T07:01:00Z","symbol":"SCOM","price":23.2,"size":5,"type":""}"#)?.get().action == .trade)
+    }
+
+    @Test func statusRecordsNameAnInstrumentOrTheMarket() throws {
+        var decoder = Self.decoder(.csv)
+        #expect(Self.outcome(&decoder, "time,symbol,price,volume,trade_id,action,status") == nil)
+        let halted = try Self.outcome(&decoder, "2026-01-05T07:00:00Z,scom,,,,status, Halted ")?.get()
+        #expect(halted == .status(.halted, of: "SCOM", at: Timestamp(secondsSinceEpoch: 1_767_596_400)))
+        for market in ["", "*", "market"] {
+            let phase = try Self.outcome(&decoder, "2026-01-05T06:30:00Z,\(market),,,,status,pre-open")?.get()
+            #expect(phase?.symbol == TradingStatus.market && phase?.status == .preOpen && phase?.action == .status)
+        }
+        #expect(Self.outcome(&decoder, "2026-01-05T07:00:00Z,SCOM,,,,status,open")
+                == .failure(Reject(.unknownStatus, "an instrument is halted, suspended or resumed; open is a market phase")))
+        #expect(Self.outcome(&decoder, "2026-01-05T07:00:00Z,,,,,status,suspended")
+                == .failure(Reject(.unknownStatus, "the market is pre_open, open, closed, halted or resumed, not suspended")))
+        #expect(Self.outcome(&decoder, "2026-01-05T07:00:00Z,SCOM,,,,status,frozen")
+                == .failure(Reject(.unknownStatus, "status 'frozen' is not halted, suspended, resumed, pre_open, open or closed")))
+        #expect(Self.outcome(&decoder, "2026-01-05T07:00:00Z,SCOM,,,,status,") == .failure(Reject(.missingField, "a status record's status is missing")))
+        // The listing applies to instruments, as for trades.
+        #expect(Self.outcome(&decoder, "2026-01-05T07:00:00Z,NOPE,,,,status,halted") == .failure(Reject(.unknownSymbol, "'NOPE' is not a listed instrument")))
+        var ndjson = Self.decoder(.ndjson)
+        let suspended = try Self.outcome(&ndjson, #"{"ts":"2026-01-05T07:00:00Z","sym":"SCOM","type":"status","state":"suspended"}"#)?.get()
+        #expect(suspended?.status == .suspended && suspended?.action == .status)
     }
 }

@@ -21,6 +21,7 @@ extension ConfigKeys {
         }, value: { .text($0.exchangeProfile.name) }),
         .choice("exchange.price_limit_action", \.priceLimitAction),
         .choice("exchange.off_tick_action", \.offTickAction),
+        .choice("exchange.halted_action", \.haltedAction),
         .integer("exchange.stale_after_ms", 1000...86_400_000, \.staleAfterMilliseconds),
         .integer("exchange.feed_silent_after_ms", 1000...86_400_000, \.feedSilentAfterMilliseconds),
     ]
@@ -80,11 +81,9 @@ extension ConfigKeys {
     ]
 
     static let redis: [ConfigKey<TickdConfig>] = [
-        .text("redis.prefix", \.redisPrefix, check: { (prefix, key) throws(ConfigError) in
-            guard !prefix.isEmpty, prefix.utf8.count <= 64, !prefix.contains(where: { $0.isWhitespace }) else {
-                throw ConfigError(key: key, "must be 1-64 characters without blanks, e.g. \"ticks:\"")
-            }
-            return prefix
+        .text("redis.prefix", \.redisPrefix, check: { (prefix, key) throws(ConfigError) in try channelPrefix(prefix, key, example: "ticks:") }),
+        .text("redis.status_prefix", \.redisStatusPrefix, check: { (prefix, key) throws(ConfigError) in
+            try channelPrefix(prefix, key, example: "status:")
         }),
         .integer("redis.max_backlog", 0...100_000_000, \.redisMaxBacklog),
         .integer("redis.timeout_ms", 10...600_000, \.redisTimeoutMilliseconds),
@@ -159,6 +158,14 @@ extension ConfigKeys {
         .flag("metrics.allow_public", \.metricsAllowPublic),
     ]
 
+    /// A Redis channel prefix: 1-64 characters without blanks.
+    @Sendable static func channelPrefix(_ prefix: String, _ key: String, example: String) throws(ConfigError) -> String {
+        guard !prefix.isEmpty, prefix.utf8.count <= 64, !prefix.contains(where: { $0.isWhitespace }) else {
+            throw ConfigError(key: key, "must be 1-64 characters without blanks, e.g. \"\(example)\"")
+        }
+        return prefix
+    }
+
     /// A file tickd's user can read (the TLS files).
     @Sendable static func readablePEM(_ file: String, _ key: String) throws(ConfigError) -> String {
         guard FileManager.default.isReadableFile(atPath: file) else {
@@ -175,6 +182,11 @@ extension ConfigKeys {
         }
         if config.redisTLSKeyFile != nil && config.redisTLSCertFile == nil {
             throw ConfigError(key: "redis.tls_key_file", "is set without redis.tls_cert_file: give the client certificate too")
+        }
+        // A PSUBSCRIBE on either prefix must get its own messages only.
+        if config.redisStatusPrefix.hasPrefix(config.redisPrefix) || config.redisPrefix.hasPrefix(config.redisStatusPrefix) {
+            throw ConfigError(key: "redis.status_prefix",
+                              "'\(config.redisStatusPrefix)' overlaps redis.prefix '\(config.redisPrefix)': give status messages a prefix of their own, e.g. \"status:\"")
         }
     }
 }

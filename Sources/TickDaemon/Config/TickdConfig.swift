@@ -18,6 +18,11 @@ public struct TickdConfig: Sendable {
     /// the day's limit band, or off the tick grid.
     public var priceLimitAction = PriceCheck.Action.quarantine
     public var offTickAction = PriceCheck.Action.accept
+    /// `exchange.halted_action`: a trade on a halted or suspended instrument, or during a
+    /// market-wide halt.
+    public var haltedAction = PriceCheck.Action.quarantine
+    /// `redis.status_prefix`: status messages go to `<prefix><SYMBOL>` and `<prefix>market`.
+    public var redisStatusPrefix = "status:"
     /// `exchange.stale_after_ms`, `exchange.feed_silent_after_ms`: during the session, an
     /// instrument without a trade this long is stale; no tick at all this long, the feed is silent.
     public var staleAfterMilliseconds = 1_800_000
@@ -141,7 +146,7 @@ public struct TickdConfig: Sendable {
                       retentionDays: retentionDays, exchangeZone: timezone,
                       closingPrice: exchangeProfile.closingPrice, tickSizes: exchangeProfile.tickSizes,
                       priceCheck: PriceCheck(limitPercent: exchangeProfile.limitPercent, tickSizes: exchangeProfile.tickSizes,
-                                             onPriceLimit: priceLimitAction, onOffTick: offTickAction),
+                                             onPriceLimit: priceLimitAction, onOffTick: offTickAction, onHalted: haltedAction),
                       session: exchangeProfile.session)
     }
 

@@ -25,7 +25,7 @@ public enum Quarantine {
     }
 
     /// Writes the held trades `ids` (all when nil) through the engine, as one chunk, without the
-    /// price checks — the operator vouched for them — publishes what was stored, and marks them
+    /// price checks and the trading holds — the operator vouched for them — publishes what was stored, and marks them
     /// released. Releasing twice stores nothing twice (a stored trade is unchanged the second time).
     public static func release(config: TickdConfig, ids: [Int64]?, logger: Logger = Logger(label: "tickd.quarantine")) async throws -> Released {
         let db = try DatabaseCommands.connect(config, purpose: "quarantine release")
@@ -33,7 +33,9 @@ public enum Quarantine {
         guard !entries.isEmpty else { return Released() }
         let url = try config.requireDatabaseURL(for: "quarantine release")
         var options = config.schemaOptions
-        options.priceCheck = PriceCheck(limitPercent: nil, tickSizes: nil)
+        // Nor the trading holds: a trade released while its instrument is still halted is stored,
+        // its message flagged `halted`.
+        options.priceCheck = PriceCheck(limitPercent: nil, tickSizes: nil, onHalted: .accept)
         let io = BlockingIO.start()
         do {
             let released = try await release(entries, on: db, config: config, url: url, options: options, io: io, logger: logger)

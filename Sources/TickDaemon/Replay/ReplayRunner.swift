@@ -163,6 +163,7 @@ extension IngestReport {
             case .trade: inserted += 1
             case .correct: corrected += 1
             case .cancel: cancelled += 1
+            case .status: break
             }
         }
         if result.unknownTrades > 0 {
@@ -170,6 +171,7 @@ extension IngestReport {
             rejected += result.unknownTrades
             rejectedByReason[.unknownTrade, default: 0] += result.unknownTrades
         }
+        statusChanges += result.statusChanges
         quarantined += result.quarantined
         priceRejected += result.priceRejected
         priceFlagged += result.priceFlagged
@@ -190,6 +192,7 @@ extension IngestReport {
         corrected += other.corrected
         cancelled += other.cancelled
         unknownTrades += other.unknownTrades
+        statusChanges += other.statusChanges
     }
 
     /// Adds one source's counts.

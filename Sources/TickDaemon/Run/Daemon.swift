@@ -113,7 +113,7 @@ public struct Daemon {
         let services = [ServiceGroupConfiguration.ServiceConfiguration(service: ingest, successTerminationBehavior: .gracefullyShutdownGroup,
                                                                        serviceName: "ingest")]
             + sources.services
-            + (try operations(listing: listing, first: first, watch: watch, readiness: readiness, stats: stats))
+            + (try operations(listing: listing, first: first, watch: watch, readiness: readiness, stats: stats, url: url, io: io))
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                     logger: logger)
         groupConfig.maximumGracefulShutdownDuration = .milliseconds(config.drainTimeoutMilliseconds)
@@ -144,11 +144,11 @@ public struct Daemon {
         return journal
     }
 
-    /// The services around the engine and its sources: the listing reload, the market watch,
-    /// tests' extra services, the metrics endpoint, and systemd's notifications (last, so that it
+    /// The services around the engine and its sources: the listing reload, the market watch, the
+    /// trading status (clock and messages), tests' extra services, the metrics endpoint, and systemd's notifications (last, so that it
     /// is the first to hear of a shutdown: STOPPING=1 at once).
     private func operations(listing: Listing?, first: WriterLane, watch: MarketWatch?, readiness: Readiness,
-                            stats: DaemonStats) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
+                            stats: DaemonStats, url: String, io: BlockingIO) throws -> [ServiceGroupConfiguration.ServiceConfiguration] {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listing {
             services.append(.init(service: ListingReloadService(listing: listing, lane: first,
@@ -157,6 +157,11 @@ public struct Daemon {
                                   successTerminationBehavior: .ignore, serviceName: "instrument list"))
         }
         if let watch { services.append(.init(service: watch, successTerminationBehavior: .ignore, serviceName: "market watch")) }
+        services.append(.init(service: TradingStatusService(url: url, redis: try config.publisherOptions(), prefix: config.redisStatusPrefix,
+                                                            session: config.exchangeProfile.session,
+                                                            zone: try config.exchangeZone(), interval: .milliseconds(500), io: io,
+                                                            logger: Logger(label: "tickd.status")),
+                              successTerminationBehavior: .ignore, serviceName: "trading status"))
         services += extraServices.map { .init(service: $0, successTerminationBehavior: .ignore) }
         if let address = config.metricsAddress, let registry = metricsRegistry {
             let (host, port) = try ConfigLoader.hostPort(address, key: "metrics.address", allowZero: true)

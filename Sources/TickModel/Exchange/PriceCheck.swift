@@ -7,6 +7,10 @@ public struct PriceCheck: Sendable, Equatable {
         case priceLimit = "price_limit"
         /// Not a whole number of its band's ticks.
         case offTick = "off_tick"
+        /// Printed while its instrument was halted, or the market was.
+        case halted
+        /// Printed while its instrument was suspended.
+        case suspended
 
         public static func < (a: Violation, b: Violation) -> Bool { a.rawValue < b.rawValue }
     }
@@ -31,12 +35,16 @@ public struct PriceCheck: Sendable, Equatable {
     public var tickSizes: TickSizeTable?
     public var onPriceLimit: Action
     public var onOffTick: Action
+    /// For a trade on a halted or suspended instrument, or during a market-wide halt.
+    public var onHalted: Action
 
-    public init(limitPercent: Price?, tickSizes: TickSizeTable?, onPriceLimit: Action = .quarantine, onOffTick: Action = .accept) {
+    public init(limitPercent: Price?, tickSizes: TickSizeTable?, onPriceLimit: Action = .quarantine, onOffTick: Action = .accept,
+                onHalted: Action = .quarantine) {
         self.limitPercent = limitPercent
         self.tickSizes = tickSizes
         self.onPriceLimit = onPriceLimit
         self.onOffTick = onOffTick
+        self.onHalted = onHalted
     }
 
     /// Whether any rule can apply.
@@ -55,7 +63,13 @@ public struct PriceCheck: Sendable, Equatable {
 
     /// The action for a trade with these violations (nil when it broke none).
     public func action(for violations: [Violation]) -> Action? {
-        violations.map { $0 == .priceLimit ? onPriceLimit : onOffTick }.max()
+        violations.map { violation in
+            switch violation {
+            case .priceLimit: onPriceLimit
+            case .offTick: onOffTick
+            case .halted, .suspended: onHalted
+            }
+        }.max()
     }
 
     /// |price − reference| ≤ reference × percent / 100, exactly: a trade on the limit is within.

@@ -26,23 +26,12 @@ struct BatchSQL {
         RETURNING c.symbol, owed.published_seq + 1, c.last_seq
         """
     static let transactionID = "SELECT txid_current()"
-    /// Trades held back by the price checks ($9: each one's violations, comma-separated). A trade
-    /// held or released before is left as it is, unless it comes with other values (a
-    /// correction): then it is held again with them.
-    static let quarantine = """
-        INSERT INTO tickd_quarantine (time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
-        SELECT q.time, q.symbol, q.trade_seq, q.open, q.high, q.low, q.close, q.volume, string_to_array(q.violations, ','),
-               q.previous_close, q.limit_percent
-        FROM unnest($1::timestamptz[], $2::text[], $3::int8[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
-                    $8::int8[], $9::text[], $10::numeric[], $11::numeric[])
-             AS q(time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
-        ON CONFLICT (symbol, time, trade_seq) DO UPDATE SET
-            open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume,
-            violations = EXCLUDED.violations, previous_close = EXCLUDED.previous_close, limit_percent = EXCLUDED.limit_percent,
-            quarantined_at = now(), released_at = NULL
-        WHERE (tickd_quarantine.open, tickd_quarantine.high, tickd_quarantine.low, tickd_quarantine.close, tickd_quarantine.volume)
-              IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
-        """
+    /// Trades held back by the price checks and the trading holds ($9: each one's violations,
+    /// comma-separated). A trade held or released before is left as it is, unless it comes with
+    /// other values (a correction): then it is held again with them. A trade stored as it is (a
+    /// replay of a day whose halt was learnt after its trades went in) is not held; the statement
+    /// returns how many were left out so.
+    let quarantine: String
     /// Per session. JIT compiles a statement whose estimated cost passes jit_above_cost; a batch
     /// statement is small, but a chunk that compression left full of dead rows until VACUUM
     /// inflates its estimate, and the merge path's check spent 175 of its 229 ms compiling.
@@ -50,7 +39,8 @@ struct BatchSQL {
     /// The statements of every batch, prepared once per connection (parsed and planned once).
     var prepared: [(name: String, sql: String)] {
         [("tickd_reserve_seqs", reserveSeqs), ("tickd_latest", latest), ("tickd_official_close", officialClose), ("tickd_offsets", offsets),
-         ("tickd_position", position), ("tickd_published", published), ("tickd_mark_published", markAllPublished)]
+         ("tickd_position", position), ("tickd_published", published), ("tickd_mark_published", markAllPublished),
+         ("tickd_status_changes", TradingStatusSQL.changeCount)]
     }
     /// Whether a transaction is still running (`UncertainCommit`).
     static let transactionStatus = "SELECT txid_status($1)"
@@ -58,6 +48,29 @@ struct BatchSQL {
     init(_ options: SchemaOptions) {
         let ticks = options.ticksTable.sql
         let stocks = options.stocksTable.sql
+        quarantine = """
+            WITH q AS (
+                SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::int8[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
+                                     $8::int8[], $9::text[], $10::numeric[], $11::numeric[])
+                     AS q(time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
+            ), stored AS (
+                SELECT q.* FROM q WHERE EXISTS (
+                    SELECT 1 FROM \(ticks) m WHERE m.symbol = q.symbol AND m.time = q.time AND m.trade_seq = q.trade_seq
+                    AND (m.open, m.high, m.low, m.close, m.volume) = (q.open, q.high, q.low, q.close, q.volume))
+            ), held AS (
+                INSERT INTO tickd_quarantine (time, symbol, trade_seq, open, high, low, close, volume, violations, previous_close, limit_percent)
+                SELECT q.time, q.symbol, q.trade_seq, q.open, q.high, q.low, q.close, q.volume, string_to_array(q.violations, ','),
+                       q.previous_close, q.limit_percent
+                FROM q WHERE NOT EXISTS (SELECT 1 FROM stored s WHERE s.symbol = q.symbol AND s.time = q.time AND s.trade_seq = q.trade_seq)
+                ON CONFLICT (symbol, time, trade_seq) DO UPDATE SET
+                    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close, volume = EXCLUDED.volume,
+                    violations = EXCLUDED.violations, previous_close = EXCLUDED.previous_close, limit_percent = EXCLUDED.limit_percent,
+                    quarantined_at = now(), released_at = NULL
+                WHERE (tickd_quarantine.open, tickd_quarantine.high, tickd_quarantine.low, tickd_quarantine.close, tickd_quarantine.volume)
+                      IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
+            )
+            SELECT count(*) FROM stored
+            """
         createStaging = """
             CREATE TEMP TABLE IF NOT EXISTS tickd_staging (
                 time timestamptz NOT NULL, symbol text NOT NULL, trade_seq bigint NOT NULL,

@@ -5,19 +5,24 @@ import TickNormalisation
 
 /// One batch, one transaction, in as few round trips as libpq allows:
 ///
-/// 1. a pipeline: `BEGIN`, the transaction id, and for the fast path a savepoint and the seq
-///    reservation of every symbol in the batch;
+/// 1. a pipeline: `BEGIN`, the transaction id, the count of trading-status changes (halts,
+///    resumptions) the batch was classified under, and for the fast path a savepoint and the seq reservation of every
+///    symbol in the batch;
 /// 2. binary `COPY` of the numbered rows into the ticks table (COPY cannot be pipelined) — or,
 ///    when a tick is already stored, the merge path's statements;
 /// 3. a pipeline: the latest prices, the bookkeeping (offsets, positions, outbox watermark), and
 ///    `COMMIT`.
 extension PostgresSink {
-    func writeOnce(_ ticks: [KeyedTick], quarantine: [PriceGate.Held] = [], progress: BatchProgress,
-                   committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult {
+    /// Returns nil, having rolled back, when `verifyHolds` and status changes were recorded since
+    /// the batch was classified (`priceGate.holds`, now read again): classify it again.
+    func writeOnce(_ ticks: [KeyedTick], quarantine: [PriceGate.Held] = [], progress: BatchProgress, verifyHolds: Bool,
+                   committing: (String, BatchResult) -> Void) throws(PostgresError) -> BatchResult? {
         let db = try connected()
         do throws(PostgresError) {
             let numbering = ticks.isEmpty ? nil : SeqNumbering(ticks)
             var head = [Statement("BEGIN", operation: "begin"), Statement(BatchSQL.transactionID, operation: "begin")]
+            if verifyHolds { head.append(Statement(prepared: "tickd_status_changes", [], operation: "read tickd_trading_status_changes")) }
+            let countersIndex = head.count + 1
             if let numbering {
                 head += [Statement("SAVEPOINT tickd_new", operation: "savepoint"),
                          Statement(prepared: "tickd_reserve_seqs", [
@@ -29,8 +34,13 @@ extension PostgresSink {
             }
             let opened = try db.pipeline(head)
             let transaction = opened[1].value(row: 0, column: 0) ?? ""
+            if verifyHolds, opened[2].value(row: 0, column: 0).flatMap({ Int64($0) }) != priceGate.holds.count {
+                try db.execute("ROLLBACK")
+                priceGate.holds = try TradingHolds(db.execute(TradingStatusSQL.changes))
+                return nil
+            }
             var stored: [StoredTick]?
-            if let numbering { stored = try storeNew(numbering, counters: opened[3], on: db) }
+            if let numbering { stored = try storeNew(numbering, counters: opened[countersIndex], on: db) }
             var tail: [Statement] = []
             if stored != nil { tail.append(Statement("RELEASE SAVEPOINT tickd_new", operation: "savepoint")) }
             let merging = !ticks.isEmpty && stored == nil
@@ -41,6 +51,7 @@ extension PostgresSink {
                 tail.append(latestStatement(newest))
                 tail.append(officialCloseStatement((stored ?? []).map(\.keyed)))
             }
+            let quarantineIndex = quarantine.isEmpty ? nil : tail.count
             if !quarantine.isEmpty { tail.append(quarantineStatement(quarantine)) }
             tail += bookkeeping(progress, stored: stored?.count ?? 0)
             var result = BatchResult(stored: stored ?? [])
@@ -54,6 +65,7 @@ extension PostgresSink {
                 mergedBatches += 1
                 Counter(label: "tickd_database_merge_batches_total").increment()
             }
+            if let quarantineIndex { result.heldButStored = done[quarantineIndex].value(row: 0, column: 0).flatMap { Int($0) } ?? 0 }
             if let latestIndex {
                 let moved = done[latestIndex]
                 result.latestMoved = Set((0..<moved.rowCount).compactMap { moved.value(row: $0, column: 0).map { Symbol($0) } })
@@ -161,11 +173,11 @@ extension PostgresSink {
         ], operation: "update \(options.stocksTable) previous_close")
     }
 
-    /// Holds trades the price checks quarantined, in the batch's transaction.
+    /// Holds trades the price checks and the trading holds quarantined, in the batch's transaction.
     private func quarantineStatement(_ held: [PriceGate.Held]) -> Statement {
         func numbers(_ values: [Price?]) -> String { PostgresArray.plain(values.map { $0?.description ?? "NULL" }) }
         let ticks = held.map(\.keyed)
-        return Statement(BatchSQL.quarantine, [
+        return Statement(sql.quarantine, [
             PostgresArray.plain(ticks.map { $0.tick.time.rfc3339(fractionDigits: 6) }), PostgresArray.text(ticks.map(\.tick.symbol.rawValue)),
             PostgresArray.int64(ticks.map(\.tradeSeq)), numbers(ticks.map(\.tick.open)), numbers(ticks.map(\.tick.high)),
             numbers(ticks.map(\.tick.low)), numbers(ticks.map(\.tick.close)), PostgresArray.int64(ticks.map(\.tick.volume)),

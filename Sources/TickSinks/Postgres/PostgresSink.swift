@@ -139,13 +139,15 @@ public final class PostgresSink {
     /// server on a new connection whether the batch's rows are stored (`UncertainCommit`), and
     /// either returns the batch as committed or writes it again — never both, never neither.
     ///
-    /// Corrections and cancels (`TradeAction`) are applied in feed order: the batch is written as
-    /// runs of trades and runs of amendments, one transaction each, the bookkeeping with the last.
+    /// Corrections, cancels and status records (`TradeAction`) are applied in feed order: the
+    /// batch is written as runs of trades, of amendments and of status records, one transaction
+    /// each, the bookkeeping with the last.
     public nonisolated(nonsending) func write(_ batch: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
-        guard batch.contains(where: { $0.tick.action.isAmendment }) else { return try await writeTrades(batch, progress: progress) }
+        guard batch.contains(where: { $0.tick.action != .trade }) else { return try await writeTrades(batch, progress: progress) }
+        func kind(_ action: TradeAction) -> Int { action == .trade ? 0 : action == .status ? 2 : 1 }
         var runs: [[KeyedTick]] = []
         for keyed in batch {
-            if let last = runs.last?.last, last.tick.action.isAmendment == keyed.tick.action.isAmendment {
+            if let last = runs.last?.last, kind(last.tick.action) == kind(keyed.tick.action) {
                 runs[runs.count - 1].append(keyed)
             } else {
                 runs.append([keyed])
@@ -154,7 +156,11 @@ public final class PostgresSink {
         var result = BatchResult()
         for (index, run) in runs.enumerated() {
             let part = index == runs.count - 1 ? progress : BatchProgress()
-            let written = run[0].tick.action.isAmendment ? try await writeAmendments(run, progress: part) : try await writeTrades(run, progress: part)
+            let written = switch kind(run[0].tick.action) {
+            case 0: try await writeTrades(run, progress: part)
+            case 1: try await writeAmendments(run, progress: part)
+            default: try await writeStatuses(run, progress: part)
+            }
             result.add(written)
         }
         return result
@@ -181,8 +187,14 @@ public final class PostgresSink {
     private nonisolated(nonsending) func writeDay(_ ticks: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         var checked = PriceGate.Outcome()
         let result = try await writeOnceCommitted { (committing) throws(PostgresError) -> BatchResult in
-            checked = try self.priceGate.classify(ticks, on: self.connected())
-            return try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress, committing: committing)
+            // Again when a halt, suspension or resumption committed since the last batch.
+            while true {
+                checked = try self.priceGate.classify(ticks, on: self.connected())
+                if let written = try self.writeOnce(checked.passed, quarantine: checked.quarantined, progress: progress,
+                                                    verifyHolds: !ticks.isEmpty, committing: committing) {
+                    return written
+                }
+            }
         }
         if !result.stored.isEmpty { candles?.noteCommit() }
         return try settle(checked, result)
@@ -244,7 +256,7 @@ public final class PostgresSink {
     /// dead-letters the rejected ones, counts both and the quarantined.
     private func settle(_ checked: PriceGate.Outcome, _ committed: BatchResult) throws(SinkError) -> BatchResult {
         var result = committed
-        result.quarantined = checked.quarantined.count
+        result.quarantined = checked.quarantined.count - committed.heldButStored
         result.priceRejected = checked.rejected.count
         result.priceFlagged = checked.flags.count
         if !checked.flags.isEmpty {
@@ -255,7 +267,8 @@ public final class PostgresSink {
         PriceCheckMetrics.count(checked)
         if let session = options.session { countOutsideSession(result.stored, session) }
         for held in checked.rejected {
-            let reason: RejectReason = held.violations.contains(.priceLimit) ? .priceLimit : .offTick
+            let reason: RejectReason = held.violations.contains(where: { $0 == .halted || $0 == .suspended }) ? .halted
+                : held.violations.contains(.priceLimit) ? .priceLimit : .offTick
             let detail = held.violations.map(\.rawValue).joined(separator: ",")
                 + (held.previousClose.map { " (previous close \($0), limit \(held.limitPercent?.description ?? "none") %)" } ?? "")
             deadLetter(Reject(reason, detail), source: "price checks", line: PriceGate.csvLine(held.keyed), header: PriceGate.csvHeader)

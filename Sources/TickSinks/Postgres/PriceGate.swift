@@ -74,20 +74,27 @@ final class PriceGate {
         return Int(local >= 0 ? local / 86_400 : (local - 86_399) / 86_400)
     }
 
-    /// Sorts `ticks` (all of one trading day) by the checks, fetching references it lacks.
+    /// When instruments and the market were halted, as the last batch knew (`TradingHolds`).
+    var holds = TradingHolds()
+
+    /// Sorts `ticks` (all of one trading day) by the checks and the holds, fetching references
+    /// it lacks.
     func classify(_ ticks: [KeyedTick], on db: Connection, now: ContinuousClock.Instant = .now) throws(PostgresError) -> Outcome {
-        guard check.isActive, let first = ticks.first else { return Outcome(passed: ticks) }
-        let day = day(of: first.tick.time)
-        let missing = Set(ticks.map(\.tick.symbol)).filter { symbol in
-            guard let known = references[symbol] else { return true }
-            return known.day != day || now - known.fetched >= Self.refetchAfter
-        }.sorted { $0.rawValue < $1.rawValue }
-        if !missing.isEmpty { try fetch(missing, day: day, on: db, now: now) }
+        guard check.isActive || holds.holdsAny, let first = ticks.first else { return Outcome(passed: ticks) }
+        if check.isActive {
+            let day = day(of: first.tick.time)
+            let missing = Set(ticks.map(\.tick.symbol)).filter { symbol in
+                guard let known = references[symbol] else { return true }
+                return known.day != day || now - known.fetched >= Self.refetchAfter
+            }.sorted { $0.rawValue < $1.rawValue }
+            if !missing.isEmpty { try fetch(missing, day: day, on: db, now: now) }
+        }
         var outcome = Outcome()
         for keyed in ticks {
-            let reference = references[keyed.tick.symbol]
-            let violations = check.violations(of: keyed.tick.close, previousClose: reference?.previousClose,
-                                              limitPercent: reference?.limitPercent)
+            let reference = check.isActive ? references[keyed.tick.symbol] : nil
+            var violations = check.isActive ? check.violations(of: keyed.tick.close, previousClose: reference?.previousClose,
+                                                               limitPercent: reference?.limitPercent) : []
+            if holds.holdsAny, let held = holds.violation(for: keyed.tick) { violations.append(held) }
             switch check.action(for: violations) {
             case nil:
                 outcome.passed.append(keyed)

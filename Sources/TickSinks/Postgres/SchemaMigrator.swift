@@ -25,7 +25,8 @@ public struct SchemaMigrator {
                         Step(version: 7, description: "price checks: tickd_quarantine (held-back trades), tickd_price_limits (per-symbol, per-day limit overrides)"),
                         Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice"),
                         Step(version: 9, description: "stocks owner: tickd_database.stocks_owner, tickd when migrate created stocks, else the application"),
-                        Step(version: 10, description: "trade events: tickd_trade_events (corrections and cancels, under their seqs)")]
+                        Step(version: 10, description: "trade events: tickd_trade_events (corrections and cancels, under their seqs)"),
+                        Step(version: 11, description: "trading status: tickd_trading_status (halted, suspended and resumed instruments; the market's phase)")]
 
     /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
     public static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -122,6 +123,8 @@ public struct SchemaMigrator {
                     try db.execute(SchemaSQL.stocksOwner[1], [owner.rawValue])
                 case 10:
                     try db.execute(SchemaSQL.tradeEvents)
+                case 11:
+                    try db.execute(SchemaSQL.tradingStatus)
                 case 4:
                     // Replaces the candles of earlier releases (views or aggregates: derived data only).
                     let storage = mode ?? .plain

@@ -142,6 +142,31 @@ enum SchemaSQL {
         CREATE INDEX IF NOT EXISTS tickd_trade_events_previous_idx ON tickd_trade_events (symbol, previous_time);
         """
 
+    /// The status of each instrument that was ever halted, suspended or resumed, and of the market
+    /// (symbol `*`): what it is, since when, why, and who said so (`feed`, `operator`, `clock`);
+    /// the Stock Soko backend reads it. And every change, from which the sink knows whether an
+    /// instrument was halted at a trade's time.
+    static let tradingStatus = """
+        CREATE TABLE IF NOT EXISTS tickd_trading_status (
+            symbol text PRIMARY KEY,
+            status text NOT NULL CHECK (status IN ('halted', 'suspended', 'resumed', 'pre_open', 'open', 'closed')),
+            since timestamptz NOT NULL,
+            reason text,
+            source text NOT NULL CHECK (source IN ('feed', 'operator', 'clock')),
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        -- Every change, for what was in force when: a trade is held by the status at its time.
+        CREATE TABLE IF NOT EXISTS tickd_trading_status_changes (
+            symbol text NOT NULL,
+            since timestamptz NOT NULL,
+            status text NOT NULL CHECK (status IN ('halted', 'suspended', 'resumed', 'pre_open', 'open', 'closed')),
+            reason text,
+            source text NOT NULL CHECK (source IN ('feed', 'operator', 'clock')),
+            recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            PRIMARY KEY (symbol, since, status)
+        )
+        """
+
     /// Who owns `stocks` ($1: `tickd` or `application`): `tickd seed` updates the rows of a table
     /// tickd created, and only adds rows to the application's unless asked to overwrite.
     static let stocksOwner = [

@@ -81,6 +81,10 @@ public struct BatchResult: Sendable, Equatable {
     public var restoredLatest: [Symbol: LatestTrade] = [:]
     /// Symbols a cancel left without any trade: `last:<SYMBOL>` is deleted.
     public var clearedLatest: Set<Symbol> = []
+    /// Status records that changed an instrument's or the market's status.
+    public var statusChanges = 0
+    /// Trades the checks would hold that are stored as they are (not held, not counted).
+    var heldButStored = 0
 
     public init(stored: [StoredTick] = [], latestMoved: Set<Symbol> = []) {
         self.stored = stored
@@ -104,6 +108,7 @@ public struct BatchResult: Sendable, Equatable {
         priceRejected += later.priceRejected
         priceFlagged += later.priceFlagged
         unknownTrades += later.unknownTrades
+        statusChanges += later.statusChanges
     }
 }
 
