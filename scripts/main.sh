@@ -5,7 +5,8 @@
 # stocks rows and what Redis got; cancels a busted trade and shows its effect; then starts the
 # daemon (`tickd run`) with a TCP listener, halts EQTY for 20 minutes (the feed halts it, an
 # operator lifts it), streams the next day's opening hour into it as a feed publisher would,
-# stops it with SIGTERM, and shows the result; stops the servers when done.
+# stops it with SIGTERM, and shows the result; splits SCOM 2-for-1 from the day after and shows
+# that day's band, previous_close and the candles in today's shares; stops the servers when done.
 set -euo pipefail
 source "$(dirname "$0")/lib/services.sh"
 cd "$ROOT"
@@ -103,3 +104,21 @@ psql "$DATABASE_URL" -P pager=off -c \
   -c "SELECT symbol, array_to_string(violations, ',') AS held_for, count(*) AS trades FROM tickd_quarantine GROUP BY 1, 2 ORDER BY 1, 2"
 [ "$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM tickd_quarantine WHERE 'halted' = ANY (violations)")" -gt 0 ] \
   || log "(no EQTY trade held: an earlier run stored that hour before the halt was known, and a halt learnt late undoes nothing; delete .tickd-dev/ to see it hold them)"
+
+# A split: SCOM 2-for-1 from 2026-01-07. That day's band is centred on half the official close of
+# the 6th, so trades near half the old price are stored and one at the old price is held.
+log "SCOM splits 2-for-1 from 2026-01-07 (tickd corporate-actions import), then trades at 12.10, 12.15 and (the old price) 24.20:"
+printf 'symbol,ex_date,kind,ratio\nSCOM,2026-01-07,split,2:1\n' > "$DEV_DIR/corporate-actions.csv"
+"$TICKD" corporate-actions import "$DEV_DIR/corporate-actions.csv"
+printf 'time,symbol,price,volume,trade_id\n%s\n%s\n%s\n' "2026-01-07T09:30:05+03:00,SCOM,12.10,1000,3000001" \
+  "2026-01-07T09:31:10+03:00,SCOM,12.15,500,3000002" "2026-01-07T09:32:00+03:00,SCOM,24.20,100,3000003" \
+  | "$TICKD" replay - --report json --dead-letter "$DEAD_LETTERS"
+psql "$DATABASE_URL" -P pager=off \
+  -c "SELECT symbol, latest_price, previous_close, previous_close * 0.9 AS band_low, previous_close * 1.1 AS band_high FROM stocks WHERE symbol = 'SCOM'" \
+  -c "SELECT close, volume, array_to_string(violations, ',') AS held_for, previous_close FROM tickd_quarantine WHERE symbol = 'SCOM' AND time >= '2026-01-07T00:00:00+03:00'"
+log "SCOM's daily candles as traded, and in today's shares (market_candles_1d_adjusted):"
+psql "$DATABASE_URL" -P pager=off -c \
+  "SELECT 'as traded' AS candles, (bucket AT TIME ZONE 'Africa/Nairobi')::date AS day, open, high, low, close, volume FROM market_candles_1d WHERE symbol = 'SCOM'
+   UNION ALL SELECT 'adjusted', (bucket AT TIME ZONE 'Africa/Nairobi')::date, open, high, low, close, volume FROM market_candles_1d_adjusted WHERE symbol = 'SCOM'
+   ORDER BY 1 DESC, 2"
+

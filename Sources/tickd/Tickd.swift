@@ -13,7 +13,7 @@ struct Tickd: AsyncParsableCommand {
         abstract: "Market-data ingestion daemon for Stock Soko (NSE): feeds → OHLCV → PostgreSQL/TimescaleDB → Redis.",
         version: "0.1.0",
         subcommands: [RunCommand.self, ReplayCommand.self, MigrateCommand.self, SeedCommand.self, CheckConfigCommand.self,
-                      JournalCommand.self, RedriveCommand.self, QuarantineCommand.self, StatusCommand.self, GrantsCommand.self])
+                      JournalCommand.self, RedriveCommand.self, QuarantineCommand.self, StatusCommand.self, CorporateActionsCommand.self, GrantsCommand.self])
 }
 
 /// Exit codes of SPEC.md.

@@ -87,8 +87,9 @@ struct TimescaleTests {
         let ticks = "SELECT count(*), md5(string_agg(symbol || time || trade_seq || close || volume || seq, ',' ORDER BY symbol, time, trade_seq)) FROM market_ticks"
         let stored = try db.rows(ticks)
         // What an earlier release left: materialised-only aggregates ordered by time alone,
-        // never refreshed for a past day, and no step 4.
-        var old = "DROP MATERIALIZED VIEW market_candles_1d; DROP MATERIALIZED VIEW market_candles_1h; DROP MATERIALIZED VIEW market_candles_1m;\n"
+        // never refreshed for a past day, and no step 4 (nor the adjusted views over the candles).
+        var old = "DROP VIEW market_candles_1d_adjusted, market_candles_1h_adjusted, market_candles_1m_adjusted;\n"
+        old += "DROP MATERIALIZED VIEW market_candles_1d; DROP MATERIALIZED VIEW market_candles_1h; DROP MATERIALIZED VIEW market_candles_1m;\n"
         for (view, bucket) in [("market_candles_1m", "time_bucket(INTERVAL '1 minute', time)"), ("market_candles_1h", "time_bucket(INTERVAL '1 hour', time)"),
                                ("market_candles_1d", "time_bucket(INTERVAL '1 day', time, 'Africa/Nairobi')")] {
             old += """
@@ -105,6 +106,7 @@ struct TimescaleTests {
         #expect(outcome.applied == [4] && outcome.mode == .timescale)
         #expect(try db.rows(ticks) == stored)
         try Self.expectCandlesMatch(db, "after the upgrade")
+        #expect(try db.value("SELECT count(*) FROM market_candles_1d_adjusted") == db.value("SELECT count(*) FROM market_candles_1d"))
     }
 
     @Test func migrateAndRefreshesTouchOnlyTheCandlesOfTheirOwnSchema() async throws {
@@ -223,6 +225,37 @@ struct TimescaleTests {
         #expect(released.stored == 1)
         #expect(try volume() == before + 1018)
         try Self.expectCandlesMatch(db, "after the held trade was released")
+    }
+
+    @Test func aSplitAdjustsTheCandlesOverACompressedChunkAndTheNextDaysBand() async throws {
+        let db = try await Self.sampleDayReplayed()
+        #expect(try db.value("SELECT count(compress_chunk(c)) FROM show_chunks('market_ticks') c") == "1")
+        let path = TickdProcess.temporaryPath("split.csv")
+        try "SCOM,2026-01-06,split,2:1\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let imported = try TickdProcess.run(["corporate-actions", "import", path], environment: ["DATABASE_URL": db.url, "TICKD_TIMESCALE_ENABLED": "on"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        // Every SCOM candle of the sample day in today's shares, the others as traded.
+        for view in ["market_candles_1m", "market_candles_1h", "market_candles_1d"] {
+            let wrong = try db.value("""
+                SELECT count(*) FROM \(view) c JOIN \(view)_adjusted a USING (bucket, symbol)
+                WHERE CASE WHEN c.symbol = 'SCOM'
+                      THEN (a.open, a.high, a.low, a.close, a.volume, a.vwap) IS DISTINCT FROM
+                           (round(c.open / 2, 4), round(c.high / 2, 4), round(c.low / 2, 4), round(c.close / 2, 4), c.volume * 2, round(c.vwap / 2, 4))
+                      ELSE (a.open, a.close, a.volume) IS DISTINCT FROM (c.open, c.close, c.volume) END
+                """)
+            #expect(wrong == "0", "\(view)")
+            #expect(try db.value("SELECT count(*) FROM \(view)_adjusted") == db.value("SELECT count(*) FROM \(view)"))
+        }
+        // The next day's trade near half the price is within its band, and its previous_close is
+        // the sample day's official close (VWAP on the 0.05 grid) halved, on the grid again.
+        let next = try await db.replay(["time,symbol,price,volume,trade_id", "2026-01-06T09:30:00+03:00,SCOM,11.80,100,9300001"],
+                                       config: db.config(nse: true) { $0.timescale = .on })
+        #expect(next.inserted == 1 && next.quarantined == 0, "\(next)")
+        let expected = try db.value("""
+            SELECT (round(round(sum(close * volume) / sum(volume) / 0.05) * 0.05 / 2 / 0.05) * 0.05)::numeric(12,2)::text
+            FROM market_ticks WHERE symbol = 'SCOM' AND time < '2026-01-06T00:00:00+03:00'
+            """)
+        #expect(try db.value("SELECT previous_close::text FROM stocks WHERE symbol = 'SCOM'") == expected)
     }
 
     @Test func replaysOverCompressedChunksStoreNothingTwiceAndLoseNothing() async throws {

@@ -184,6 +184,10 @@ import TickSinks
         }, "\(second.output)")
         second.signal(SIGTERM)
         #expect(second.waitForExit(timeout: .seconds(30)) == 0, "\(second.output)")
+        // The second start found the clock's phase recorded: no change of its own (unless the
+        // session moved on meanwhile).
+        let marketChanges = try db.value("SELECT count(*) FROM tickd_trading_status_changes WHERE symbol = '*'")
+        #expect(marketChanges == "1" || phaseNow() != expected, "\(marketChanges ?? "")")
         _ = try redis.command(["DEL", "\(statusPrefix)SCOM", "\(statusPrefix)market"])
     }
 }

@@ -47,8 +47,27 @@ public enum Quarantine {
         }
     }
 
+    /// Writes held trades through the engine again with the configuration's checks (after a
+    /// corporate action changed the band they broke): those that pass are stored, published and
+    /// marked released; the rest stay held.
+    static func recheck(_ entries: [Entry], config: TickdConfig, logger: Logger) async throws -> Released {
+        guard !entries.isEmpty else { return Released() }
+        let db = try DatabaseCommands.connect(config, purpose: "re-check held trades")
+        let url = try config.requireDatabaseURL(for: "re-check held trades")
+        let io = BlockingIO.start()
+        do {
+            let outcome = try await release(entries, on: db, config: config, url: url, options: config.schemaOptions, io: io, logger: logger,
+                                            onlyStored: true)
+            await io.shutdown()
+            return outcome
+        } catch {
+            await io.shutdown()
+            throw DatabaseCommands.explainingPermission(error, command: .run, config: config)
+        }
+    }
+
     private static func release(_ entries: [Entry], on db: Connection, config: TickdConfig, url: String, options: SchemaOptions,
-                                io: BlockingIO, logger: Logger) async throws -> Released {
+                                io: BlockingIO, logger: Logger, onlyStored: Bool = false) async throws -> Released {
         let engine = try await EngineAssembly.open(config: config, url: url, io: io, options: options, logger: logger)
         return try await engine.using { engine in
             try await engine.recoverOutbox()
@@ -62,7 +81,11 @@ public enum Quarantine {
             _ = try await engine.flushCandles()
             var released = Released(released: entries.count, stored: stored.withLock { $0 })
             released.published = try await pipeline.finish()?.published ?? 0
-            try QuarantineStore.markReleased(entries.map(\.id), on: db)
+            if onlyStored {
+                released.released = try QuarantineStore.markReleasedWhereStored(entries.map(\.id), ticksTable: options.ticksTable, on: db)
+            } else {
+                try QuarantineStore.markReleased(entries.map(\.id), on: db)
+            }
             logger.notice("released quarantined trades", metadata: ["released": "\(released.released)", "stored": "\(released.stored)",
                                                                      "published": "\(released.published)"])
             return released

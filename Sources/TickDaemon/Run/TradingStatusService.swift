@@ -134,8 +134,9 @@ final class TradingStatusFollower {
         let phase = TradingStatus.phase(of: session, atLocalSeconds: wall.secondsSinceEpoch + zone.offsetSeconds(at: wall))
         guard phase != clockPhase else { return }
         if clockPhase == nil, let market = try TradingStatusStore.all(on: db).first(where: { $0.symbol == TradingStatus.market }),
-           market.source != "clock" {
-            // Started within a period whose phase a feed or an operator set: theirs holds.
+           market.source != "clock" || market.status == phase {
+            // Started within a period whose phase a feed or an operator set (theirs holds), or
+            // whose phase is recorded already (a restart records no change).
             clockPhase = phase
             return
         }
@@ -145,7 +146,10 @@ final class TradingStatusFollower {
 
     private func connected() throws(PostgresError) -> Connection {
         if let db, db.isOpen { return db }
-        let fresh = try Connection(conninfo: url, defaults: PostgresSink.connectionDefaults)
+        // A short connect timeout: a step holds up a stopping tickd for as long as it blocks.
+        var defaults = PostgresSink.connectionDefaults
+        defaults["connect_timeout"] = "2"
+        let fresh = try Connection(conninfo: url, defaults: defaults)
         db = fresh
         return fresh
     }

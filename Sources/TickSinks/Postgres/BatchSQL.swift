@@ -232,7 +232,7 @@ struct BatchSQL {
                 SELECT l.symbol, l.trading_day, (l.trading_day::timestamp AT TIME ZONE $1) AS day_start
                 FROM touched t JOIN tickd_latest l ON l.symbol = t.symbol
                 WHERE l.previous_close_day IS DISTINCT FROM l.trading_day OR t.first < (l.trading_day::timestamp AT TIME ZONE $1)
-            ), \(officialCloses(options, of: "due")), settled AS (
+            ), \(officialCloses(options, of: "due", dayColumn: "trading_day")), settled AS (
                 UPDATE tickd_latest l SET previous_close = COALESCE(o.close, l.previous_close), previous_close_day = u.trading_day
                 FROM due u LEFT JOIN official o ON o.symbol = u.symbol
                 WHERE l.symbol = u.symbol
@@ -243,11 +243,13 @@ struct BatchSQL {
             """
     }
 
-    /// Two CTEs: `days`, each stored day of the symbols of `input` (columns symbol, day_start)
-    /// in the window before its day_start, and `official`, per symbol the official close of the
-    /// latest of those days that has one. The previous_close update and the price checks'
-    /// references both read them.
-    static func officialCloses(_ options: SchemaOptions, of input: String) -> String {
+    /// Two CTEs: `days`, each stored day of the symbols of `input` (columns symbol, day_start and
+    /// the trading day in `dayColumn`) in the window before its day_start, and `official`, per
+    /// symbol the official close of the latest of those days that has one, in the shares of the
+    /// input's day: divided by the ratios of the corporate actions whose ex-date lies after that
+    /// day and on or before the input's (a 2-for-1 split halves it), rounded to the tick grid. The
+    /// previous_close update and the price checks' references both read them.
+    static func officialCloses(_ options: SchemaOptions, of input: String, dayColumn: String) -> String {
         let (close, qualifies) = officialCloseRule(options)
         return """
             days AS (
@@ -257,9 +259,25 @@ struct BatchSQL {
                 FROM \(input) i JOIN \(options.ticksTable.sql) m ON m.symbol = i.symbol
                  AND m.time >= i.day_start - interval '\(officialCloseWindowDays) days' AND m.time < i.day_start
                 GROUP BY 1, 2
+            ), unadjusted AS (
+                SELECT DISTINCT ON (d.symbol) d.symbol, d.day, \(close) AS close FROM days d WHERE \(qualifies) ORDER BY d.symbol, d.day DESC
             ), official AS (
-                SELECT DISTINCT ON (d.symbol) d.symbol, \(close) AS close FROM days d WHERE \(qualifies) ORDER BY d.symbol, d.day DESC
+                SELECT u.symbol, CASE WHEN f.new = f.old THEN u.close ELSE \(gridRounded("u.close * f.old / f.new", options, scaleOf: "u.close")) END AS close
+                FROM unadjusted u JOIN \(input) i ON i.symbol = u.symbol
+                CROSS JOIN LATERAL (SELECT tickd_product(a.ratio_old) AS old, tickd_product(a.ratio_new) AS new FROM tickd_corporate_actions a
+                                    WHERE a.symbol = u.symbol AND a.ex_date > u.day AND a.ex_date <= i.\(dayColumn)) f
             )
+            """
+    }
+
+    /// `value` rounded to the nearest tick of the profile's grid, halves up (TickSizeTable.rounded
+    /// does the same); without a grid, to the scale of `scaleOf`.
+    static func gridRounded(_ value: String, _ options: SchemaOptions, scaleOf: String) -> String {
+        guard let grid = options.tickSizes else { return "round(\(value), scale(\(scaleOf)))" }
+        let bounds = grid.bands.map(\.from.description).joined(separator: ","), steps = grid.bands.map(\.tick.description).joined(separator: ",")
+        return """
+            (SELECT round((\(value)) / b.tick) * b.tick FROM unnest('{\(bounds)}'::numeric[], '{\(steps)}'::numeric[]) AS b(lower, tick)
+             WHERE (\(value)) >= b.lower ORDER BY b.lower DESC LIMIT 1)
             """
     }
 
@@ -271,13 +289,8 @@ struct BatchSQL {
             return ("d.last", "true")
         case .vwap(let minimumVolume):
             let qualifies = "d.volume >= \(minimumVolume) AND d.volume > 0"
-            guard let grid = options.tickSizes else { return ("d.vwap", qualifies) }
-            let bounds = grid.bands.map(\.from.description).joined(separator: ","), steps = grid.bands.map(\.tick.description).joined(separator: ",")
-            // Nearest tick, halves up, with the tick's scale (TickSizeTable.rounded does the same).
-            return ("""
-                (SELECT round(d.vwap / b.tick) * b.tick FROM unnest('{\(bounds)}'::numeric[], '{\(steps)}'::numeric[]) AS b(lower, tick)
-                 WHERE d.vwap >= b.lower ORDER BY b.lower DESC LIMIT 1)
-                """, qualifies)
+            guard options.tickSizes != nil else { return ("d.vwap", qualifies) }
+            return (gridRounded("d.vwap", options, scaleOf: "d.vwap"), qualifies)
         }
     }
 }

@@ -129,15 +129,16 @@ final class PriceGate {
     }
 
     /// Per symbol ($2) and day ($3, days since 1970-01-01, in zone $1): the official close of the
-    /// last day before it with one (else the close `stocks` holds), and the day's limit ($4, or
-    /// the override in `tickd_price_limits`, NULL when lifted).
+    /// last day before it with one, in the day's shares (a split since divides it), else the close
+    /// `stocks` holds; and the day's limit ($4, or the override in `tickd_price_limits`, NULL when
+    /// lifted).
     static func referenceSQL(_ options: SchemaOptions) -> String {
         """
             WITH q AS (
                 SELECT s.symbol, DATE '1970-01-01' + $3::int AS day,
                        ((DATE '1970-01-01' + $3::int)::timestamp AT TIME ZONE $1) AS day_start
                 FROM unnest($2::text[]) AS s(symbol)
-            ), \(BatchSQL.officialCloses(options, of: "q"))
+            ), \(BatchSQL.officialCloses(options, of: "q", dayColumn: "day"))
             SELECT q.symbol, COALESCE(o.close, st.previous_close)::text,
                    (CASE WHEN pl.symbol IS NULL THEN $4::numeric ELSE pl.limit_percent END)::text
             FROM q LEFT JOIN official o ON o.symbol = q.symbol

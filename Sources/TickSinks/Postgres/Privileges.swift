@@ -33,7 +33,8 @@ public enum Privileges {
         ("tickd_source_offsets", "SELECT, INSERT, UPDATE"), ("tickd_positions", "SELECT, INSERT, UPDATE"),
         ("tickd_quarantine", "SELECT, INSERT, UPDATE"), ("tickd_price_limits", "SELECT"),
         ("tickd_database", "SELECT"), ("tickd_trade_events", "SELECT, INSERT"),
-        ("tickd_trading_status", "SELECT, INSERT, UPDATE"), ("tickd_trading_status_changes", "SELECT, INSERT")]
+        ("tickd_trading_status", "SELECT, INSERT, UPDATE"), ("tickd_trading_status_changes", "SELECT, INSERT"),
+        ("tickd_corporate_actions", "SELECT, INSERT, UPDATE")]
 
     /// What `command` needs, for the tables of `options` as the connection resolves them.
     public static func needed(by command: Command, options: SchemaOptions, on db: Connection) throws(PostgresError) -> [Need] {

@@ -44,6 +44,22 @@ public enum QuarantineStore {
         }
     }
 
+    /// Marks those of `ids` released whose trade is now stored with its held values (a re-check
+    /// stored them); returns how many.
+    public static func markReleasedWhereStored(_ ids: [Int64], ticksTable: TableName, on db: Connection) throws(SinkError) -> Int {
+        do {
+            return try db.execute("""
+                UPDATE tickd_quarantine q SET released_at = now()
+                WHERE q.id = ANY($1::int8[]) AND q.released_at IS NULL AND EXISTS (
+                    SELECT 1 FROM \(ticksTable.sql) m WHERE m.symbol = q.symbol AND m.time = q.time AND m.trade_seq = q.trade_seq
+                    AND (m.open, m.high, m.low, m.close, m.volume) = (q.open, q.high, q.low, q.close, q.volume))
+                RETURNING q.id
+                """, [PostgresArray.int64(ids)]).rowCount
+        } catch {
+            throw SinkError(table: "tickd_quarantine", underlying: error.during("update tickd_quarantine"))
+        }
+    }
+
     static func trade(_ row: [String?]) -> HeldTrade? {
         guard let id = row[0].flatMap({ Int64($0) }), let micros = row[1].flatMap({ Int64($0) }), let symbol = row[2],
               let tradeSeq = row[3].flatMap({ Int64($0) }), let open = row[4].flatMap(PostgresSink.price),

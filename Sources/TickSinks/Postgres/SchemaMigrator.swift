@@ -26,7 +26,8 @@ public struct SchemaMigrator {
                         Step(version: 8, description: "quarantine: one row per trade (symbol, time, trade_seq), so a replay holds nothing twice"),
                         Step(version: 9, description: "stocks owner: tickd_database.stocks_owner, tickd when migrate created stocks, else the application"),
                         Step(version: 10, description: "trade events: tickd_trade_events (corrections and cancels, under their seqs)"),
-                        Step(version: 11, description: "trading status: tickd_trading_status (halted, suspended and resumed instruments; the market's phase)")]
+                        Step(version: 11, description: "trading status: tickd_trading_status (halted, suspended and resumed instruments; the market's phase)"),
+                        Step(version: 12, description: "corporate actions: tickd_corporate_actions (splits, bonus issues, consolidations), candles in today's shares (market_candles_*_adjusted)")]
 
     /// The advisory lock key tickd's migrations take, so two `tickd migrate` never interleave.
     public static let advisoryLock = 0x7469_636B_6400  // "tickd"
@@ -125,6 +126,8 @@ public struct SchemaMigrator {
                     try db.execute(SchemaSQL.tradeEvents)
                 case 11:
                     try db.execute(SchemaSQL.tradingStatus)
+                case 12:
+                    try db.execute(SchemaSQL.corporateActions)
                 case 4:
                     // Replaces the candles of earlier releases (views or aggregates: derived data only).
                     let storage = mode ?? .plain
@@ -139,6 +142,10 @@ public struct SchemaMigrator {
                                [String(step.version), step.description, stepMode?.rawValue])
                 outcome.applied.append(step.version)
                 logger.info("applied schema step", metadata: ["version": "\(step.version)", "step": "\(step.description)"])
+            }
+            // Over the candles as they are now (step 4 and a conversion drop and create them).
+            if appliedVersions.contains(12) || outcome.applied.contains(12) {
+                try db.execute(SchemaSQL.adjustedCandles(options, schema: schema))
             }
             try db.execute("COMMIT")
             outcome.mode = mode ?? .plain

@@ -167,6 +167,46 @@ enum SchemaSQL {
         )
         """
 
+    /// Splits, bonus issues and consolidations (`tickd corporate-actions import`), and an exact
+    /// product aggregate for their ratios.
+    static let corporateActions = """
+        CREATE TABLE IF NOT EXISTS tickd_corporate_actions (
+            symbol text NOT NULL,
+            ex_date date NOT NULL,
+            kind text NOT NULL CHECK (kind IN ('split', 'bonus', 'consolidation')),
+            ratio_new bigint NOT NULL CHECK (ratio_new > 0),
+            ratio_old bigint NOT NULL CHECK (ratio_old > 0),
+            imported_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (symbol, ex_date, kind)
+        );
+        CREATE OR REPLACE AGGREGATE tickd_product(numeric) (sfunc = numeric_mul, stype = numeric, initcond = '1');
+        """
+
+    /// The candles in today's shares: every bucket before a corporate action's ex-date has its
+    /// prices times old/new (4 places) and its volume times new/old; `price_factor` says by what.
+    /// Buckets on or after the last ex-date, and instruments without one, are as traded.
+    static func adjustedCandles(_ o: SchemaOptions, schema: String) -> String {
+        candles(o).map { candle in
+            func price(_ column: String) -> String { "CASE WHEN f.new = f.old THEN c.\(column) ELSE round(c.\(column) * f.old / f.new, 4) END AS \(column)" }
+            return """
+                CREATE OR REPLACE VIEW \(quotedIdentifier(schema)).\(candle.view)_adjusted AS
+                SELECT c.bucket, c.symbol, \(price("open")), \(price("high")), \(price("low")), \(price("close")),
+                       CASE WHEN f.new = f.old THEN c.volume ELSE round(c.volume * f.new / f.old, 4) END AS volume,
+                       c.ticks, c.turnover, \(price("vwap")), round(f.old / f.new, 10) AS price_factor
+                FROM \(candle.name(in: schema)) c
+                CROSS JOIN LATERAL (SELECT tickd_product(a.ratio_old) AS old, tickd_product(a.ratio_new) AS new
+                                    FROM tickd_corporate_actions a
+                                    WHERE a.symbol = c.symbol AND a.ex_date > (c.bucket AT TIME ZONE \(sqlLiteral(o.exchangeZone)))::date) f;
+
+                """
+        }.joined()
+    }
+
+    /// The adjusted views go before the candles they read are dropped.
+    static func dropAdjustedCandles(_ o: SchemaOptions, schema: String) -> String {
+        candles(o).reversed().map { "DROP VIEW IF EXISTS \(quotedIdentifier(schema)).\($0.view)_adjusted;\n" }.joined()
+    }
+
     /// Who owns `stocks` ($1: `tickd` or `application`): `tickd seed` updates the rows of a table
     /// tickd created, and only adds rows to the application's unless asked to overwrite.
     static let stocksOwner = [
@@ -294,7 +334,7 @@ enum SchemaSQL {
     /// Drops the candles of `mode` (coarsest first: the hour and day may be built on the minute).
     /// Without CASCADE: a view of the application's built on a candle stops the migration.
     static func dropCandles(_ o: SchemaOptions, mode: StorageMode, schema: String) -> String {
-        candles(o).reversed().map { "DROP \(mode == .timescale ? "MATERIALIZED VIEW" : "VIEW") IF EXISTS \($0.name(in: schema));\n" }.joined()
+        dropAdjustedCandles(o, schema: schema) + candles(o).reversed().map { "DROP \(mode == .timescale ? "MATERIALIZED VIEW" : "VIEW") IF EXISTS \($0.name(in: schema));\n" }.joined()
     }
 
     /// The refresh of each candle aggregate, finest first, up to the start of the current bucket:
