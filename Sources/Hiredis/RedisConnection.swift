@@ -81,6 +81,17 @@ public final class RedisConnection {
         return Self.copy(reply.pointee)
     }
 
+    /// Reads the next reply of a command whose answer only matters when it is an error (a
+    /// publisher's PUBLISH, XADD, SET): nil, or the error's text. Copies nothing else.
+    public func readError() throws(RedisError) -> String? {
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw ioError("read") }
+        let reply = raw!.assumingMemoryBound(to: redisReply.self)
+        defer { freeReplyObject(raw) }
+        guard reply.pointee.type == REDIS_REPLY_ERROR else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: reply.pointee.str, count: Int(reply.pointee.len)), as: UTF8.self)
+    }
+
     private func expectOK(_ reply: RedisReply, what: String) throws(RedisError) {
         if case .error(let message) = reply { throw RedisError(kind: .reply, message: "\(what): \(message)") }
     }

@@ -43,6 +43,9 @@ final class TestDatabase {
         config.instrumentsFile = Self.repositoryRoot.appendingPathComponent("Seeds/stocks.csv").path
         config.deadLetterPath = FileManager.default.temporaryDirectory.appendingPathComponent("\(schema)-dead.jsonl").path
         config.batchMaxTicks = 1000
+        // The tests share one Redis: streams of 100,000 entries a symbol for every test's prefix
+        // would grow it by hundreds of megabytes over a run.
+        config.redisStreamMaxLength = 1000
         change(&config)
         return config
     }

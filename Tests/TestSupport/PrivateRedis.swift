@@ -41,11 +41,15 @@ public final class PrivateRedis: @unchecked Sendable {
                                  "--tls-auth-clients", tls.clientCertificates ? "yes" : "no"] } ?? [])
         try process.run()
         self.process = process
-        for _ in 0..<200 {
+        // Until it answers, or exits (its log says why); a loaded machine may take seconds, so
+        // the bound is far off (two seconds once made a busy run fail).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline && process.isRunning {
             if Self.answers(port: port) { return }
             usleep(10_000)
         }
-        throw NSError(domain: "PrivateRedis", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start on \(port)"])
+        let log = (try? String(contentsOfFile: "\(directory)/redis.log", encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: " | ") ?? ""
+        throw NSError(domain: "PrivateRedis", code: 1, userInfo: [NSLocalizedDescriptionKey: "redis-server did not start on \(port): \(log)"])
     }
 
     /// Stops the server (SIGKILL: an outage, not a tidy shutdown) and waits for it to exit.

@@ -86,6 +86,7 @@ extension ConfigKeys {
             try channelPrefix(prefix, key, example: "status:")
         }),
         .integer("redis.max_backlog", 0...100_000_000, \.redisMaxBacklog),
+        .integer("redis.stream_max_len", 0...100_000_000, \.redisStreamMaxLength),
         .integer("redis.timeout_ms", 10...600_000, \.redisTimeoutMilliseconds),
         .integer("redis.retry_max_backoff_ms", 10...600_000, \.redisRetryMaxBackoffMilliseconds),
         .integer("redis.drain_timeout_ms", 0...3_600_000, \.redisDrainTimeoutMilliseconds),

@@ -43,6 +43,7 @@ extension TickdConfig {
                                        timeout: .milliseconds(redisTimeoutMilliseconds),
                                        maxBackoff: .milliseconds(redisRetryMaxBackoffMilliseconds))
         options.tls = RedisTLS(caFile: redisTLSCAFile, certFile: redisTLSCertFile, keyFile: redisTLSKeyFile)
+        options.streamMaxLength = redisStreamMaxLength
         return options
     }
 }

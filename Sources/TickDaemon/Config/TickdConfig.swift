@@ -75,6 +75,8 @@ public struct TickdConfig: Sendable {
     /// `redis.*`: channel prefix, backlog bound while Redis is away, timeouts.
     public var redisPrefix = "ticks:"
     public var redisMaxBacklog = 100_000
+    /// `redis.stream_max_len`: entries kept (about) per symbol in `<prefix>stream:<SYMBOL>`; 0: no streams.
+    public var redisStreamMaxLength = 100_000
     public var redisTimeoutMilliseconds = 2000
     public var redisRetryMaxBackoffMilliseconds = 5000
     /// How long a finishing replay waits for the publisher to send what is queued.

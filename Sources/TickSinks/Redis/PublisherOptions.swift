@@ -17,6 +17,9 @@ public struct PublisherOptions: Sendable {
     public var pipelineLimit: Int
     /// How a `rediss://` server is verified (CA file, client certificate).
     public var tls = RedisTLS()
+    /// Each message is also appended to the stream `<prefix>stream:<SYMBOL>` under the ID
+    /// `<seq>-0`, trimmed to about this many entries per symbol; 0: no streams.
+    public var streamMaxLength = 100_000
 
     public init(url: RedisURL, prefix: String = "ticks:", maxBacklog: Int = 100_000, timeout: Duration = .seconds(2),
                 initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5), pipelineLimit: Int = 2000) {

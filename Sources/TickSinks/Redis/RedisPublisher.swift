@@ -12,8 +12,9 @@ import TickModel
 ///
 /// `enqueue` (called after each commit) turns a batch into messages and returns at once. The
 /// publisher sends them as one pipeline per job on its executor: `PUBLISH <prefix><SYMBOL> <json>`
-/// per tick and `SET <prefix>last:<SYMBOL> <json>` for the newest tick of each symbol whose latest
-/// price moved. When Redis is unreachable it keeps the messages (up to `maxBacklog`), retries on a
+/// and `XADD <prefix>stream:<SYMBOL> MAXLEN ~ N <seq>-0 tick <json>` per tick (a stream a
+/// subscriber re-reads missed seqs from), and `SET <prefix>last:<SYMBOL> <json>` for the newest
+/// tick of each symbol whose latest price moved. When Redis is unreachable it keeps the messages (up to `maxBacklog`), retries on a
 /// timer with capped backoff and sends them when Redis is back, oldest first. Past the bound
 /// (while unreachable) it skips the oldest, counts them and logs the seq ranges a subscriber must
 /// re-read from the database. Delivery is at least once: after a connection breaks mid-pipeline a
@@ -236,6 +237,7 @@ public actor RedisPublisher {
             // The whole pipeline is encoded into one reused buffer and handed to hiredis at once.
             commands.removeAll()
             let prefix = Array(options.prefix.utf8)
+            let streaming = options.streamMaxLength > 0
             for message in work {
                 payload.removeAll(keepingCapacity: true)
                 TickMessage.append(message.tick, seq: message.seq, flags: message.flags, amends: message.amends, to: &payload)
@@ -246,6 +248,7 @@ public actor RedisPublisher {
                 commands.argument(Self.publishCommand)
                 commands.argument(key)
                 commands.argument(payload)
+                if streaming { appendStreamEntry(message, prefix: prefix) }
                 if message.setLast {
                     key.removeAll(keepingCapacity: true)
                     key.append(contentsOf: prefix)
@@ -272,12 +275,23 @@ public actor RedisPublisher {
             // means it did not: keep it and the rest, drop the connection, retry after backoff.
             var acknowledged = 0
             var refusal: String?
+            var behind: [Message] = []
             for message in work {
-                let reply = try redis.readReply()
-                let last = message.setLast ? try redis.readReply() : nil
+                let published = try redis.readError()
+                let streamed = streaming ? try redis.readError() : nil
+                let last = message.setLast ? try redis.readError() : nil
                 if refusal != nil { continue }
-                if case .error(let text) = reply { refusal = text } else if case .error(let text)? = last { refusal = text }
+                refusal = published ?? last
+                if refusal == nil, let streamed {
+                    if streamed.contains(Self.streamAheadError) { behind.append(message) } else { refusal = streamed }
+                }
                 if refusal == nil { acknowledged += 1 }
+            }
+            // Entries the stream already has (a message sent again), or a stream of another history.
+            var restarted: Set<Symbol> = []
+            for message in behind where !restarted.contains(message.symbol) {
+                try settleStream(message, later: work.prefix(acknowledged).filter { $0.symbol == message.symbol && $0.seq > message.seq },
+                                 on: redis, prefix: prefix, restarted: &restarted)
             }
             if let refusal { throw RedisError(kind: .reply, message: "PUBLISH refused: \(refusal)") }
             return acknowledged
@@ -300,12 +314,88 @@ public actor RedisPublisher {
         }
     }
 
+    /// `XADD <prefix>stream:<SYMBOL> MAXLEN ~ <limit> <seq>-0 tick <payload>` for `message`,
+    /// whose payload is in `payload`.
+    private func appendStreamEntry(_ message: Message, prefix: [UInt8]) {
+        key.removeAll(keepingCapacity: true)
+        key.append(contentsOf: prefix)
+        key.append(contentsOf: Self.streamInfix)
+        key.append(contentsOf: message.symbol.rawValue.utf8)
+        commands.begin(arguments: 8)
+        commands.argument(Self.streamAddCommand)
+        commands.argument(key)
+        commands.argument(Self.maxLength)
+        commands.argument(Self.approximately)
+        if streamLimit.isEmpty { streamLimit = Array(String(options.streamMaxLength).utf8) }
+        commands.argument(streamLimit)
+        streamID.removeAll(keepingCapacity: true)
+        JSONText.appendInteger(message.seq, to: &streamID)
+        streamID.append(contentsOf: Self.firstSequence)
+        commands.argument(streamID)
+        commands.argument(Self.tickField)
+        commands.argument(payload)
+    }
+
+    /// Redis refused `message`'s entry because the stream's last ID is at or past its seq. When
+    /// the stream holds that seq with the same tick (flags aside: a message sent again after a
+    /// restart has none), it was sent before: nothing to do. Otherwise the stream is of another
+    /// history (a database restored from a backup, whose seqs start again lower): it is deleted
+    /// and started again at this seq, with a warning (decision: a stream must agree with
+    /// `market_ticks`, and a stuck stream must not hold up publishing); `later`, the symbol's
+    /// messages after it in this pipeline, go into the new stream after it.
+    private func settleStream(_ message: Message, later: [Message], on redis: RedisConnection, prefix: [UInt8],
+                              restarted: inout Set<Symbol>) throws(RedisError) {
+        let stream = String(decoding: prefix, as: UTF8.self) + "stream:" + message.symbol.rawValue
+        var sent: [UInt8] = []
+        TickMessage.append(message.tick, seq: message.seq, amends: message.amends, to: &sent)
+        let id = "\(message.seq)-0"
+        if case .array(let entries) = try redis.command(["XRANGE", stream, id, id]), let entry = entries.first,
+           case .array(let parts) = entry, parts.count == 2, case .array(let fields) = parts[1], fields.count == 2,
+           case .string(let stored) = fields[1], Self.withoutFlags(stored) == sent {
+            return
+        }
+        logger.warning("redis: a stream is ahead of tickd's seqs with other ticks (a restored database?): deleted, starting again",
+                       metadata: ["stream": "\(stream)", "seq": "\(message.seq)"])
+        Counter(label: "tickd_redis_streams_reset_total").increment()
+        restarted.insert(message.symbol)
+        commands.removeAll()
+        commands.begin(arguments: 2)
+        commands.argument(Self.deleteCommand)
+        commands.argument(Array(stream.utf8))
+        for entry in [message] + later {
+            payload.removeAll(keepingCapacity: true)
+            TickMessage.append(entry.tick, seq: entry.seq, flags: entry.flags, amends: entry.amends, to: &payload)
+            appendStreamEntry(entry, prefix: prefix)
+        }
+        try redis.append(encoded: commands)
+        for _ in 0...(later.count + 1) {
+            if case .error(let text) = try redis.readReply() { throw RedisError(kind: .reply, message: "stream \(stream): \(text)") }
+        }
+    }
+
+    /// A message's JSON without its `"flags":[…]`.
+    static func withoutFlags(_ json: [UInt8]) -> [UInt8] {
+        let marker = Array(#","flags":["#.utf8)
+        guard let start = json.indices.first(where: { json[$0...].starts(with: marker) }),
+              let end = json[start...].firstIndex(of: UInt8(ascii: "]")) else { return json }
+        return Array(json[..<start] + json[(end + 1)...])
+    }
+
+    private static let streamAheadError = "equal or smaller than the target stream top item"
+    private static let streamAddCommand = Array("XADD".utf8)
+    private static let streamInfix = Array("stream:".utf8)
+    private static let maxLength = Array("MAXLEN".utf8)
+    private static let approximately = Array("~".utf8)
+    private static let tickField = Array("tick".utf8)
+    private static let firstSequence = Array("-0".utf8)
     private static let publishCommand = Array("PUBLISH".utf8)
     private static let setCommand = Array("SET".utf8)
     private static let deleteCommand = Array("DEL".utf8)
     private static let lastInfix = Array("last:".utf8)
     // Scratch buffers of `send`, on the publisher's executor.
     private var commands = RedisCommandBuffer(capacity: 1 << 20)
+    private var streamLimit: [UInt8] = []
+    private var streamID: [UInt8] = []
     private var payload: [UInt8] = []
     private var key: [UInt8] = []
 
