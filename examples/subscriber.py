@@ -7,13 +7,18 @@ meanwhile, and delivery is at least once. This follower turns that into exactly 
 
 * a message whose seq is the next one for its symbol is delivered;
 * a seq already seen is dropped (a redelivery);
-* a seq past the next one is a gap: the missing messages are read from the database by
-  ``(symbol, seq)`` first (trades from ``market_ticks``, corrections and cancels from
-  ``tickd_trade_events``), then the message is delivered;
-* after a reconnect, every symbol is caught up from ``market_ticks`` (ticks published while it was
-  away may be the last ones of their symbol, with no later message to reveal the gap).
+* a seq past the next one is a gap: the missing messages are read first from the symbol's Redis
+  stream (``<prefix>stream:<SYMBOL>``, entry IDs ``<seq>-0``, the same JSON), and only the seqs
+  the stream no longer holds (trimmed, or Redis restarted empty) from the database by
+  ``(symbol, seq)`` (trades from ``market_ticks``, corrections and cancels from
+  ``tickd_trade_events``); then the message is delivered;
+* after a reconnect, every symbol is caught up the same way (ticks published while it was away
+  may be the last ones of their symbol, with no later message to reveal the gap).
 
-Run:  python examples/subscriber.py --redis redis://127.0.0.1:6379/0 --database postgresql://...
+Without a database (``--database`` left out: a relay that holds no database credentials), the
+streams are all it has: a gap they cannot fill is logged and counted in ``unfilled``.
+
+Run:  python examples/subscriber.py --redis redis://127.0.0.1:6379/0 [--database postgresql://...]
 """
 
 from __future__ import annotations
@@ -60,19 +65,22 @@ def parse(payload: bytes | str) -> dict:
 class TickFollower:
     """Delivers every tick of ``prefix*`` to ``on_tick`` once, in seq order per symbol."""
 
-    def __init__(self, redis_url: str, database_url: str, on_tick: Callable[[dict, str], None],
+    def __init__(self, redis_url: str, database_url: str | None, on_tick: Callable[[dict, str], None],
                  prefix: str = "ticks:", symbols: list[str] | None = None, retry_delay: float = 0.2):
         self.redis_url = redis_url
         self.database_url = database_url
         self.on_tick = on_tick
         self.prefix = prefix
         self.retry_delay = retry_delay
-        self.filled = 0          # ticks read from the database (gaps and catch-ups)
+        self.from_stream = 0     # ticks read from the Redis streams (gaps and catch-ups)
+        self.filled = 0          # ticks read from the database: what the streams no longer held
+        self.unfilled = 0        # seqs neither held (no database given)
         self.redelivered = 0     # messages dropped as already seen
         self.reconnects = 0
         self._stop = threading.Event()
         self._db: psycopg.Connection | None = None
-        self.last_seq: dict[str, int] = {s: self._stored_max(s) for s in symbols or []}
+        self._redis = redis.Redis.from_url(redis_url, socket_timeout=5.0, socket_connect_timeout=2.0)
+        self.last_seq: dict[str, int] = {s: self._start_after(s) for s in symbols or []}
 
     # -- the database side ---------------------------------------------------------------
     def _database(self) -> psycopg.Connection:
@@ -80,13 +88,35 @@ class TickFollower:
             self._db = psycopg.connect(self.database_url, autocommit=True)
         return self._db
 
-    def _stored_max(self, symbol: str) -> int:
-        """Where to start a symbol: what is already stored counts as seen (a fresh follower
-        does not replay history)."""
+    def _start_after(self, symbol: str) -> int:
+        """Where to start a symbol: what is already published counts as seen (a fresh follower
+        does not replay history): the stream's last entry, else what the database stores."""
+        newest = self._redis.xrevrange(f"{self.prefix}stream:{symbol}", count=1)
+        if newest:
+            return int(newest[0][0].decode().split("-")[0])
+        if self.database_url is None:
+            return 0
         row = self._database().execute(
             "SELECT greatest((SELECT max(seq) FROM market_ticks WHERE symbol = %(s)s),"
             " (SELECT max(seq) FROM tickd_trade_events WHERE symbol = %(s)s), 0)", {"s": symbol}).fetchone()
         return int(row[0])
+
+    def _missed(self, symbol: str, after: int, before: int | None = None) -> list[tuple[dict, str]]:
+        """The messages of ``symbol`` with after < seq < before: from its stream, and from the
+        database for the seqs before the stream's first (docs/redis.md, "Streams")."""
+        upper = f"({before}-0" if before is not None else "+"
+        streamed = [(parse(fields[b"tick"]), "stream")
+                    for _, fields in self._redis.xrange(f"{self.prefix}stream:{symbol}", f"({after}-0", upper)]
+        first = int(streamed[0][0]["seq"]) if streamed else (before if before is not None else None)
+        if first is not None and first <= after + 1:
+            return streamed
+        if self.database_url is None:
+            missing = (first - after - 1) if first is not None else 0
+            if missing > 0:
+                self.unfilled += missing
+                log.warning("gap in %s: seq %d-%d are in no stream and there is no database", symbol, after + 1, first - 1)
+            return streamed
+        return [(row, "database") for row in self._rows(symbol, after, first)] + streamed
 
     def _rows(self, symbol: str, after: int, before: int | None = None) -> list[dict]:
         """The messages of ``symbol`` with after < seq < before, as tickd sent them."""
@@ -117,19 +147,24 @@ class TickFollower:
             self.redelivered += 1
             return
         if seq > last + 1:
-            missing = self._rows(symbol, last, seq)
-            log.info("gap in %s: seq %d-%d, %d read from market_ticks", symbol, last + 1, seq - 1, len(missing))
-            for row in missing:
-                self.filled += 1
-                self._deliver(row, "database")
+            missing = self._missed(symbol, last, seq)
+            log.info("gap in %s: seq %d-%d, %d read back", symbol, last + 1, seq - 1, len(missing))
+            self._deliver_missed(missing)
         self._deliver(tick, "redis")
 
-    def catch_up(self) -> None:
-        """After a (re)connect: whatever was stored past each symbol's last seq."""
-        for symbol, last in list(self.last_seq.items()):
-            for row in self._rows(symbol, last):
+    def _deliver_missed(self, missed: list[tuple[dict, str]]) -> None:
+        for row, source in missed:
+            if source == "stream":
+                self.from_stream += 1
+            else:
                 self.filled += 1
-                self._deliver(row, "database")
+            row["seq"] = int(row["seq"])
+            self._deliver(row, source)
+
+    def catch_up(self) -> None:
+        """After a (re)connect: whatever was published past each symbol's last seq."""
+        for symbol, last in list(self.last_seq.items()):
+            self._deliver_missed(self._missed(symbol, last))
 
     # -- the Redis side -----------------------------------------------------------------
     def run(self, ready: threading.Event | None = None) -> None:
@@ -142,7 +177,7 @@ class TickFollower:
                 pubsub.psubscribe(f"{self.prefix}*")
                 if not first:
                     self.reconnects += 1
-                    log.info("reconnected to Redis; catching up from market_ticks")
+                    log.info("reconnected to Redis; catching up from the streams")
                 # Subscribed first, then caught up: nothing falls between the two.
                 self.catch_up()
                 first = False
@@ -168,7 +203,7 @@ class TickFollower:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--database", required=True, help="the PostgreSQL tickd writes to")
+    parser.add_argument("--database", help="the PostgreSQL tickd writes to, for what the streams no longer hold")
     parser.add_argument("--prefix", default="ticks:")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -178,10 +179,105 @@ def test_the_subscriber_ends_with_every_tick_exactly_once_across_a_redis_restart
         seqs = [seq for s, seq, _ in delivered if s == symbol]
         assert seqs == list(range(1, len(seqs) + 1)), symbol
     from_database = sum(1 for *_, source in delivered if source == "database")
-    print(f"\nsubscriber: {len(delivered)} ticks exactly once; {from_database} read from market_ticks after "
-          f"being dropped and the Redis restart, {follower.redelivered} redeliveries dropped, {follower.reconnects} reconnect(s)")
+    from_stream = sum(1 for *_, source in delivered if source == "stream")
+    print(f"\nsubscriber: {len(delivered)} ticks exactly once; {from_stream} read back from the Redis streams and "
+          f"{from_database} from the database after being dropped and the Redis restart, {follower.redelivered} "
+          f"redeliveries dropped, {follower.reconnects} reconnect(s)")
     assert follower.reconnects >= 1
-    assert from_database > 0, "the restart left no gap: the test did not exercise the fill"
+    assert from_stream + from_database > 0, "no gap: the test did not exercise the fill"
+
+
+def test_a_gap_is_read_from_the_stream_and_from_the_database_only_where_the_stream_no_longer_reaches(stack):
+    with socket.create_connection(("127.0.0.1", stack.port)) as feed:
+        feed.sendall(b"time,symbol,price,volume,trade_id\n" + tick_lines(0, 2000))
+    assert eventually(lambda: stack.rows("SELECT count(*) FROM market_ticks")[0][0] == 2000, 60)
+    client = redis.Redis.from_url(stack.redis.url)
+    stream = f"{stack.prefix}stream:{SYMBOLS[0]}"
+    assert eventually(lambda: client.xlen(stream) == 100, 30)
+    # The stream keeps seqs 61-100 of the first symbol: 1-60 must come from the database.
+    client.xtrim(stream, minid="61-0")
+    follower = TickFollower(stack.redis.url, stack.database_url, lambda tick, source: None, prefix=stack.prefix)
+    missed = follower._missed(SYMBOLS[0], 0, 101)
+    assert [int(tick["seq"]) for tick, _ in missed] == list(range(1, 101))
+    assert [source for _, source in missed] == ["database"] * 60 + ["stream"] * 40
+    # The same ticks either way: the stream's JSON and the database's rows agree.
+    by_seq = {int(tick["seq"]): tick for tick, _ in follower._missed(SYMBOLS[0], 60, 101)}
+    rows = {int(tick["seq"]): tick for tick in follower._rows(SYMBOLS[0], 60, 101)}
+    assert {seq: (t["close"], t["volume"], t["time"]) for seq, t in by_seq.items()} == \
+           {seq: (t["close"], t["volume"], t["time"]) for seq, t in rows.items()}
+    # Without a database, the seqs the stream lost are counted, not invented.
+    blind = TickFollower(stack.redis.url, None, lambda tick, source: None, prefix=stack.prefix)
+    assert [int(tick["seq"]) for tick, _ in blind._missed(SYMBOLS[0], 0, 101)] == list(range(61, 101))
+    assert blind.unfilled == 60
+
+
+def stream_lines(start: int, count: int) -> bytes:
+    """Trades of the 20 instruments in turn, ten per second of feed time from 2026-01-06 00:00 UTC
+    (days of them fit), trade ids from 1,000,001."""
+    lines = []
+    for i in range(start, start + count):
+        tenths = i
+        t, tenth = tenths // 10, tenths % 10
+        day, t = 6 + t // 86400, t % 86400
+        lines.append(f"2026-01-{day:02d}T{t // 3600:02d}:{t // 60 % 60:02d}:{t % 60:02d}.{tenth}Z,{SYMBOLS[i % 20]},"
+                     f"{20 + i % 20 + i // 20 % 7}.{i * 7 % 100:02d},{100 * (1 + i % 9)},{1_000_001 + i}\n")
+    return "".join(lines).encode()
+
+
+def test_a_subscriber_cut_off_for_ten_seconds_recovers_every_tick_from_the_streams_without_a_database(stack):
+    # The replay rate of this machine, now: a replay of 20,000 trades of another day.
+    feed = stack.work / "rate.csv"
+    feed.write_bytes(b"time,symbol,price,volume,trade_id\n" + tick_lines(30_000, 20_000))
+    replayed = subprocess.run([stack.tickd, "replay", str(feed), "--report", "json"], cwd=ROOT, env=stack.env,
+                              check=True, capture_output=True, text=True)
+    rate = float(re.search(r'"ticks_per_second":([0-9.]+)', replayed.stdout).group(1))
+    target = 0.4 * rate
+    delivered: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+
+    def on_tick(tick: dict, source: str) -> None:
+        with lock:
+            delivered.append((tick["symbol"], tick["seq"], source))
+
+    # No database: the relay that holds no credentials. Ten seconds between losing Redis and
+    # coming back.
+    follower = TickFollower(stack.redis.url, None, on_tick, prefix=stack.prefix, symbols=SYMBOLS, retry_delay=10.0)
+    start = {symbol: seq for symbol, seq in follower.last_seq.items()}
+    ready = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(ready,), daemon=True)
+    thread.start()
+    assert ready.wait(30)
+    sent = 0
+    began = time.monotonic()
+    killed = False
+    with socket.create_connection(("127.0.0.1", stack.port)) as connection:
+        connection.sendall(b"time,symbol,price,volume,trade_id\n")
+        while time.monotonic() - began < 16:
+            due = int((time.monotonic() - began) * target)
+            if due > sent:
+                connection.sendall(stream_lines(sent, due - sent))
+                sent = due
+            if not killed and time.monotonic() - began > 2:
+                subprocess.run(["redis-cli", "-p", str(stack.redis.port), "CLIENT", "KILL", "TYPE", "pubsub"],
+                               check=True, capture_output=True)
+                killed = True
+            time.sleep(0.01)
+    expected = 20_000 + sent
+    assert eventually(lambda: stack.rows("SELECT count(*) FROM market_ticks")[0][0] == expected, 120)
+    assert eventually(lambda: len(delivered) >= sent, 60), f"{len(delivered)} of {sent} delivered"
+    follower.stop()
+    thread.join(10)
+    keys = [(symbol, seq) for symbol, seq, _ in delivered]
+    assert len(keys) == len(set(keys)), "a tick was delivered twice"
+    assert len(keys) == sent
+    for symbol in SYMBOLS:
+        seqs = [seq for s, seq, _ in delivered if s == symbol]
+        assert seqs == list(range(start[symbol] + 1, start[symbol] + 1 + len(seqs))), symbol
+    from_stream = sum(1 for *_, source in delivered if source == "stream")
+    print(f"\nsubscriber without a database: replay {rate:.0f} ticks/s, streamed at {target:.0f}/s for 16 s; cut off "
+          f"10 s, {from_stream} of {sent} ticks read back from the streams, {follower.unfilled} lost, exactly once, in order")
+    assert from_stream > 0 and follower.unfilled == 0 and follower.reconnects >= 1
+    assert follower._db is None, "the follower opened a database connection"
 
 
 def test_the_relay_page_shows_the_prices_changing(stack, tmp_path):
