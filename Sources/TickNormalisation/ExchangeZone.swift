@@ -40,6 +40,11 @@ public struct ExchangeZone: Sendable {
         Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(instant.secondsSinceEpoch))))
     }
 
+    /// The trading day of an instant: days since 1970-01-01 of the zone's wall clock.
+    public func tradingDay(of instant: Timestamp) -> Int {
+        Int(Self.floorDiv(instant.secondsSinceEpoch + offsetSeconds(at: instant), 86_400))
+    }
+
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let (q, r) = a.quotientAndRemainder(dividingBy: b)
         return r < 0 ? q - 1 : q

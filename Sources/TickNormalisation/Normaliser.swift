@@ -51,10 +51,9 @@ public struct Normaliser: Sendable {
         if action != .cancel && record[.volume] == nil { return .failure(Reject(.missingField, "volume is missing")) }
 
         let time: Timestamp
-        switch TimeText.parse(timeText) {
-        case .instant(let instant): time = instant
-        case .naive(let wall): time = zone.instant(ofWallClock: wall)
-        case .invalid: return .failure(Reject(.badTime, "time '\(Self.text(timeText))' is not RFC 3339 or an epoch number"))
+        switch instant(timeText) {
+        case .success(let parsed): time = parsed
+        case .failure(let reject): return .failure(reject)
         }
 
         let symbol: Symbol
@@ -126,10 +125,9 @@ public struct Normaliser: Sendable {
         guard let timeText = record[.time] else { return .failure(Reject(.missingField, "time is missing")) }
         guard let statusText = record[.status] else { return .failure(Reject(.missingField, "a status record's status is missing")) }
         let time: Timestamp
-        switch TimeText.parse(timeText) {
-        case .instant(let instant): time = instant
-        case .naive(let wall): time = zone.instant(ofWallClock: wall)
-        case .invalid: return .failure(Reject(.badTime, "time '\(Self.text(timeText))' is not RFC 3339 or an epoch number"))
+        switch instant(timeText) {
+        case .success(let parsed): time = parsed
+        case .failure(let reject): return .failure(reject)
         }
         let word = Self.text(statusText).trimmingBlanks()
         guard let status = TradingStatus(named: word) else {
@@ -154,6 +152,15 @@ public struct Normaliser: Sendable {
         }
         if let reject = beyondSkew(time) { return .failure(reject) }
         return .success(.status(status, of: symbol, at: time))
+    }
+
+    /// A record's time: RFC 3339 or an epoch number, a wall-clock time in the exchange's zone.
+    private mutating func instant(_ text: UnsafeBufferPointer<UInt8>) -> Result<Timestamp, Reject> {
+        switch TimeText.parse(text) {
+        case .instant(let instant): .success(instant)
+        case .naive(let wall): .success(zone.instant(ofWallClock: wall))
+        case .invalid: .failure(Reject(.badTime, "time '\(Self.text(text))' is not RFC 3339 or an epoch number"))
+        }
     }
 
     private func beyondSkew(_ time: Timestamp) -> Reject? {

@@ -64,8 +64,7 @@ public enum CorporateActions {
         let held = try QuarantineStore.held(on: db, ids: nil).filter { entry in
             let tick = entry.keyed.tick
             guard let exDate = firstDay[tick.symbol] else { return false }
-            let local = tick.time.secondsSinceEpoch + zone.offsetSeconds(at: tick.time)
-            return Int(local >= 0 ? local / 86_400 : (local - 86_399) / 86_400) >= exDate
+            return zone.tradingDay(of: tick.time) >= exDate
         }
         outcome.rechecked = held.count
         if !held.isEmpty { outcome.stored = try await Quarantine.recheck(held, config: config, logger: logger).released }
