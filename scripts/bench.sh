@@ -4,7 +4,9 @@
 #   1. parse: CSV and NDJSON parse + normalise on one core vs. a plain line split of the same bytes
 #   2. a generated 1,000,000-tick CSV day for the 20 NSE symbols (and an NDJSON copy)
 #   3. tickd replay --speed max end to end (parse, normalise, COPY, latest_price, candles, Redis
-#      publish of every tick) into a fresh schema (a TimescaleDB hypertable where the server has it)
+#      publish of every tick, its stream entry, the live candles) into a fresh schema (a TimescaleDB
+#      hypertable where the server has it); then the same with streams and live candles off, and
+#      the Redis memory the streams took per 100,000 entries
 #   4. references: psql \copy, text and binary, of the very rows tickd stored into a fresh
 #      market_ticks of the same schema
 #   5. the same replay again over the stored rows (--no-resume): over plain chunks, then, on
@@ -13,6 +15,7 @@
 #   7. a TCP stream into tickd run at each of LEVELS for SECONDS (half as long from 90 %): tick-to-Redis
 #      latency p50/p99/max and tickd's RSS over the run (publisher with TCP_NODELAY); the highest
 #      level whose p99 stays under 1 s is the daemon's sustained rate
+#      then the first level with streams and live candles off, and with 100 subscribers (fan-out)
 #   8. the first level again, a third as long, with journal.fsync: always
 #   9. Kafka: the day in librdkafka's mock cluster (a 6-partition topic keyed by symbol, in a
 #      tickd-bench process), read into a fresh schema by one tickd run, then by two in one group:
@@ -50,19 +53,33 @@ schema() {   # schema NAME → a fresh, migrated and seeded schema; prints its U
   echo "$url"
 }
 export TICKD_CONFIG="$ROOT/config/tickd.yaml" TICKD_DEAD_LETTER_PATH=/dev/null
+OFF=(TICKD_REDIS_STREAM_MAX_LEN=0 TICKD_REDIS_LIVE_CANDLES=false)
+redis_clear() {   # deletes the benchmark's channels' keys: each replay's fresh schema starts its seqs again
+  redis-cli -u "$REDIS_URL" --no-auth-warning --scan --pattern 'bench:*' | xargs -r redis-cli -u "$REDIS_URL" --no-auth-warning DEL >/dev/null
+}
 
 # Steps 3 and 4 alternate, $REPEAT times (BENCH_REPEAT, default 3; not TICKD_…: tickd refuses unknown TICKD_ variables), and the results are
 # medians: one run of the same step varies by about 15 % on the machines this runs on.
 REPEAT="${BENCH_REPEAT:-3}"
 COLUMNS="time, symbol, trade_seq, open, high, low, close, volume, seq"
 for rep in $(seq 1 "$REPEAT"); do
-  echo "== 3. tickd replay --speed max, end to end with Redis publishing ($rep of $REPEAT)"
+  echo "== 3. tickd replay --speed max, streams and live candles off ($rep of $REPEAT)"
+  redis_clear
+  env "${OFF[@]}" DATABASE_URL="$(schema bench_replay)" TICKD_REDIS_PREFIX="bench:ticks:" TICKD_REDIS_CANDLE_PREFIX="bench:candles:" $MEASURE replay-off \
+    "$BIN/tickd" replay "$CSV" --speed max --report json > /dev/null 2> >(grep '^{"label"' > "$WORK/replay-off-$rep.json")
+  sleep 0.5
+  echo "== 3. tickd replay --speed max, end to end with Redis publishing, streams and live candles ($rep of $REPEAT)"
+  redis_clear
   REPLAY_URL="$(schema bench_replay)"
   STORAGE=$(psql "$REPLAY_URL" -Atc "SELECT storage_mode FROM tickd_schema_migrations WHERE version = 2")
   echo "storage: $STORAGE"
-  DATABASE_URL="$REPLAY_URL" TICKD_REDIS_PREFIX="bench:ticks:" $MEASURE replay \
+  DATABASE_URL="$REPLAY_URL" TICKD_REDIS_PREFIX="bench:ticks:" TICKD_REDIS_CANDLE_PREFIX="bench:candles:" $MEASURE replay \
     "$BIN/tickd" replay "$CSV" --speed max --report json > "$WORK/replay-report.json" 2> >(grep '^{"label"' > "$WORK/replay-$rep.json")
   sleep 0.5
+  # Redis memory of the streams: MEMORY USAGE (every node sampled) and XLEN of each.
+  for key in $(redis-cli -u "$REDIS_URL" --no-auth-warning --scan --pattern 'bench:ticks:stream:*'); do
+    echo "$(redis-cli -u "$REDIS_URL" --no-auth-warning MEMORY USAGE "$key" SAMPLES 0) $(redis-cli -u "$REDIS_URL" --no-auth-warning XLEN "$key")"
+  done > "$WORK/stream-memory.txt"
   ROWS=$(psql "$REPLAY_URL" -Atc "SELECT count(*) FROM market_ticks")
 
   echo "== 4. references: psql \\copy (text, then binary) of the same rows into the same table ($rep of $REPEAT)"
@@ -98,17 +115,18 @@ rate_of() {   # rate_of LEVEL → ticks/s: a share of the replay rate just measu
     python3 -c "import json, statistics; print(int(${1%\%} / 100 * $ROWS / statistics.median(json.load(open(f'$WORK/replay-{r}.json'))['wall'] for r in range(1, $REPEAT + 1))))"
   else echo "$1"; fi
 }
-stream_run() {   # stream_run LABEL RATE SECONDS [VAR=VALUE...] → tickd run with that environment, the publisher and subscriber
-  local label="$1" rate="$2" seconds="$3"; shift 3
+stream_run() {   # stream_run LABEL RATE SECONDS SUBSCRIBERS [VAR=VALUE...] → tickd run with that environment, the publisher and subscribers
+  local label="$1" rate="$2" seconds="$3" subscribers="$4"; shift 4
+  redis_clear
   local url; url="$(schema bench_stream)"
   local port; port="$(free_port 7401)"
   rm -rf "$WORK/journal"
-  env "$@" DATABASE_URL="$url" TICKD_REDIS_PREFIX="bench:stream:" TICKD_JOURNAL_DIRECTORY="$WORK/journal" \
+  env "$@" DATABASE_URL="$url" TICKD_REDIS_PREFIX="bench:stream:" TICKD_REDIS_CANDLE_PREFIX="bench:candles:" TICKD_JOURNAL_DIRECTORY="$WORK/journal" \
     "$BIN/tickd" run --listen "127.0.0.1:$port" > "$WORK/run.log" 2>&1 &
   local daemon=$!
   for _ in $(seq 1 100); do grep -q "listening for feed publishers" "$WORK/run.log" && break; sleep 0.1; done
   local cpu0; cpu0=$(awk '{print $14 + $15}' /proc/$daemon/stat)
-  "$BIN/tickd-bench" stream "$port" "$rate" "$seconds" "$REDIS_URL" "bench:stream:" "$daemon" | tee "$WORK/stream-$label.txt"
+  "$BIN/tickd-bench" stream "$port" "$rate" "$seconds" "$REDIS_URL" "bench:stream:" "$daemon" "$subscribers" | tee "$WORK/stream-$label.txt"
   local cpu1; cpu1=$(awk '{print $14 + $15}' /proc/$daemon/stat)
   echo "$label $rate $seconds $cpu0 $cpu1" >> "$WORK/streams.txt"
   kill -TERM "$daemon"; wait "$daemon" || true
@@ -119,10 +137,13 @@ for level in "${LEVEL_LIST[@]}"; do
   rate="$(rate_of "$level")"; seconds="$SECONDS_"
   if [[ "$level" == *% ]] && [ "${level%\%}" -ge 90 ]; then seconds=$(( (SECONDS_ + 1) / 2 )); fi
   echo "== 7. TCP stream at $level: $rate ticks/s for $seconds s into tickd run, publish after commit"
-  stream_run "$level" "$rate" "$seconds"
+  stream_run "$level" "$rate" "$seconds" 1
 done
+echo "== 7. ${LEVEL_LIST[0]} again with streams and live candles off, then with 100 subscribers on every channel (fan-out)"
+stream_run "${LEVEL_LIST[0]}-off" "$(rate_of "${LEVEL_LIST[0]}")" "$SECONDS_" 1 "${OFF[@]}"
+stream_run "${LEVEL_LIST[0]}-x100" "$(rate_of "${LEVEL_LIST[0]}")" "$SECONDS_" 100
 echo "== 8. ${LEVEL_LIST[0]} again with journal.fsync: always (every chunk fsynced before it counts as received), $(( (SECONDS_ + 2) / 3 )) s"
-stream_run "fsync-always" "$(rate_of "${LEVEL_LIST[0]}")" "$(( (SECONDS_ + 2) / 3 ))" TICKD_JOURNAL_FSYNC=always
+stream_run "fsync-always" "$(rate_of "${LEVEL_LIST[0]}")" "$(( (SECONDS_ + 2) / 3 ))" 1 TICKD_JOURNAL_FSYNC=always
 rm -rf "$WORK/journal"
 
 echo "== 9. Kafka: the day from librdkafka's mock cluster into tickd run, one instance, then two in one group"
@@ -160,7 +181,7 @@ work, rows, ticks, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys
 storage, repeat = sys.argv[5], int(sys.argv[6])
 names = ["again", "again-compressed", "dry-csv", "dry-ndjson"]
 m = {name: json.load(open(f"{work}/{name}.json")) for name in names if os.path.exists(f"{work}/{name}.json")}
-for name in ["replay", "copy", "copy-binary"]:   # the median run of each, and the range of all
+for name in ["replay", "replay-off", "copy", "copy-binary"]:   # the median run of each, and the range of all
     runs = sorted((json.load(open(f"{work}/{name}-{r}.json")) for r in range(1, repeat + 1)), key=lambda run: run["wall"])
     m[name] = dict(runs[len(runs) // 2], wall=statistics.median(run["wall"] for run in runs),
                    spread=f"{runs[0]['wall']:.2f}-{runs[-1]['wall']:.2f} s")
@@ -172,6 +193,13 @@ print(f"psql \\copy binary (reference) {rows:>9,} rows  {binary['wall']:7.2f} s 
 print(f"tickd replay --speed max       {rows:>9,} rows  {replay['wall']:7.2f} s  {rows / replay['wall']:>11,.0f} rows/s  (runs {replay['spread']};"
       f" inserted {report['inserted']:,}, published {report['published']:,})")
 print(f"ratio tickd rate / psql \\copy text rate: {copy['wall'] / replay['wall']:.2f}, / binary rate: {binary['wall'] / replay['wall']:.2f}")
+off = m["replay-off"]
+print(f"  streams and live candles off {rows:>9,} rows  {off['wall']:7.2f} s  {rows / off['wall']:>11,.0f} rows/s  (runs {off['spread']}); "
+      f"on costs {replay['wall'] / off['wall'] - 1:+.1%} wall time, tickd CPU {replay['cpu']:.2f} s on vs {off['cpu']:.2f} s off")
+streams = [tuple(map(int, line.split())) for line in open(f"{work}/stream-memory.txt") if line.strip()]
+if streams:
+    used, entries = sum(s[0] for s in streams), sum(s[1] for s in streams)
+    print(f"  Redis memory of the streams: {used / 1e6:.1f} MB for {entries:,} entries in {len(streams)} streams = {used / entries * 1e5 / 1e6:.1f} MB per 100,000 entries")
 again = m["again"]
 print(f"replay again over stored rows  {ticks:>9,} ticks {again['wall']:7.2f} s  {ticks / again['wall']:>11,.0f} ticks/s")
 if "again-compressed" in m:
@@ -197,7 +225,10 @@ for line in open(f"{work}/streams.txt"):
     print(f"  {label:>12}: asked {rate:>7,} ticks/s, sent {achieved:>7,} ({achieved / replay_rate:.2f} x replay), received {int(sent.group(4)):,}/{int(sent.group(1)):,};"
           f" p50 {lat.group(1)} ms, p99 {lat.group(2)} ms, max {lat.group(3)} ms;"
           f" RSS first/last/peak {rss.group(1)}/{rss.group(2)}/{rss.group(3)} MiB; CPU {(int(cpu1) - int(cpu0)) / hz / (achieved * seconds / 1e6):.2f} s per million ticks")
-    if label != "fsync-always" and int(lat.group(2)) < 1000 and int(sent.group(4)) == int(sent.group(1)):
+    fan = re.search(r"(\d+) subscribers received (\d+) of (\d+) messages; (\d+) subscribers short", text)
+    if fan:
+        print(f"  {'':>12}  {fan.group(1)} subscribers: {int(fan.group(2)):,} of {int(fan.group(3)):,} messages delivered, {fan.group(4)} subscribers short")
+    if label not in ("fsync-always",) and "-" not in label and int(lat.group(2)) < 1000 and int(sent.group(4)) == int(sent.group(1)):
         sustained = max(sustained or 0, achieved)
 if sustained:
     print(f"highest sustained stream rate with p99 < 1 s: {sustained:,} ticks/s = {sustained / replay_rate:.2f} x the replay rate")

@@ -27,20 +27,27 @@ public enum TickMessage {
         }
     }
 
+    /// Appends `,"open":…,"high":…,"low":…,"close":…` with the prices' exact decimals (a tick's
+    /// message and a candle's share them).
+    public static func appendPrices(open: Price, high: Price, low: Price, close: Price, to out: inout [UInt8]) {
+        JSONText.appendLiteral(#","open":"#, to: &out)
+        open.write(to: &out)
+        JSONText.appendLiteral(#","high":"#, to: &out)
+        high.write(to: &out)
+        JSONText.appendLiteral(#","low":"#, to: &out)
+        low.write(to: &out)
+        JSONText.appendLiteral(#","close":"#, to: &out)
+        close.write(to: &out)
+    }
+
     /// Appends the message to `out`; the publisher encodes every tick into one reused buffer.
     public static func append(_ tick: Tick, seq: Int64, flags: [String] = [], amends: Amended? = nil, to out: inout [UInt8]) {
         JSONText.appendLiteral(#"{"symbol":"#, to: &out)
         JSONText.appendString(tick.symbol.rawValue, to: &out)
         JSONText.appendLiteral(#","time":""#, to: &out)
         tick.time.writeRFC3339(to: &out, fractionDigits: 3)
-        JSONText.appendLiteral(#"","open":"#, to: &out)
-        tick.open.write(to: &out)
-        JSONText.appendLiteral(#","high":"#, to: &out)
-        tick.high.write(to: &out)
-        JSONText.appendLiteral(#","low":"#, to: &out)
-        tick.low.write(to: &out)
-        JSONText.appendLiteral(#","close":"#, to: &out)
-        tick.close.write(to: &out)
+        out.append(UInt8(ascii: "\""))
+        appendPrices(open: tick.open, high: tick.high, low: tick.low, close: tick.close, to: &out)
         JSONText.appendLiteral(#","volume":"#, to: &out)
         JSONText.appendInteger(tick.volume, to: &out)
         JSONText.appendLiteral(#","seq":"#, to: &out)

@@ -1,28 +1,36 @@
 import Foundation
+import Synchronization
 import Hiredis
 import TickCodecs
 import TestSupport
 import TickModel
 
 /// `tickd-bench stream`: a publisher sends RATE ticks/s for SECONDS to tickd's listener, each
-/// tick's time being its send time (ms); a subscriber on `PREFIX*` takes the receive time of
-/// each message. Prints tick-to-Redis latency p50/p99/max, ticks sent/received, and tickd's RSS
-/// (first, last and peak sample, one a second) when its PID is given.
-func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: String, tickdPID: Int32?) throws {
+/// tick's time being its send time (ms); SUBSCRIBERS subscribers (default 1) on `PREFIX*`, each
+/// on a connection and thread of its own, take the receive time of each message. Prints
+/// tick-to-subscriber latency p50/p99/max over every subscriber's messages, ticks sent and
+/// received, and tickd's RSS (first, last and peak sample, one a second) when its PID is given.
+func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: String, tickdPID: Int32?, subscribers: Int = 1) throws {
     let total = rate * seconds
-    nonisolated(unsafe) var latencies: [Int64] = []
-    nonisolated(unsafe) var sentAt: [Int64] = []
-    latencies.reserveCapacity(total)
-    sentAt.reserveCapacity(total)
+    /// One subscriber's record, written on its reading thread only and read once all arrived
+    /// or the subscribers stopped.
+    final class Received: @unchecked Sendable {
+        var latencies: [Int64] = []
+        var sentAt: [Int64] = []
+    }
+    let logs = (0..<subscribers).map { _ in Received() }
+    let arrived = Mutex(0)
     let all = DispatchSemaphore(value: 0)
-    // The arrays are written on the subscriber's thread only, and read after `all` is signalled
-    // or the subscriber has stopped.
-    let subscriber = try TickSubscriber(url: redisURL, prefix: prefix) { payload in
-        let received = Timestamp.now().nanosecondsSinceEpoch / 1_000_000
-        guard let sent = sentMillis(payload) else { return }
-        latencies.append(received - sent)
-        sentAt.append(sent)
-        if latencies.count == total { all.signal() }
+    let listeners = try logs.map { log in
+        log.latencies.reserveCapacity(total)
+        log.sentAt.reserveCapacity(total)
+        return try TickSubscriber(url: redisURL, prefix: prefix) { payload in
+            let received = Timestamp.now().nanosecondsSinceEpoch / 1_000_000
+            guard let sent = sentMillis(payload) else { return }
+            log.latencies.append(received - sent)
+            log.sentAt.append(sent)
+            if arrived.withLock({ $0 += 1; return $0 }) == total * subscribers { all.signal() }
+        }
     }
 
     // A feed publisher sends each tick as it happens: no Nagle delay on the way out.
@@ -55,13 +63,18 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
     }
     let sendSeconds = (ContinuousClock.now - start).seconds
     let complete = all.wait(timeout: .now() + 60) == .success
-    try subscriber.finish(timeout: .seconds(5))
+    for (index, listener) in listeners.enumerated() { try listener.finish(publishingEnd: index == 0, timeout: .seconds(5)) }
     if let tickdPID { rss.append(processStatusBytes(pid: tickdPID, "VmRSS:") ?? 0) }
+    let latencies = logs.flatMap(\.latencies), sentAt = logs.flatMap(\.sentAt)
     let sorted = latencies.sorted()
     func percentile(_ p: Double) -> Int64 { sorted.isEmpty ? -1 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
     print(String(format: "stream: sent %d ticks in %.1f s (%.0f ticks/s); received %d on Redis%@",
-                 total, sendSeconds, Double(total) / sendSeconds, latencies.count, complete ? "" : " (timed out waiting for the rest)"))
-    print("stream: tick-to-Redis latency p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, max \(sorted.last ?? -1) ms")
+                 total, sendSeconds, Double(total) / sendSeconds, latencies.count / subscribers, complete ? "" : " (timed out waiting for the rest)"))
+    if subscribers > 1 {
+        let short = logs.filter { $0.latencies.count < total }.count
+        print("stream: \(subscribers) subscribers received \(latencies.count) of \(total * subscribers) messages; \(short) subscribers short")
+    }
+    print("stream: tick-to-subscriber latency p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, max \(sorted.last ?? -1) ms")
     // Where the slow ticks are: p99 per second of sending.
     if let first = sentAt.first {
         var bySecond: [[Int64]] = []

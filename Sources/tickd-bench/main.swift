@@ -2,9 +2,10 @@
 //
 //   tickd-bench parse [FEEDS]                     parse + normalise throughput on the sample day
 //   tickd-bench generate DIR COUNT                a COUNT-tick CSV day for the 20 NSE symbols, and an NDJSON copy
-//   tickd-bench stream PORT RATE SECONDS REDIS_URL PREFIX [PID]
-//                                                 a publisher at RATE ticks/s into tickd's listener and a Redis
-//                                                 subscriber: tick-to-Redis latency, tickd's RSS over the run
+//   tickd-bench stream PORT RATE SECONDS REDIS_URL PREFIX [PID] [SUBSCRIBERS]
+//                                                 a publisher at RATE ticks/s into tickd's listener and
+//                                                 SUBSCRIBERS Redis subscribers (1): tick-to-subscriber latency,
+//                                                 tickd's RSS over the run
 //   tickd-bench kafka-cluster CSV                 librdkafka's mock cluster holding the day in a 6-partition topic
 //   tickd-bench kafka-wait DATABASE_URL MESSAGES TIMEOUT_S
 //                                                 the time until tickd's Kafka offsets in the database reach MESSAGES
@@ -23,7 +24,7 @@ do {
         guard arguments.count >= 5, let port = Int(arguments[0]), let rate = Int(arguments[1]),
               let seconds = Int(arguments[2]) else { throw BenchUsage() }
         try streamBench(port: port, rate: rate, seconds: seconds, redisURL: arguments[3], prefix: arguments[4],
-                        tickdPID: arguments.count > 5 ? Int32(arguments[5]) : nil)
+                        tickdPID: arguments.count > 5 ? Int32(arguments[5]) : nil, subscribers: arguments.count > 6 ? Int(arguments[6]) ?? 1 : 1)
     case "kafka-cluster":
         guard arguments.count == 1 else { throw BenchUsage() }
         try kafkaCluster(csv: arguments[0])
@@ -40,7 +41,7 @@ do {
 
 struct BenchUsage: Error, CustomStringConvertible {
     var description: String {
-        "usage: tickd-bench parse [FEEDS] | generate DIR COUNT | stream PORT RATE SECONDS REDIS_URL PREFIX [PID]"
+        "usage: tickd-bench parse [FEEDS] | generate DIR COUNT | stream PORT RATE SECONDS REDIS_URL PREFIX [PID] [SUBSCRIBERS]"
             + " | kafka-cluster CSV | kafka-wait DATABASE_URL MESSAGES TIMEOUT_S"
     }
 }

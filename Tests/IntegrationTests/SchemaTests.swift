@@ -73,7 +73,9 @@ import TickSinks
                         migrated.withLock { $0 = outcome }
                     }
                     var victim: Bool?
-                    for _ in 0..<500 where victim == nil {
+                    // Until the migration waits (or ends without waiting): its connect and first
+                    // statements can take seconds on a busy machine.
+                    for _ in 0..<6000 where victim == nil && migrated.withLock({ $0 == nil }) {
                         let waiting = try other.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '\(table)'::regclass")
                         if waiting.value(row: 0, column: 0) != "0" { victim = try Self.askForTheMigrationLock(on: other) } else {
                             try other.execute("SELECT pg_sleep(0.01)")

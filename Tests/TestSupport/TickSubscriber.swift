@@ -73,7 +73,8 @@ public final class TickSubscriber: @unchecked Sendable {
     /// (JSONSerialization would turn 23.10 into a double and lose the trailing zero).
     static func fields(of payload: String) -> [String: String] {
         var fields: [String: String] = [:]
-        for key in ["symbol", "time", "open", "high", "low", "close", "volume", "seq", "action", "trade_id", "ref_seq", "status", "since", "reason", "source", "flags"] {
+        for key in ["symbol", "time", "open", "high", "low", "close", "volume", "seq", "action", "trade_id", "ref_seq", "status", "since", "reason", "source", "flags",
+                    "interval", "bucket", "ticks", "turnover", "vwap"] {
             let pattern = "\"\(key)\":"
             guard let range = payload.range(of: pattern) else { continue }
             var rest = payload[range.upperBound...]

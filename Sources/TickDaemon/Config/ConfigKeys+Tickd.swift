@@ -85,6 +85,10 @@ extension ConfigKeys {
         .text("redis.status_prefix", \.redisStatusPrefix, check: { (prefix, key) throws(ConfigError) in
             try channelPrefix(prefix, key, example: "status:")
         }),
+        .text("redis.candle_prefix", \.redisCandlePrefix, check: { (prefix, key) throws(ConfigError) in
+            try channelPrefix(prefix, key, example: "candles:")
+        }),
+        .flag("redis.live_candles", \.redisLiveCandles),
         .integer("redis.max_backlog", 0...100_000_000, \.redisMaxBacklog),
         .integer("redis.stream_max_len", 0...100_000_000, \.redisStreamMaxLength),
         .integer("redis.timeout_ms", 10...600_000, \.redisTimeoutMilliseconds),
@@ -184,10 +188,16 @@ extension ConfigKeys {
         if config.redisTLSKeyFile != nil && config.redisTLSCertFile == nil {
             throw ConfigError(key: "redis.tls_key_file", "is set without redis.tls_cert_file: give the client certificate too")
         }
-        // A PSUBSCRIBE on either prefix must get its own messages only.
-        if config.redisStatusPrefix.hasPrefix(config.redisPrefix) || config.redisPrefix.hasPrefix(config.redisStatusPrefix) {
+        // A PSUBSCRIBE on any of the prefixes must get its own messages only.
+        func overlap(_ a: String, _ b: String) -> Bool { a.hasPrefix(b) || b.hasPrefix(a) }
+        if overlap(config.redisStatusPrefix, config.redisPrefix) {
             throw ConfigError(key: "redis.status_prefix",
                               "'\(config.redisStatusPrefix)' overlaps redis.prefix '\(config.redisPrefix)': give status messages a prefix of their own, e.g. \"status:\"")
+        }
+        for (other, name) in [(config.redisPrefix, "redis.prefix"), (config.redisStatusPrefix, "redis.status_prefix")]
+        where overlap(config.redisCandlePrefix, other) {
+            throw ConfigError(key: "redis.candle_prefix",
+                              "'\(config.redisCandlePrefix)' overlaps \(name) '\(other)': give candle messages a prefix of their own, e.g. \"candles:\"")
         }
     }
 }

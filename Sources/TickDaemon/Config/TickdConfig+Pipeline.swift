@@ -44,6 +44,7 @@ extension TickdConfig {
                                        maxBackoff: .milliseconds(redisRetryMaxBackoffMilliseconds))
         options.tls = RedisTLS(caFile: redisTLSCAFile, certFile: redisTLSCertFile, keyFile: redisTLSKeyFile)
         options.streamMaxLength = redisStreamMaxLength
+        options.candlePrefix = redisLiveCandles ? redisCandlePrefix : nil
         return options
     }
 }

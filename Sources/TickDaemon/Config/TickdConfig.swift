@@ -23,6 +23,10 @@ public struct TickdConfig: Sendable {
     public var haltedAction = PriceCheck.Action.quarantine
     /// `redis.status_prefix`: status messages go to `<prefix><SYMBOL>` and `<prefix>market`.
     public var redisStatusPrefix = "status:"
+    /// `redis.candle_prefix`: live candles go to `<prefix>1m:<SYMBOL>` and `<prefix>1d:<SYMBOL>`.
+    public var redisCandlePrefix = "candles:"
+    /// `redis.live_candles`: publish each batch's revised minute and day candles.
+    public var redisLiveCandles = true
     /// `exchange.stale_after_ms`, `exchange.feed_silent_after_ms`: during the session, an
     /// instrument without a trade this long is stale; no tick at all this long, the feed is silent.
     public var staleAfterMilliseconds = 1_800_000

@@ -32,6 +32,8 @@ struct WriterLanes {
                 let listed = try await lane.perform { lane -> Set<Symbol>? in
                     try await lane.sink.connect()
                     lane.sink.publishingOff = !publishing
+                    // Its symbols are this lane's alone: the lane's book follows them.
+                    if publishing && config.redisLiveCandles { lane.sink.liveCandles = LiveCandleBook(zone: try config.exchangeZone()) }
                     lane.sink.rejects = rejects
                     return index == 0 && config.unknownSymbols == .reject ? try await lane.sink.knownSymbols() : nil
                 }

@@ -55,6 +55,7 @@ extension PostgresSink {
             if !quarantine.isEmpty { tail.append(quarantineStatement(quarantine)) }
             tail += bookkeeping(progress, stored: stored?.count ?? 0)
             var result = BatchResult(stored: stored ?? [])
+            if merging { result.revised = result.stored.map(\.keyed) }
             committing(transaction, result)
             try commitFault?(.beforeCommit, db)
             tail.append(Statement("COMMIT", operation: "commit"))

@@ -47,6 +47,9 @@ public final class PostgresSink {
 
     /// Told of every commit that stored ticks, so the candle aggregates follow (TimescaleDB only).
     public var candles: CandleRefresher?
+    /// The live candles (`redis.live_candles`), moved with every committed batch
+    /// (`BatchResult.candles`); nil: off.
+    public var liveCandles: LiveCandleBook?
     /// Where trades the price checks reject go (the dead-letter file), once their batch committed.
     public var rejects: (any RejectRecorder)?
     /// The exchange's price checks (limit band, tick grid).
@@ -143,6 +146,12 @@ public final class PostgresSink {
     /// batch is written as runs of trades, of amendments and of status records, one transaction
     /// each, the bookkeeping with the last.
     public nonisolated(nonsending) func write(_ batch: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
+        var result = try await writeRuns(batch, progress: progress)
+        if liveCandles != nil { result.candles = reviseCandles(result) }
+        return result
+    }
+
+    private nonisolated(nonsending) func writeRuns(_ batch: [KeyedTick], progress: BatchProgress) async throws(SinkError) -> BatchResult {
         guard batch.contains(where: { $0.tick.action != .trade }) else { return try await writeTrades(batch, progress: progress) }
         func kind(_ action: TradeAction) -> Int { action == .trade ? 0 : action == .status ? 2 : 1 }
         var runs: [[KeyedTick]] = []

@@ -85,6 +85,12 @@ public struct BatchResult: Sendable, Equatable {
     public var statusChanges = 0
     /// Trades the checks would hold that are stored as they are (not held, not counted).
     var heldButStored = 0
+    /// Trades whose candle the live candles read back from the database rather than add up:
+    /// stored rows changed in place (the merge path), and the trades corrections and cancels
+    /// touched, before and after.
+    public internal(set) var revised: [KeyedTick] = []
+    /// The live candles this batch revised, to publish after its ticks (`redis.live_candles`).
+    public var candles: [CandleUpdate] = []
 
     public init(stored: [StoredTick] = [], latestMoved: Set<Symbol> = []) {
         self.stored = stored
@@ -94,6 +100,7 @@ public struct BatchResult: Sendable, Equatable {
     /// Adds what a later transaction of the same batch stored.
     mutating func add(_ later: BatchResult) {
         stored += later.stored
+        revised += later.revised
         latestMoved.formUnion(later.latestMoved)
         // A later run's newest trade of a symbol an earlier correction or cancel touched.
         for (symbol, index) in StoredTick.newestIndices(later.stored)

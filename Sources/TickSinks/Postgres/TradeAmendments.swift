@@ -64,6 +64,7 @@ extension PostgresSink {
             }
             tail += bookkeeping(progress, stored: 0)
             var result = BatchResult(stored: stored)
+            result.revised = touched
             committing(opened[1].value(row: 0, column: 0) ?? "", result)
             try commitFault?(.beforeCommit, db)
             tail.append(Statement("COMMIT", operation: "commit"))

@@ -34,27 +34,35 @@ public struct PublisherBacklog: Sendable {
         public var last: LatestTrade? { extras?.last }
         /// `last:<SYMBOL>` is deleted with this message: a cancel left the symbol no trade.
         public var clearsLast: Bool { extras?.clearsLast ?? false }
+        /// The live candles revised by this message's batch, sent after it (the symbol's last
+        /// message of the batch carries them).
+        public var candles: [CandleUpdate] { extras?.candles ?? [] }
         public var symbol: Symbol { tick.symbol }
 
         final class Extras: Sendable, Equatable {
             let amends: TickMessage.Amended?
             let last: LatestTrade?
             let clearsLast: Bool
-            init(amends: TickMessage.Amended?, last: LatestTrade?, clearsLast: Bool) {
+            let candles: [CandleUpdate]
+            init(amends: TickMessage.Amended?, last: LatestTrade?, clearsLast: Bool, candles: [CandleUpdate]) {
                 self.amends = amends
                 self.last = last
                 self.clearsLast = clearsLast
+                self.candles = candles
             }
-            static func == (a: Extras, b: Extras) -> Bool { a.amends == b.amends && a.last == b.last && a.clearsLast == b.clearsLast }
+            static func == (a: Extras, b: Extras) -> Bool {
+                a.amends == b.amends && a.last == b.last && a.clearsLast == b.clearsLast && a.candles == b.candles
+            }
         }
 
         public init(tick: Tick, seq: Int64, setLast: Bool, flags: [String] = [], amends: TickMessage.Amended? = nil, last: LatestTrade? = nil,
-                    clearsLast: Bool = false) {
+                    clearsLast: Bool = false, candles: [CandleUpdate] = []) {
             self.tick = tick
             self.seq = seq
             self.setLast = setLast
             self.flags = flags
-            extras = amends == nil && last == nil && !clearsLast ? nil : Extras(amends: amends, last: last, clearsLast: clearsLast)
+            extras = amends == nil && last == nil && !clearsLast && candles.isEmpty
+                ? nil : Extras(amends: amends, last: last, clearsLast: clearsLast, candles: candles)
         }
     }
 

@@ -20,6 +20,10 @@ public struct PublisherOptions: Sendable {
     /// Each message is also appended to the stream `<prefix>stream:<SYMBOL>` under the ID
     /// `<seq>-0`, trimmed to about this many entries per symbol; 0: no streams.
     public var streamMaxLength = 100_000
+    /// Live candles go to `<candlePrefix><interval>:<SYMBOL>` (`1m`, `1d`) with a per-channel
+    /// seq in `<candlePrefix><interval>:seq:<SYMBOL>` and the newest bucket's in
+    /// `<candlePrefix><interval>:last:<SYMBOL>`; nil: none.
+    public var candlePrefix: String? = "candles:"
 
     public init(url: RedisURL, prefix: String = "ticks:", maxBacklog: Int = 100_000, timeout: Duration = .seconds(2),
                 initialBackoff: Duration = .milliseconds(100), maxBackoff: Duration = .seconds(5), pipelineLimit: Int = 2000) {

@@ -111,10 +111,18 @@ public actor RedisPublisher {
         for symbol in Set(result.restoredLatest.keys).union(result.clearedLatest) {
             if let index = result.stored.lastIndex(where: { $0.keyed.tick.symbol == symbol }) { lastIndexes.insert(index) }
         }
+        // A symbol's revised candles go out with its last message of the batch.
+        var candles: [Int: [CandleUpdate]] = [:]
+        if options.candlePrefix != nil, !result.candles.isEmpty {
+            var lastIndex: [Symbol: Int] = [:]
+            for (index, stored) in result.stored.enumerated() { lastIndex[stored.keyed.tick.symbol] = index }
+            for update in result.candles { if let index = lastIndex[update.symbol] { candles[index, default: []].append(update) } }
+        }
         let messages = result.stored.enumerated().map { index, stored in
             let setLast = lastIndexes.contains(index), symbol = stored.keyed.tick.symbol
             return Message(tick: stored.keyed.tick, seq: stored.seq, setLast: setLast, flags: stored.flags.map(\.rawValue), amends: stored.amends,
-                           last: setLast ? result.restoredLatest[symbol] : nil, clearsLast: setLast && result.clearedLatest.contains(symbol))
+                           last: setLast ? result.restoredLatest[symbol] : nil, clearsLast: setLast && result.clearedLatest.contains(symbol),
+                           candles: candles[index] ?? [])
         }
         let (ticket, skipped) = shared.withLock { shared in
             let (ticket, skipped) = shared.state.enqueue(messages, releasing: reserved)
@@ -269,6 +277,7 @@ public actor RedisPublisher {
                         commands.argument(payload)
                     }
                 }
+                for candle in message.candles { appendCandle(candle) }
             }
             try redis.append(encoded: commands)
             // A message counts only when Redis accepted it. An error reply (NOAUTH, OOM, READONLY…)
@@ -280,8 +289,10 @@ public actor RedisPublisher {
                 let published = try redis.readError()
                 let streamed = streaming ? try redis.readError() : nil
                 let last = message.setLast ? try redis.readError() : nil
+                var candle: String?
+                for _ in message.candles { if let error = try redis.readError(), candle == nil { candle = error } }
                 if refusal != nil { continue }
-                refusal = published ?? last
+                refusal = published ?? last ?? candle
                 if refusal == nil, let streamed {
                     if streamed.contains(Self.streamAheadError) { behind.append(message) } else { refusal = streamed }
                 }
@@ -336,6 +347,38 @@ public actor RedisPublisher {
         commands.argument(payload)
     }
 
+    /// One live candle: `EVAL` of `candleScript`, which takes the channel's next seq, keeps the
+    /// message under `last` unless that holds a later bucket, and publishes it — atomically, so
+    /// the seqs of a channel go out in order from any number of writers.
+    private func appendCandle(_ candle: CandleUpdate) {
+        guard let prefix = options.candlePrefix else { return }
+        let channel = prefix + candle.interval.rawValue + ":"
+        payload.removeAll(keepingCapacity: true)
+        CandleMessage.appendBody(candle, to: &payload)
+        bucket.removeAll(keepingCapacity: true)
+        candle.bucket.writeRFC3339(to: &bucket, fractionDigits: 3)
+        commands.begin(arguments: 8)
+        commands.argument(Self.evalCommand)
+        commands.argument(Self.candleScript)
+        commands.argument(Self.two)
+        commands.argument(Array((channel + "seq:" + candle.symbol.rawValue).utf8))
+        commands.argument(Array((channel + "last:" + candle.symbol.rawValue).utf8))
+        commands.argument(Array((channel + candle.symbol.rawValue).utf8))
+        commands.argument(bucket)
+        commands.argument(payload)
+    }
+
+    /// KEYS: the channel's seq counter and its `last` key; ARGV: the channel, the bucket (RFC 3339
+    /// UTC, which orders as text), the message without its seq and closing brace.
+    static let candleScript = Array("""
+        local n = redis.call('INCR', KEYS[1])
+        local m = ARGV[3] .. ',"seq":' .. string.format('%d', n) .. '}'
+        local held = redis.call('GET', KEYS[2])
+        if not held or (string.match(held, '"bucket":"([^"]*)"') or '') <= ARGV[2] then redis.call('SET', KEYS[2], m) end
+        redis.call('PUBLISH', ARGV[1], m)
+        return n
+        """.utf8)
+
     /// Redis refused `message`'s entry because the stream's last ID is at or past its seq. When
     /// the stream holds that seq with the same tick (flags aside: a message sent again after a
     /// restart has none), it was sent before: nothing to do. Otherwise the stream is of another
@@ -389,6 +432,8 @@ public actor RedisPublisher {
     private static let tickField = Array("tick".utf8)
     private static let firstSequence = Array("-0".utf8)
     private static let publishCommand = Array("PUBLISH".utf8)
+    private static let evalCommand = Array("EVAL".utf8)
+    private static let two = Array("2".utf8)
     private static let setCommand = Array("SET".utf8)
     private static let deleteCommand = Array("DEL".utf8)
     private static let lastInfix = Array("last:".utf8)
@@ -396,6 +441,7 @@ public actor RedisPublisher {
     private var commands = RedisCommandBuffer(capacity: 1 << 20)
     private var streamLimit: [UInt8] = []
     private var streamID: [UInt8] = []
+    private var bucket: [UInt8] = []
     private var payload: [UInt8] = []
     private var key: [UInt8] = []
 
