@@ -54,8 +54,9 @@ schema() {   # schema NAME → a fresh, migrated and seeded schema; prints its U
 }
 export TICKD_CONFIG="$ROOT/config/tickd.yaml" TICKD_DEAD_LETTER_PATH=/dev/null
 OFF=(TICKD_REDIS_STREAM_MAX_LEN=0 TICKD_REDIS_LIVE_CANDLES=false)
+REDIS=(redis-cli -p "$REDIS_PORT" -a "$REDIS_PASSWORD" --no-auth-warning)
 redis_clear() {   # deletes the benchmark's channels' keys: each replay's fresh schema starts its seqs again
-  redis-cli -u "$REDIS_URL" --no-auth-warning --scan --pattern 'bench:*' | xargs -r redis-cli -u "$REDIS_URL" --no-auth-warning DEL >/dev/null
+  "${REDIS[@]}" --scan --pattern 'bench:*' | xargs -r "${REDIS[@]}" DEL >/dev/null
 }
 
 # Steps 3 and 4 alternate, $REPEAT times (BENCH_REPEAT, default 3; not TICKD_…: tickd refuses unknown TICKD_ variables), and the results are
@@ -77,8 +78,8 @@ for rep in $(seq 1 "$REPEAT"); do
     "$BIN/tickd" replay "$CSV" --speed max --report json > "$WORK/replay-report.json" 2> >(grep '^{"label"' > "$WORK/replay-$rep.json")
   sleep 0.5
   # Redis memory of the streams: MEMORY USAGE (every node sampled) and XLEN of each.
-  for key in $(redis-cli -u "$REDIS_URL" --no-auth-warning --scan --pattern 'bench:ticks:stream:*'); do
-    echo "$(redis-cli -u "$REDIS_URL" --no-auth-warning MEMORY USAGE "$key" SAMPLES 0) $(redis-cli -u "$REDIS_URL" --no-auth-warning XLEN "$key")"
+  for key in $("${REDIS[@]}" --scan --pattern 'bench:ticks:stream:*'); do
+    echo "$("${REDIS[@]}" MEMORY USAGE "$key" SAMPLES 0) $("${REDIS[@]}" XLEN "$key")"
   done > "$WORK/stream-memory.txt"
   ROWS=$(psql "$REPLAY_URL" -Atc "SELECT count(*) FROM market_ticks")
 

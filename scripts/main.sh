@@ -35,6 +35,9 @@ kill "$SUBSCRIBER" 2>/dev/null || true
 log "a subscriber on ticks:* received $(grep -c '^{' "$SUBSCRIBED") messages; the first two and ticks:last:SCOM:"
 grep '^{' "$SUBSCRIBED" | head -2 || true
 "${REDIS[@]}" get ticks:last:SCOM || true
+log "the live candles: SCOM's day as published on candles:1d:SCOM (kept under candles:1d:last:SCOM), and its last minute"
+"${REDIS[@]}" get candles:1d:last:SCOM || true
+"${REDIS[@]}" get candles:1m:last:SCOM || true
 log "rejected records are in $DEAD_LETTERS ($(wc -l < "$DEAD_LETTERS") lines); expected ones in Seeds/feeds/nse-2026-01-05.expected.json"
 psql "$DATABASE_URL" -P pager=off -c \
   "SELECT symbol, latest_price, previous_close, updated_at FROM stocks ORDER BY market_cap DESC LIMIT 8"

@@ -94,14 +94,18 @@ public struct LiveCandleBook: Sendable {
         }
         var symbol: Symbol?
         var touch = Touch()
+        var lastMinute = Int64.min
         func note(_ tick: Tick, reread: Bool) {
             if tick.symbol != symbol {
                 if let symbol { touches[symbol] = touch }
                 symbol = tick.symbol
                 touch = touches[tick.symbol] ?? Touch()
+                lastMinute = .min
             }
             let minute = Self.minuteStart(tick.time)
-            if touch.minutes[minute] == nil { touch.minutes[minute] = day(of: minute) }
+            // Ticks come in runs of one symbol and mostly of one minute: one lookup per minute.
+            if minute != lastMinute, touch.minutes[minute] == nil { touch.minutes[minute] = day(of: minute) }
+            lastMinute = minute
             if reread { touch.reread.insert(minute) }
         }
         for stored in result.stored {
@@ -142,17 +146,40 @@ public struct LiveCandleBook: Sendable {
             }
         }
 
-        // New trades of days and minutes not read back now: added in memory.
-        for stored in result.stored where stored.keyed.tick.action == .trade {
-            let tick = stored.keyed.tick
-            let minute = Self.minuteStart(tick.time)
-            guard let touch = touches[tick.symbol], let day = touch.minutes[minute], !touch.reread.contains(minute),
-                  !(loadedDays[tick.symbol]?.contains(day) ?? false) else { continue }
-            if books[tick.symbol]?.days[day]?.minutes[minute] == nil {
-                books[tick.symbol]?.days[day]?.minutes[minute] = Candle(trade: tick, tradeSeq: stored.keyed.tradeSeq)
-            } else {
-                books[tick.symbol]?.days[day]?.minutes[minute]?.add(trade: tick, tradeSeq: stored.keyed.tradeSeq)
+        // New trades of days and minutes not read back now: added in memory, a run of one
+        // symbol at a time, the candle of the current minute held aside until the minute changes.
+        var start = result.stored.startIndex
+        while start < result.stored.endIndex {
+            let symbol = result.stored[start].keyed.tick.symbol
+            var end = start + 1
+            while end < result.stored.endIndex && result.stored[end].keyed.tick.symbol == symbol { end += 1 }
+            defer { start = end }
+            guard let touch = touches[symbol], var book = books.removeValue(forKey: symbol) else { continue }
+            let loaded = loadedDays[symbol] ?? []
+            var open: (minute: Int64, day: Int, candle: Candle)?
+            func close() {
+                if let open { book.days[open.day]?.minutes[open.minute] = open.candle }
+                open = nil
             }
+            for stored in result.stored[start..<end] where stored.keyed.tick.action == .trade {
+                let tick = stored.keyed.tick
+                let minute = Self.minuteStart(tick.time)
+                if open?.minute == minute {
+                    open!.candle.add(trade: tick, tradeSeq: stored.keyed.tradeSeq)
+                    continue
+                }
+                close()
+                guard let day = touch.minutes[minute], !touch.reread.contains(minute), !loaded.contains(day), book.days[day] != nil else { continue }
+                var candle = Candle(trade: tick, tradeSeq: stored.keyed.tradeSeq)
+                if let held = book.days[day]?.minutes[minute] {
+                    var merged = held
+                    merged.merge(candle)
+                    candle = merged
+                }
+                open = (minute, day, candle)
+            }
+            close()
+            books[symbol] = book
         }
 
         var updates: [CandleUpdate] = []

@@ -298,11 +298,12 @@ public actor RedisPublisher {
                 }
                 if refusal == nil { acknowledged += 1 }
             }
-            // Entries the stream already has (a message sent again), or a stream of another history.
-            var restarted: Set<Symbol> = []
-            for message in behind where !restarted.contains(message.symbol) {
-                try settleStream(message, later: work.prefix(acknowledged).filter { $0.symbol == message.symbol && $0.seq > message.seq },
-                                 on: redis, prefix: prefix, restarted: &restarted)
+            // Entries the stream already has (messages sent again), or a stream of another
+            // history: one look per symbol, however many of its messages were refused.
+            var refused: [Symbol: [Message]] = [:]
+            for message in behind { refused[message.symbol, default: []].append(message) }
+            for (symbol, messages) in refused {
+                try settleStream(messages, later: work.prefix(acknowledged).filter { $0.symbol == symbol }, on: redis, prefix: prefix)
             }
             if let refusal { throw RedisError(kind: .reply, message: "PUBLISH refused: \(refusal)") }
             return acknowledged
@@ -379,39 +380,49 @@ public actor RedisPublisher {
         return n
         """.utf8)
 
-    /// Redis refused `message`'s entry because the stream's last ID is at or past its seq. When
-    /// the stream holds that seq with the same tick (flags aside: a message sent again after a
-    /// restart has none), it was sent before: nothing to do. Otherwise the stream is of another
-    /// history (a database restored from a backup, whose seqs start again lower): it is deleted
-    /// and started again at this seq, with a warning (decision: a stream must agree with
-    /// `market_ticks`, and a stuck stream must not hold up publishing); `later`, the symbol's
-    /// messages after it in this pipeline, go into the new stream after it.
-    private func settleStream(_ message: Message, later: [Message], on redis: RedisConnection, prefix: [UInt8],
-                              restarted: inout Set<Symbol>) throws(RedisError) {
-        let stream = String(decoding: prefix, as: UTF8.self) + "stream:" + message.symbol.rawValue
-        var sent: [UInt8] = []
-        TickMessage.append(message.tick, seq: message.seq, amends: message.amends, to: &sent)
-        let id = "\(message.seq)-0"
-        if case .array(let entries) = try redis.command(["XRANGE", stream, id, id]), let entry = entries.first,
-           case .array(let parts) = entry, parts.count == 2, case .array(let fields) = parts[1], fields.count == 2,
-           case .string(let stored) = fields[1], Self.withoutFlags(stored) == sent {
-            return
+    /// Redis refused the entries of `refused` (one symbol's, in seq order) because the stream's
+    /// last ID is at or past their seqs. When the stream holds each of those seqs with the same
+    /// tick (flags aside: a message sent again after a restart has none), they were sent before:
+    /// nothing to do — one XRANGE over their seqs tells (a Kafka group's recovery can send back
+    /// thousands at once). Otherwise the stream is of another history (a database restored from
+    /// a backup, whose seqs start again lower): it is deleted and started again at the first
+    /// refused seq, with a warning (decision: a stream must agree with `market_ticks`, and a stuck
+    /// stream must not hold up publishing); `sameSymbol`, the symbol's messages of this pipeline
+    /// that Redis took (the refused among them), go into the new stream from that seq on.
+    private func settleStream(_ refused: [Message], later sameSymbol: [Message], on redis: RedisConnection,
+                              prefix: [UInt8]) throws(RedisError) {
+        guard let first = refused.first, let last = refused.last else { return }
+        let stream = String(decoding: prefix, as: UTF8.self) + "stream:" + first.symbol.rawValue
+        var held: [String: [UInt8]] = [:]
+        if case .array(let entries) = try redis.command(["XRANGE", stream, "\(first.seq)-0", "\(last.seq)-0"]) {
+            for entry in entries {
+                guard case .array(let parts) = entry, parts.count == 2, let id = parts[0].text, case .array(let fields) = parts[1],
+                      fields.count == 2, case .string(let stored) = fields[1] else { continue }
+                held[id] = Self.withoutFlags(stored)
+            }
         }
+        let differing = refused.first { message in
+            var sent: [UInt8] = []
+            TickMessage.append(message.tick, seq: message.seq, amends: message.amends, to: &sent)
+            return held["\(message.seq)-0"] != sent
+        }
+        guard let differing else { return }
         logger.warning("redis: a stream is ahead of tickd's seqs with other ticks (a restored database?): deleted, starting again",
-                       metadata: ["stream": "\(stream)", "seq": "\(message.seq)"])
+                       metadata: ["stream": "\(stream)", "seq": "\(differing.seq)"])
         Counter(label: "tickd_redis_streams_reset_total").increment()
-        restarted.insert(message.symbol)
         commands.removeAll()
         commands.begin(arguments: 2)
         commands.argument(Self.deleteCommand)
         commands.argument(Array(stream.utf8))
-        for entry in [message] + later {
+        // The symbol's messages of this pipeline that Redis took (the refused ones among them).
+        let again = sameSymbol.filter { $0.seq >= differing.seq }
+        for entry in again {
             payload.removeAll(keepingCapacity: true)
             TickMessage.append(entry.tick, seq: entry.seq, flags: entry.flags, amends: entry.amends, to: &payload)
             appendStreamEntry(entry, prefix: prefix)
         }
         try redis.append(encoded: commands)
-        for _ in 0...(later.count + 1) {
+        for _ in 0...again.count {
             if case .error(let text) = try redis.readReply() { throw RedisError(kind: .reply, message: "stream \(stream): \(text)") }
         }
     }
