@@ -15,7 +15,8 @@
 #   7. a TCP stream into tickd run at each of LEVELS for SECONDS (half as long from 90 %): tick-to-Redis
 #      latency p50/p99/max and tickd's RSS over the run (publisher with TCP_NODELAY); the highest
 #      level whose p99 stays under 1 s is the daemon's sustained rate
-#      then the first level with streams and live candles off, and with 100 subscribers (fan-out)
+#      then the first level with streams and live candles off, and with 100 subscribers (fan-out):
+#      each on one instrument's channel (as app screens), then each on every channel
 #   8. the first level again, a third as long, with journal.fsync: always
 #   9. Kafka: the day in librdkafka's mock cluster (a 6-partition topic keyed by symbol, in a
 #      tickd-bench process), read into a fresh schema by one tickd run, then by two in one group:
@@ -140,8 +141,9 @@ for level in "${LEVEL_LIST[@]}"; do
   echo "== 7. TCP stream at $level: $rate ticks/s for $seconds s into tickd run, publish after commit"
   stream_run "$level" "$rate" "$seconds" 1
 done
-echo "== 7. ${LEVEL_LIST[0]} again with streams and live candles off, then with 100 subscribers on every channel (fan-out)"
+echo "== 7. ${LEVEL_LIST[0]} again with streams and live candles off, then with 100 subscribers (fan-out)"
 stream_run "${LEVEL_LIST[0]}-off" "$(rate_of "${LEVEL_LIST[0]}")" "$SECONDS_" 1 "${OFF[@]}"
+stream_run "${LEVEL_LIST[0]}-x100-symbol" "$(rate_of "${LEVEL_LIST[0]}")" "$SECONDS_" 100/symbol
 stream_run "${LEVEL_LIST[0]}-x100" "$(rate_of "${LEVEL_LIST[0]}")" "$SECONDS_" 100
 echo "== 8. ${LEVEL_LIST[0]} again with journal.fsync: always (every chunk fsynced before it counts as received), $(( (SECONDS_ + 2) / 3 )) s"
 stream_run "fsync-always" "$(rate_of "${LEVEL_LIST[0]}")" "$(( (SECONDS_ + 2) / 3 ))" 1 TICKD_JOURNAL_FSYNC=always
@@ -226,9 +228,9 @@ for line in open(f"{work}/streams.txt"):
     print(f"  {label:>12}: asked {rate:>7,} ticks/s, sent {achieved:>7,} ({achieved / replay_rate:.2f} x replay), received {int(sent.group(4)):,}/{int(sent.group(1)):,};"
           f" p50 {lat.group(1)} ms, p99 {lat.group(2)} ms, max {lat.group(3)} ms;"
           f" RSS first/last/peak {rss.group(1)}/{rss.group(2)}/{rss.group(3)} MiB; CPU {(int(cpu1) - int(cpu0)) / hz / (achieved * seconds / 1e6):.2f} s per million ticks")
-    fan = re.search(r"(\d+) subscribers received (\d+) of (\d+) messages; (\d+) subscribers short", text)
+    fan = re.search(r"(\d+) subscribers( \(one instrument each\))? received (\d+) of (\d+) messages; (\d+) subscribers short", text)
     if fan:
-        print(f"  {'':>12}  {fan.group(1)} subscribers: {int(fan.group(2)):,} of {int(fan.group(3)):,} messages delivered, {fan.group(4)} subscribers short")
+        print(f"  {'':>12}  {fan.group(1)} subscribers{fan.group(2) or ' (every channel)'}: {int(fan.group(3)):,} of {int(fan.group(4)):,} messages delivered, {fan.group(5)} subscribers short")
     if label not in ("fsync-always",) and "-" not in label and int(lat.group(2)) < 1000 and int(sent.group(4)) == int(sent.group(1)):
         sustained = max(sustained or 0, achieved)
 if sustained:

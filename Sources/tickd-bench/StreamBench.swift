@@ -10,8 +10,16 @@ import TickModel
 /// on a connection and thread of its own, take the receive time of each message. Prints
 /// tick-to-subscriber latency p50/p99/max over every subscriber's messages, ticks sent and
 /// received, and tickd's RSS (first, last and peak sample, one a second) when its PID is given.
-func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: String, tickdPID: Int32?, subscribers: Int = 1) throws {
+/// With `perSymbol`, subscriber i follows one instrument's channel (`PREFIX<SYMBOL>`, the 20
+/// instruments in turn) as an app screen does, instead of every channel.
+func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: String, tickdPID: Int32?, subscribers: Int = 1,
+                 perSymbol: Bool = false) throws {
     let total = rate * seconds
+    // What each subscriber should receive: every tick, or its instrument's share.
+    let expected = (0..<subscribers).map { index in
+        perSymbol ? (0..<total).count { $0 % 20 == index % 20 } : total
+    }
+    let expectedAll = expected.reduce(0, +)
     /// One subscriber's record, written on its reading thread only and read once all arrived
     /// or the subscribers stopped.
     final class Received: @unchecked Sendable {
@@ -21,15 +29,16 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
     let logs = (0..<subscribers).map { _ in Received() }
     let arrived = Mutex(0)
     let all = DispatchSemaphore(value: 0)
-    let listeners = try logs.map { log in
-        log.latencies.reserveCapacity(total)
-        log.sentAt.reserveCapacity(total)
-        return try TickSubscriber(url: redisURL, prefix: prefix) { payload in
+    let listeners = try logs.enumerated().map { index, log in
+        log.latencies.reserveCapacity(expected[index])
+        log.sentAt.reserveCapacity(expected[index])
+        let channel = perSymbol ? prefix + nseInstruments[index % 20].0.rawValue : prefix
+        return try TickSubscriber(url: redisURL, prefix: channel) { payload in
             let received = Timestamp.now().nanosecondsSinceEpoch / 1_000_000
             guard let sent = sentMillis(payload) else { return }
             log.latencies.append(received - sent)
             log.sentAt.append(sent)
-            if arrived.withLock({ $0 += 1; return $0 }) == total * subscribers { all.signal() }
+            if arrived.withLock({ $0 += 1; return $0 }) == expectedAll { all.signal() }
         }
     }
 
@@ -63,16 +72,20 @@ func streamBench(port: Int, rate: Int, seconds: Int, redisURL: String, prefix: S
     }
     let sendSeconds = (ContinuousClock.now - start).seconds
     let complete = all.wait(timeout: .now() + 60) == .success
-    for (index, listener) in listeners.enumerated() { try listener.finish(publishingEnd: index == 0, timeout: .seconds(5)) }
+    // The end marker goes to `<prefix>__end__`, which only a subscriber to every channel sees.
+    let end = try RedisConnection(url: try RedisURL(parsing: redisURL))
+    for listener in listeners { _ = try end.command(["PUBLISH", "\(listener.prefix)__end__", "end"]) }
+    for listener in listeners { try listener.finish(publishingEnd: false, timeout: .seconds(5)) }
     if let tickdPID { rss.append(processStatusBytes(pid: tickdPID, "VmRSS:") ?? 0) }
     let latencies = logs.flatMap(\.latencies), sentAt = logs.flatMap(\.sentAt)
     let sorted = latencies.sorted()
     func percentile(_ p: Double) -> Int64 { sorted.isEmpty ? -1 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+    let received = subscribers == 1 ? latencies.count : Int(Double(latencies.count) / Double(expectedAll) * Double(total))
     print(String(format: "stream: sent %d ticks in %.1f s (%.0f ticks/s); received %d on Redis%@",
-                 total, sendSeconds, Double(total) / sendSeconds, latencies.count / subscribers, complete ? "" : " (timed out waiting for the rest)"))
+                 total, sendSeconds, Double(total) / sendSeconds, received, complete ? "" : " (timed out waiting for the rest)"))
     if subscribers > 1 {
-        let short = logs.filter { $0.latencies.count < total }.count
-        print("stream: \(subscribers) subscribers received \(latencies.count) of \(total * subscribers) messages; \(short) subscribers short")
+        let short = zip(logs, expected).filter { $0.latencies.count < $1 }.count
+        print("stream: \(subscribers) subscribers\(perSymbol ? " (one instrument each)" : "") received \(latencies.count) of \(expectedAll) messages; \(short) subscribers short")
     }
     print("stream: tick-to-subscriber latency p50 \(percentile(0.5)) ms, p99 \(percentile(0.99)) ms, max \(sorted.last ?? -1) ms")
     // Where the slow ticks are: p99 per second of sending.

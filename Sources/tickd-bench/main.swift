@@ -2,10 +2,11 @@
 //
 //   tickd-bench parse [FEEDS]                     parse + normalise throughput on the sample day
 //   tickd-bench generate DIR COUNT                a COUNT-tick CSV day for the 20 NSE symbols, and an NDJSON copy
-//   tickd-bench stream PORT RATE SECONDS REDIS_URL PREFIX [PID] [SUBSCRIBERS]
+//   tickd-bench stream PORT RATE SECONDS REDIS_URL PREFIX [PID] [SUBSCRIBERS[/symbol]]
 //                                                 a publisher at RATE ticks/s into tickd's listener and
-//                                                 SUBSCRIBERS Redis subscribers (1): tick-to-subscriber latency,
-//                                                 tickd's RSS over the run
+//                                                 SUBSCRIBERS Redis subscribers (1) on every channel, or with
+//                                                 /symbol on one instrument's each: tick-to-subscriber
+//                                                 latency, tickd's RSS over the run
 //   tickd-bench kafka-cluster CSV                 librdkafka's mock cluster holding the day in a 6-partition topic
 //   tickd-bench kafka-wait DATABASE_URL MESSAGES TIMEOUT_S
 //                                                 the time until tickd's Kafka offsets in the database reach MESSAGES
@@ -24,7 +25,9 @@ do {
         guard arguments.count >= 5, let port = Int(arguments[0]), let rate = Int(arguments[1]),
               let seconds = Int(arguments[2]) else { throw BenchUsage() }
         try streamBench(port: port, rate: rate, seconds: seconds, redisURL: arguments[3], prefix: arguments[4],
-                        tickdPID: arguments.count > 5 ? Int32(arguments[5]) : nil, subscribers: arguments.count > 6 ? Int(arguments[6]) ?? 1 : 1)
+                        tickdPID: arguments.count > 5 ? Int32(arguments[5]) : nil,
+                        subscribers: arguments.count > 6 ? Int(arguments[6].split(separator: "/")[0]) ?? 1 : 1,
+                        perSymbol: arguments.count > 6 && arguments[6].hasSuffix("/symbol"))
     case "kafka-cluster":
         guard arguments.count == 1 else { throw BenchUsage() }
         try kafkaCluster(csv: arguments[0])
@@ -41,7 +44,7 @@ do {
 
 struct BenchUsage: Error, CustomStringConvertible {
     var description: String {
-        "usage: tickd-bench parse [FEEDS] | generate DIR COUNT | stream PORT RATE SECONDS REDIS_URL PREFIX [PID] [SUBSCRIBERS]"
+        "usage: tickd-bench parse [FEEDS] | generate DIR COUNT | stream PORT RATE SECONDS REDIS_URL PREFIX [PID] [SUBSCRIBERS[/symbol]]"
             + " | kafka-cluster CSV | kafka-wait DATABASE_URL MESSAGES TIMEOUT_S"
     }
 }
