@@ -46,6 +46,9 @@ public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     /// A correction or cancel names a trade that is not stored (checked when the batch is
     /// written; redrivable once the trade is in).
     case unknownTrade = "unknown_trade"
+    /// The publisher (a TLS listener's client certificate) may not send this symbol
+    /// (`publishers:`); the detail names the publisher.
+    case notEntitled = "not_entitled"
 
     public static func < (lhs: RejectReason, rhs: RejectReason) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -68,6 +68,9 @@ public struct SourceDecoder {
     private let filter: TickFilter
     private let rejects: any RejectRecorder
     private let maxLineBytes: Int
+    /// The connected publisher's entitlement: a record of a symbol it may not send is rejected
+    /// (`not_entitled`); nil lets every symbol through.
+    public var entitlement: Entitlement?
 
     public init(source: String, decoder: FeedDecoder, maxLineBytes: Int, filter: TickFilter = TickFilter(),
                 rejects: any RejectRecorder) {
@@ -118,6 +121,13 @@ public struct SourceDecoder {
             switch decoder.decode(line) {
             case .tick(let accepted):
                 counts.read += 1
+                if let entitlement, !entitlement.allows(accepted.symbol) {
+                    let reject = Reject(.notEntitled, "publisher \(entitlement.identity) may not send \(accepted.symbol.rawValue)")
+                    counts.rejectedByReason[.notEntitled, default: 0] += 1
+                    try rejects.record(source: source, line: number, reject: reject, raw: line, length: nil,
+                                       header: line.first { $0 != 0x20 && $0 != 0x09 } == UInt8(ascii: "{") ? nil : decoder.csvHeader)
+                    return
+                }
                 counts.accepted += 1
                 if filter.isEmpty || filter.keeps(accepted) {
                     try tick(SourceTick(keyed: keys.key(accepted), end: end))

@@ -56,24 +56,32 @@ public final class PrivatePostgres: @unchecked Sendable {
     /// Runs a command and waits for it alone (posix_spawn + waitpid: Foundation's Process would
     /// also wait for the server pg_ctl leaves running, which keeps an inherited descriptor).
     static func run(_ command: [String]) throws {
+        let exitCode = try spawn(command)
+        guard exitCode == 0 else {
+            throw NSError(domain: "PrivatePostgres", code: Int(exitCode),
+                          userInfo: [NSLocalizedDescriptionKey: "\(command.joined(separator: " ")) exited \(exitCode)"])
+        }
+    }
+}
+
+extension PrivatePostgres {
+    /// Runs a command with stdin from `stdin` and stdout and stderr to `output` (else
+    /// /dev/null), and waits for it alone; returns its exit status (128 + n for signal n).
+    static func spawn(_ command: [String], stdin: String = "/dev/null", output: String = "/dev/null") throws -> Int32 {
         var pid: pid_t = 0
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let rc = posix_spawn(&pid, command[0], &actions, nil, argv, environ)
         guard rc == 0 else { throw NSError(domain: "PrivatePostgres", code: Int(rc)) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exitCode = (status >> 8) & 0xFF
-        guard status & 0x7F == 0 && exitCode == 0 else {
-            throw NSError(domain: "PrivatePostgres", code: Int(exitCode),
-                          userInfo: [NSLocalizedDescriptionKey: "\(command.joined(separator: " ")) exited \(exitCode)"])
-        }
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 }
 

@@ -35,6 +35,43 @@ public struct TestCertificates: Sendable {
         }
     }
 
+    /// A client certificate for `commonName` (a publisher's identity), signed by the test CA or,
+    /// with `otherCA`, by the unrelated one; `days` -1 makes one that has already expired.
+    public func clientCertificate(commonName: String, otherCA: Bool = false, days: Int = 2) throws -> (cert: String, key: String) {
+        let name = "\(commonName.filter { $0.isLetter || $0.isNumber })-\(otherCA ? "other" : "ca")-\(days)"
+        let ca = otherCA ? "other-ca" : "ca"
+        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(commonName)",
+                     "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).csr"])
+        try openssl(["x509", "-req", "-in", "\(directory)/\(name).csr", "-CA", "\(directory)/\(ca).crt", "-CAkey", "\(directory)/\(ca).key",
+                     "-CAcreateserial", "-days", String(days), "-extfile", "\(directory)/ext.cnf", "-extensions", "client",
+                     "-out", "\(directory)/\(name).crt"])
+        return ("\(directory)/\(name).crt", "\(directory)/\(name).key")
+    }
+
+    /// A server certificate for 127.0.0.1 signed by the unrelated CA (a rotated certificate).
+    public func otherServerCertificate() throws -> (cert: String, key: String) {
+        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                     "-keyout", "\(directory)/server2.key", "-out", "\(directory)/server2.csr"])
+        try openssl(["x509", "-req", "-in", "\(directory)/server2.csr", "-CA", otherCAFile, "-CAkey", "\(directory)/other-ca.key",
+                     "-CAcreateserial", "-days", "2", "-extfile", "\(directory)/ext.cnf", "-extensions", "server",
+                     "-out", "\(directory)/server2.crt"])
+        return ("\(directory)/server2.crt", "\(directory)/server2.key")
+    }
+
+    /// Sends `text` to a TLS server on 127.0.0.1:`port` with `openssl s_client`, verifying the
+    /// server against `caFile` and presenting `client` when given; returns s_client's exit status
+    /// and what it printed. It closes (close_notify) once `text` is sent.
+    public static func sendOverTLS(_ text: String, port: Int, caFile: String, client: (cert: String, key: String)? = nil) throws -> (status: Int32, output: String) {
+        let input = TickdProcess.temporaryPath("tls-input"), output = TickdProcess.temporaryPath("tls-output")
+        try text.write(toFile: input, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: input); try? FileManager.default.removeItem(atPath: output) }
+        var arguments = ["/usr/bin/openssl", "s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caFile, "-verify_return_error",
+                         "-quiet", "-no_ign_eof"]
+        if let client { arguments += ["-cert", client.cert, "-key", client.key] }
+        let status = try PrivatePostgres.spawn(arguments, stdin: input, output: output)
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
     /// posix_spawn + waitpid, as PrivatePostgres does: Foundation's Process, used from many
     /// tests at once, is not to be trusted to return from waitUntilExit.
     private func openssl(_ arguments: [String]) throws {

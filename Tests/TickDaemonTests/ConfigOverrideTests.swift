@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TickDaemon
 import TickNormalisation
 import TickSources
@@ -85,6 +86,30 @@ import Yams
             var scratch = TickdConfig()
             #expect(throws: ConfigError.self) { try ConfigLoader.apply(yaml: bad, to: &scratch) }
         }
+    }
+}
+
+@Suite struct ListenerTLSConfigTests {
+    /// A listener's `tls` is read when the configuration is: an unusable file exits 2 naming
+    /// the key; a good pair is kept with its handshake timeout.
+    @Test func tlsFilesAreCheckedWhenTheConfigurationIsRead() throws {
+        let certs = try TestCertificates()
+        func listen(_ tls: String) -> String { "sources:\n  listen:\n    - address: \"127.0.0.1:0\"\n      tls: { \(tls) }\n" }
+        for (tls, reason) in [("cert_file: /nowhere.crt, key_file: \(certs.serverKey)", "cannot be used"),
+                              ("cert_file: \(certs.serverCert), key_file: \(certs.clientKey)", "cannot be used"),
+                              ("cert_file: \(certs.serverCert)", "needs cert_file and key_file"),
+                              ("cert_file: \(certs.serverCert), key_file: \(certs.serverKey), ciphers: all", "is not a key of tls"),
+                              ("cert_file: \(certs.serverCert), key_file: \(certs.serverKey), handshake_timeout_ms: 5", "must be an integer")] {
+            var scratch = TickdConfig()
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.apply(yaml: listen(tls), to: &scratch) }
+            #expect(error?.key.hasPrefix("sources.listen[0].tls") == true && error?.message.contains(reason) == true, "\(String(describing: error))")
+        }
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: listen("cert_file: \(certs.serverCert), key_file: \(certs.serverKey), client_ca_file: \(certs.caFile), handshake_timeout_ms: 2500"),
+                               to: &config)
+        #expect(config.listeners.first?.tls == ListenerTLS(certFile: certs.serverCert, keyFile: certs.serverKey, clientCAFile: certs.caFile,
+                                                            handshakeTimeout: .milliseconds(2500)))
+        #expect(config.listeners.first?.name.hasPrefix("tls://") == true)
     }
 }
 

@@ -12,6 +12,8 @@ enum ConfigValue {
     case map([(String, String)])
     /// A list of mappings (`sources.listen`): each entry's keys and values.
     case entries([[(String, ConfigValue)]])
+    /// A nested mapping of names to flow lists (`publishers`).
+    case listMap([(String, [String])])
 
     /// The value's YAML: the text after `key:` on the key's line, then any lines below it.
     func lines(indent: String) -> [String] {
@@ -21,6 +23,8 @@ enum ConfigValue {
         case .list(let items): return [" [\(items.map(Self.quoted).joined(separator: ", "))]"]
         case .map(let pairs):
             return pairs.isEmpty ? [" {}"] : [""] + pairs.map { "\(indent)  \(Self.quoted($0.0)): \(Self.quoted($0.1))" }
+        case .listMap(let pairs):
+            return pairs.isEmpty ? [" {}"] : [""] + pairs.map { "\(indent)  \(Self.quoted($0.0)): [\($0.1.map(Self.quoted).joined(separator: ", "))]" }
         case .entries(let entries):
             guard !entries.isEmpty else { return [" []"] }
             var lines = [""]

@@ -101,6 +101,24 @@ extension ConfigKeys {
     ]
 
     static let pipeline: [ConfigKey<TickdConfig>] = [
+        ConfigKey(path: "publishers", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
+            // Empty (the documented default) is absent: no entitlements, not "nobody".
+            guard let publishers = try section.section("publishers"), !publishers.pairs.isEmpty else { return }
+            var entitled: [String: Set<Symbol>?] = [:]
+            for (identity, _) in publishers.pairs {
+                guard let symbols = try publishers.strings(identity), !symbols.isEmpty, symbols.allSatisfy({ !$0.isEmpty }) else {
+                    throw ConfigError(key: publishers.key(identity), "must be a list of symbols, or [\"*\"] for every symbol")
+                }
+                entitled.updateValue(symbols.contains("*") ? nil : Set(symbols.map { Symbol($0.uppercased()) }), forKey: identity)
+            }
+            config.publishers = PublisherEntitlements(entitled)
+        }, value: { config in
+            config.publishers.map { publishers in
+                .listMap(publishers.symbols.keys.sorted().map { identity in
+                    (identity, publishers.symbols[identity]!.map { $0.map(\.rawValue).sorted() } ?? ["*"])
+                })
+            }
+        }),
         ConfigKey(path: "sources.listen", environment: false, read: { (section: Section, config: inout TickdConfig) throws(ConfigError) in
             for entry in try section.sectionList("listen") {
                 var options = ListenerOptions(host: "", port: 0, maxLineBytes: config.maxLineBytes)
@@ -221,6 +239,35 @@ extension ConfigKeys {
             }
             options.allow = allow
         }, value: { .list($0.allow?.entries ?? []) }),
+        ConfigKey(path: "tls", environment: false, read: { (section: Section, options: inout ListenerOptions) throws(ConfigError) in
+            guard let map = try section.stringMap("tls") else { return }
+            let key = section.key("tls")
+            let known = ["cert_file", "key_file", "client_ca_file", "handshake_timeout_ms"]
+            if let unknown = map.keys.sorted().first(where: { !known.contains($0) }) {
+                throw ConfigError(key: "\(key).\(unknown)", "is not a key of tls (\(known.joined(separator: ", ")))")
+            }
+            guard let cert = map["cert_file"], let privateKey = map["key_file"] else {
+                throw ConfigError(key: key, "needs cert_file and key_file (PEM)")
+            }
+            var tls = ListenerTLS(certFile: cert, keyFile: privateKey, clientCAFile: map["client_ca_file"])
+            if let text = map["handshake_timeout_ms"] {
+                guard let ms = Int(text), (100...600_000).contains(ms) else {
+                    throw ConfigError(key: "\(key).handshake_timeout_ms", "must be an integer from 100 to 600000, got \(text)")
+                }
+                tls.handshakeTimeout = .milliseconds(ms)
+            }
+            // Read now: a wrong path, a key that does not match, an unreadable CA exits 2 here.
+            do { _ = try tls.makeContext() } catch {
+                throw ConfigError(key: key, "cannot be used: \(error) (cert_file \(cert), key_file \(privateKey)\(tls.clientCAFile.map { ", client_ca_file \($0)" } ?? ""))")
+            }
+            options.tls = tls
+        }, value: { options in
+            guard let tls = options.tls else { return nil }
+            var pairs = [("cert_file", tls.certFile), ("key_file", tls.keyFile)]
+            if let ca = tls.clientCAFile { pairs.append(("client_ca_file", ca)) }
+            pairs.append(("handshake_timeout_ms", String(tls.handshakeTimeout.milliseconds)))
+            return .map(pairs)
+        }),
     ]
 
     static let upstream: [ConfigKey<UpstreamOptions>] = [

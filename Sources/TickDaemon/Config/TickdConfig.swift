@@ -23,6 +23,9 @@ public struct TickdConfig: Sendable {
     public var haltedAction = PriceCheck.Action.quarantine
     /// `redis.status_prefix`: status messages go to `<prefix><SYMBOL>` and `<prefix>market`.
     public var redisStatusPrefix = "status:"
+    /// `publishers`: per TLS client identity, the symbols it may send (listeners with a
+    /// `client_ca_file`); nil: every identity the CA signed may send every symbol.
+    public var publishers: PublisherEntitlements?
     /// `redis.candle_prefix`: live candles go to `<prefix>1m:<SYMBOL>` and `<prefix>1d:<SYMBOL>`.
     public var redisCandlePrefix = "candles:"
     /// `redis.live_candles`: publish each batch's revised minute and day candles.

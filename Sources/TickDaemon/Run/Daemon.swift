@@ -89,7 +89,7 @@ public struct Daemon {
                                   report: { name, counts in stats.recordSource(name, counts) }, clock: clock,
                                   logger: Logger(label: "tickd.source"))
         let commits = CommitNotices()
-        let sources = DaemonSources(config: config, url: url, wiring: wiring, journal: journal, queue: queue, io: io, first: first,
+        let sources = try DaemonSources(config: config, url: url, wiring: wiring, journal: journal, queue: queue, io: io, first: first,
                                     rebalance: KafkaRebalance(first: first, publisher: publisher,
                                                               drainTimeout: .milliseconds(config.drainTimeoutMilliseconds), commits: commits))
         let readiness = Readiness(listeners: sources.listeners, upstreams: sources.upstreams)

@@ -15,14 +15,18 @@ struct DaemonSources {
     let kafka: [KafkaSourceService]
 
     init(config: TickdConfig, url: String, wiring: SourceWiring, journal: Journal?, queue: TickQueue, io: BlockingIO,
-         first: WriterLane, rebalance: KafkaRebalance) {
+         first: WriterLane, rebalance: KafkaRebalance) throws {
         let group = MultiThreadedEventLoopGroup.singleton
         var live = wiring
         if let journal {
             let gate = JournalGate(journal: journal, queue: queue, io: io, logger: Logger(label: "tickd.journal"))
             live.deliver = { chunk in await gate.deliver(chunk) }
         }
-        listeners = config.listeners.map { TCPFeedServer(options: $0, group: group, wiring: live.logging(as: "tickd.tcp")) }
+        listeners = try config.listeners.map { listener in
+            var options = listener
+            options.publishers = config.publishers
+            return try TCPFeedServer(options: options, group: group, wiring: live.logging(as: "tickd.tcp"))
+        }
         upstreams = config.upstreams.map { TCPFeedClient(options: $0, group: group, wiring: live.logging(as: "tickd.upstream")) }
         files = config.files.map {
             FileSourceService(path: $0.path, format: $0.format ?? config.format, speed: $0.speed, maxLineBytes: config.maxLineBytes,

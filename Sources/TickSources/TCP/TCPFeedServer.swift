@@ -1,7 +1,9 @@
 import CoreMetrics
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 import TickModel
 import TickNormalisation
@@ -24,6 +26,10 @@ public struct ListenerOptions: Sendable {
     public var maxLineBytes: Int
     /// Only these peers may connect; nil lets any.
     public var allow: AddressAllowList?
+    /// TLS on this port (only TLS), and mutual TLS with a client CA; nil: plain text.
+    public var tls: ListenerTLS?
+    /// What each client-certificate identity may send (`publishers:`), with mutual TLS; nil: all.
+    public var publishers: PublisherEntitlements?
 
     public init(host: String, port: Int, format: FeedFormat = .auto, maxConnections: Int = 256,
                 maxConnectionsPerPeer: Int = 32, idleTimeout: Duration? = .seconds(300), evictAfter: Duration? = .seconds(2),
@@ -39,8 +45,8 @@ public struct ListenerOptions: Sendable {
         self.allow = allow
     }
 
-    /// `tcp://host:port`, the listener's name in logs and offsets.
-    public var name: String { "tcp://\(host):\(port)" }
+    /// `tcp://host:port` (`tls://` with TLS), the listener's name in logs and offsets.
+    public var name: String { "\(tls == nil ? "tcp" : "tls")://\(host):\(port)" }
 }
 
 /// A TCP server that feed publishers connect to (SwiftNIO). Each connection is read in a task
@@ -55,6 +61,8 @@ public final class TCPFeedServer: Sendable {
     private let limiter: ConnectionLimiter
     private let metrics: ListenerMetrics
     private let throttled = ThrottledLog()
+    /// The TLS context new connections get (re-read on SIGHUP); nil: plain text.
+    private let tls: ListenerTLSContext?
 
     private struct State {
         var server: (any Channel)?
@@ -68,12 +76,16 @@ public final class TCPFeedServer: Sendable {
 
     /// The accepted connection, or a refused one (already being closed).
     enum Admission: Sendable {
-        case accepted(NIOAsyncChannel<ByteBuffer, Never>, peer: String, id: Int)
+        /// `handshake`: on a TLS listener, completes with the publisher's identity once the
+        /// handshake is done (nil without a client certificate).
+        case accepted(NIOAsyncChannel<ByteBuffer, Never>, peer: String, id: Int, handshake: EventLoopFuture<String?>?)
         case refused
     }
 
-    public init(options: ListenerOptions, group: any EventLoopGroup, wiring: SourceWiring) {
+    /// Throws when the TLS certificate, key or client CA cannot be used.
+    public init(options: ListenerOptions, group: any EventLoopGroup, wiring: SourceWiring) throws {
         self.options = options
+        tls = try options.tls.map(ListenerTLSContext.init)
         self.group = group
         self.wiring = wiring
         limiter = ConnectionLimiter(maxTotal: options.maxConnections, maxPerPeer: options.maxConnectionsPerPeer,
@@ -104,12 +116,16 @@ public final class TCPFeedServer: Sendable {
         logger.notice("listening for feed publishers", metadata: ["listener": "\(options.name)", "port": "\(port ?? 0)",
                                                                    "format": "\(options.format.rawValue)"])
         let sweeper = Task { await closeSilentConnections() }
-        defer { sweeper.cancel() }
+        let hangup = tls == nil ? nil : reloadOnHangup()
+        defer {
+            sweeper.cancel()
+            hangup?.cancel()
+        }
         try await withThrowingDiscardingTaskGroup { tasks in
             try await server.executeThenClose { inbound in
                 for try await admission in inbound {
-                    guard case .accepted(let connection, let peer, let id) = admission else { continue }
-                    tasks.addTask { await self.serve(connection, peer: peer, id: id) }
+                    guard case .accepted(let connection, let peer, let id, let handshake) = admission else { continue }
+                    tasks.addTask { await self.serve(connection, peer: peer, id: id, handshake: handshake) }
                 }
             }
         }
@@ -124,6 +140,28 @@ public final class TCPFeedServer: Sendable {
             return (s.server.map { [$0] } ?? []) + Array(s.connections.values)
         }
         channels.forEach { $0.close(promise: nil) }
+    }
+
+    /// Re-reads the TLS certificate, key and client CA; new connections get them, open ones keep
+    /// theirs. A file that cannot be used leaves the context in use, with an error logged.
+    public func reloadTLS() {
+        guard let tls else { return }
+        do {
+            try tls.reload()
+            logger.notice("TLS certificate reloaded", metadata: ["listener": "\(options.name)", "cert_file": "\(tls.settings.certFile)"])
+        } catch {
+            logger.error("TLS certificate not reloaded; the previous one stays in use",
+                         metadata: ["listener": "\(options.name)", "error": "\(error)"])
+        }
+    }
+
+    /// SIGHUP (systemd's reload) re-reads the TLS files.
+    private func reloadOnHangup() -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { [self] in reloadTLS() }
+        source.resume()
+        return source
     }
 
     /// Runs on the event loop for each accepted socket.
@@ -144,6 +182,12 @@ public final class TCPFeedServer: Sendable {
             metrics.evicted.increment()
             close(evicted, because: "evicted: the listener was full and it had sent no line for longest", kind: "evicted")
         }
+        var handshake: EventLoopFuture<String?>?
+        if let tls {
+            let watch = TLSHandshakeWatch(eventLoop: channel.eventLoop, timeout: TimeAmount(tls.settings.handshakeTimeout))
+            try channel.pipeline.syncOperations.addHandlers([NIOSSLServerHandler(context: tls.context), watch])
+            handshake = watch.done.futureResult
+        }
         let connection = try NIOAsyncChannel<ByteBuffer, Never>(
             wrappingChannelSynchronously: channel,
             configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8)))
@@ -154,7 +198,7 @@ public final class TCPFeedServer: Sendable {
         if !limiter.holdsPlace(id: id) { close(id, because: "evicted: the listener was full and it had sent no line for longest", kind: "evicted") }
         metrics.accepted.increment()
         metrics.open.record(limiter.open)
-        return .accepted(connection, peer: peer, id: id)
+        return .accepted(connection, peer: peer, id: id, handshake: handshake)
     }
 
     /// Closes connection `id` (its limiter place is already given back or about to be).
@@ -185,7 +229,7 @@ public final class TCPFeedServer: Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String, id: Int) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, Never>, peer: String, id: Int, handshake: EventLoopFuture<String?>?) async {
         let remote = connection.channel.remoteAddress.map { "\($0.ipAddress ?? peer):\($0.port ?? 0)" } ?? peer
         defer {
             state.withLock { s in
@@ -195,9 +239,29 @@ public final class TCPFeedServer: Sendable {
             limiter.release(id: id)
         }
         if state.withLock({ $0.stopping }) { connection.channel.close(promise: nil) }
-        logger.info("publisher connected", metadata: ["listener": "\(options.name)", "peer": "\(remote)"])
-        var reader = FeedConnectionReader(decoder: wiring.makeDecoder(options.name, options.format, options.maxLineBytes),
-                                          wiring: wiring) { [limiter] in limiter.completedLines(id: id) }
+        var identity: String?
+        if let handshake {
+            do {
+                identity = try await handshake.get()
+            } catch {
+                // Plain text on a TLS port, no or an untrusted client certificate, an expired
+                // one, a handshake that never completes: nothing is read from the connection.
+                metrics.handshakeFailed.increment()
+                throttled.log(logger, .warning, "TLS handshake failed", kind: "tls",
+                              metadata: ["listener": "\(options.name)", "peer": "\(remote)", "error": "\(error)"])
+                connection.channel.close(promise: nil)
+                metrics.open.record(limiter.open - 1)
+                return
+            }
+        }
+        var connected: Logger.Metadata = ["listener": "\(options.name)", "peer": "\(remote)"]
+        if let identity { connected["publisher"] = "\(identity)" }
+        logger.info("publisher connected", metadata: connected)
+        var decoder = wiring.makeDecoder(options.name, options.format, options.maxLineBytes)
+        if let publishers = options.publishers, options.tls?.clientCAFile != nil {
+            decoder.entitlement = publishers.entitlement(of: identity ?? "")
+        }
+        var reader = FeedConnectionReader(decoder: decoder, wiring: wiring) { [limiter] in limiter.completedLines(id: id) }
         var outcome = "closed by peer"
         do {
             try await connection.executeThenClose { inbound in
@@ -216,9 +280,16 @@ public final class TCPFeedServer: Sendable {
         let counts = reader.decoder.counts
         reader.close()
         metrics.open.record(limiter.open - 1)
-        logger.info("publisher disconnected", metadata: [
+        var disconnected: Logger.Metadata = [
             "listener": "\(options.name)", "peer": "\(remote)", "outcome": "\(outcome)",
-            "records": "\(counts.read)", "accepted": "\(counts.accepted)", "rejected": "\(counts.rejected)"])
+            "records": "\(counts.read)", "accepted": "\(counts.accepted)", "rejected": "\(counts.rejected)"]
+        if let identity { disconnected["publisher"] = "\(identity)" }
+        if let refused = counts.rejectedByReason[.notEntitled], refused > 0 {
+            disconnected["not_entitled"] = "\(refused)"
+            Counter(label: "tickd_not_entitled_total", dimensions: [("listener", options.name), ("publisher", identity ?? "")])
+                .increment(by: Int64(refused))
+        }
+        logger.info("publisher disconnected", metadata: disconnected)
     }
 }
 
@@ -229,12 +300,14 @@ extension TimeAmount {
 }
 
 /// The metrics of one listener: `tickd_connections_accepted_total`, `…_refused_total{reason}`,
-/// `…_idle_closed_total`, `…_evicted_total`, `tickd_connections_open`, all labelled with the listener.
+/// `…_idle_closed_total`, `…_evicted_total`, `tickd_connections_open`,
+/// `tickd_tls_handshake_failures_total`, all labelled with the listener.
 struct ListenerMetrics: Sendable {
     let listener: String
     let accepted: Counter
     let idleClosed: Counter
     let evicted: Counter
+    let handshakeFailed: Counter
     let open: Gauge
     private let refusedCounters: [ConnectionLimiter.Refusal: Counter]
 
@@ -243,6 +316,7 @@ struct ListenerMetrics: Sendable {
         accepted = Counter(label: "tickd_connections_accepted_total", dimensions: [("listener", listener)])
         idleClosed = Counter(label: "tickd_connections_idle_closed_total", dimensions: [("listener", listener)])
         evicted = Counter(label: "tickd_connections_evicted_total", dimensions: [("listener", listener)])
+        handshakeFailed = Counter(label: "tickd_tls_handshake_failures_total", dimensions: [("listener", listener)])
         open = Gauge(label: "tickd_connections_open", dimensions: [("listener", listener)])
         refusedCounters = Dictionary(uniqueKeysWithValues: ConnectionLimiter.Refusal.allCases.map {
             ($0, Counter(label: "tickd_connections_refused_total", dimensions: [("listener", listener), ("reason", $0.rawValue)]))
