@@ -28,6 +28,7 @@ import TickNormalisation
               max_age_ms: 50
             redis:
               prefix: "\(db.schema):ticks:"
+              candle_prefix: "\(db.schema):candles:"
               stream_max_len: 1000
             \(extra)
             """.write(toFile: path, atomically: true, encoding: .utf8)

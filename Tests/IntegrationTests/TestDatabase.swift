@@ -46,6 +46,8 @@ final class TestDatabase {
         // The tests share one Redis: streams of 100,000 entries a symbol for every test's prefix
         // would grow it by hundreds of megabytes over a run.
         config.redisStreamMaxLength = 1000
+        // Each test's live candles under its own prefix, like its ticks.
+        config.redisCandlePrefix = "\(schema):candles:"
         change(&config)
         return config
     }
