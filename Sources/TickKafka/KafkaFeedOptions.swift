@@ -13,6 +13,9 @@ public struct KafkaFeedOptions: Sendable {
     /// librdkafka settings passed as they are (SASL, TLS, tuning); tickd's own (auto-commit off,
     /// the rebalance callback) are set after them.
     public var properties: [String: String]
+    /// Settings whose value was read from a file (`sasl.password_file: /run/secrets/kafka`): the
+    /// setting's name → the file, printed instead of the secret.
+    public var secretFiles: [String: String] = [:]
     /// The most ticks a chunk carries to the pipeline; a chunk also ends when the poll finds no
     /// message waiting.
     public var maxChunkTicks = 2000

@@ -113,6 +113,58 @@ import Yams
     }
 }
 
+@Suite struct SecretFileTests {
+    static func file(_ text: String) throws -> String {
+        let path = TickdProcess.temporaryPath("secret")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// `DATABASE_URL_FILE` / `REDIS_URL_FILE` (Docker and Kubernetes secrets): the file's content,
+    /// trimmed; both forms at once, an unreadable or empty file exit 2 naming the variable.
+    @Test func urlsComeFromFiles() throws {
+        let database = try Self.file("postgresql://tickd:s3cret@db:5432/stocksoko\n"), redis = try Self.file("redis://:r3dis@cache:6379/0\n")
+        let empty = try Self.file("# no keys: the defaults\n")
+        let config = try ConfigLoader.load(explicitPath: empty, environment: ["DATABASE_URL_FILE": database, "REDIS_URL_FILE": redis])
+        #expect(config.databaseURL == "postgresql://tickd:s3cret@db:5432/stocksoko" && config.redisURL == "redis://:r3dis@cache:6379/0")
+        #expect(!config.effectiveYAML.contains("s3cret") && !config.effectiveYAML.contains("r3dis"))
+        for (environment, key, reason) in [(["DATABASE_URL": "postgresql://x", "DATABASE_URL_FILE": database], "DATABASE_URL", "both set"),
+                                           (["REDIS_URL_FILE": "/nowhere/redis_url"], "REDIS_URL_FILE", "cannot read"),
+                                           (["DATABASE_URL_FILE": try Self.file(" \n")], "DATABASE_URL_FILE", "is empty")] {
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.load(explicitPath: empty, environment: environment) }
+            #expect(error?.key == key && error?.message.contains(reason) == true, "\(String(describing: error))")
+        }
+    }
+
+    /// A Kafka setting's secret from a file (`sasl.password_file`): librdkafka gets the content,
+    /// check-config prints the file, never the secret.
+    @Test func kafkaSecretsComeFromFilesAndAreNotPrinted() throws {
+        let password = try Self.file("k4fka-pass\n")
+        var config = TickdConfig()
+        try ConfigLoader.apply(yaml: """
+            sources:
+              kafka:
+                - brokers: "k:9092"
+                  topics: [trades]
+                  group: g
+                  options:
+                    security.protocol: SASL_SSL
+                    sasl.mechanism: PLAIN
+                    sasl.username: tickd
+                    sasl.password_file: \(password)
+            """, to: &config)
+        #expect(config.kafka.first?.properties["sasl.password"] == "k4fka-pass")
+        let printed = config.effectiveYAML
+        #expect(!printed.contains("k4fka-pass") && printed.contains("sasl.password_file"), "\(printed)")
+        var scratch = TickdConfig()
+        let error = #expect(throws: ConfigError.self) {
+            try ConfigLoader.apply(yaml: "sources:\n  kafka:\n    - brokers: \"k:9092\"\n      topics: [t]\n      group: g\n      options:\n        sasl.password_file: /nowhere\n",
+                                   to: &scratch)
+        }
+        #expect(error?.key == "sources.kafka[0].options.sasl.password_file" && error?.message.contains("cannot read") == true, "\(String(describing: error))")
+    }
+}
+
 @Suite struct ReliabilityConfigTests {
     @Test func journalLingerAndWritersAreReadAndChecked() throws {
         var config = TickdConfig()

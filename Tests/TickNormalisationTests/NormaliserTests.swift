@@ -42,6 +42,6 @@ import TickNormalisation
         let codes = RejectReason.allCases.map(\.rawValue)
         #expect(Set(codes).count == codes.count)
         #expect(codes.allSatisfy { $0.allSatisfy { $0.isLowercase || $0 == "_" || $0.isNumber } })
-        #expect(codes.count == 21)
+        #expect(codes.count == 22)
     }
 }

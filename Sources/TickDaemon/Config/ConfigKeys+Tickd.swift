@@ -305,7 +305,18 @@ extension ConfigKeys {
         .choice("format", \.format),
         .integer("max_line_bytes", 64...16_777_216, \.maxLineBytes),
         ConfigKey(path: "options", environment: false, read: { (section: Section, options: inout KafkaFeedOptions) throws(ConfigError) in
-            if let properties = try section.stringMap("options") {
+            if var properties = try section.stringMap("options") {
+                // `<setting>_file`: the setting's value is the file's content (a secret kept out
+                // of the configuration: Docker secrets, systemd credentials).
+                for name in properties.keys.sorted() where name.hasSuffix("_file") {
+                    let setting = String(name.dropLast(5)), path = properties.removeValue(forKey: name)!
+                    var file = path
+                    if !path.hasPrefix("/"), let directory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
+                        file = "\(directory)/\(path)"   // a systemd credential's name
+                    }
+                    properties[setting] = try ConfigLoader.readSecret(file, key: "\(section.key("options")).\(name)")
+                    options.secretFiles[setting] = path
+                }
                 // Checked now, so that a misspelt or bad setting exits 2 before anything starts.
                 if let refused = KafkaConfiguration.firstRefused(properties) {
                     throw ConfigError(key: "\(section.key("options")).\(refused.name)", refused.reason)
@@ -313,9 +324,10 @@ extension ConfigKeys {
                 options.properties = properties
             }
         }, value: { options in
-            // SASL and TLS passwords are not printed.
+            // Settings read from files print as the file; SASL and TLS passwords are not printed.
             .map(options.properties.keys.sorted().map { name in
-                (name, name.contains("password") || name.contains("secret") ? "***" : options.properties[name]!)
+                if let file = options.secretFiles[name] { return (name + "_file", file) }
+                return (name, name.contains("password") || name.contains("secret") ? "***" : options.properties[name]!)
             })
         }),
     ]

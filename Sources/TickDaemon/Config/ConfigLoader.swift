@@ -30,8 +30,8 @@ public enum ConfigLoader {
             config.source = defaultPath
         }
         try applyEnvironment(environment, to: &config)
-        if let url = environment["DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
-        if let url = environment["REDIS_URL"], !url.isEmpty { config.redisURL = url }
+        config.databaseURL = try secret("DATABASE_URL", environment) ?? config.databaseURL
+        config.redisURL = try secret("REDIS_URL", environment) ?? config.redisURL
         // systemd credentials (LoadCredential=database_url:…, redis_url:…) when the variables are unset.
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
             func credential(_ name: String) -> String? {
@@ -44,6 +44,24 @@ public enum ConfigLoader {
         }
         _ = try config.exchangeZone()
         return config
+    }
+
+    /// A secret from the environment: `NAME`, or the content of the file `NAME_FILE` names
+    /// (Docker and Kubernetes secrets; trailing whitespace dropped). Both set, or a file that
+    /// cannot be read or is empty, exits 2.
+    static func secret(_ name: String, _ environment: [String: String]) throws(ConfigError) -> String? {
+        let value = environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        guard let path = environment["\(name)_FILE"], !path.isEmpty else { return value }
+        guard value == nil else { throw ConfigError(key: name, "and \(name)_FILE are both set: give one") }
+        return try readSecret(path, key: "\(name)_FILE")
+    }
+
+    /// The content of a secret file, trimmed; exits 2 naming `key` when it cannot be read or is empty.
+    static func readSecret(_ path: String, key: String) throws(ConfigError) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ConfigError(key: key, "cannot read '\(path)'") }
+        let secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !secret.isEmpty else { throw ConfigError(key: key, "'\(path)' is empty") }
+        return secret
     }
 
     /// Applies the YAML text on top of `config`: every key declared in `ConfigKeys`, strictly.
