@@ -44,7 +44,8 @@ public struct Price: Hashable, Sendable, CustomStringConvertible {
         return (x, y)
     }
 
-    static func power(_ n: UInt8) -> Int128 {
+    /// 10^n, for aligning scales.
+    public static func power(_ n: UInt8) -> Int128 {
         var result: Int128 = 1
         for _ in 0..<n { result *= 10 }
         return result

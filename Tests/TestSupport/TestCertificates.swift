@@ -26,36 +26,20 @@ public struct TestCertificates: Sendable {
             try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tickd test \(ca)",
                          "-keyout", "\(directory)/\(ca).key", "-out", "\(directory)/\(ca).crt"])
         }
-        for (name, section) in [("server", "server"), ("client", "client")] {
-            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(name == "server" ? "localhost" : "tickd")",
-                         "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).csr"])
-            try openssl(["x509", "-req", "-in", "\(directory)/\(name).csr", "-CA", caFile, "-CAkey", "\(directory)/ca.key",
-                         "-CAcreateserial", "-days", "2", "-extfile", "\(directory)/ext.cnf", "-extensions", section,
-                         "-out", "\(directory)/\(name).crt"])
-        }
+        _ = try sign("server", commonName: "localhost", ca: "ca", extensions: "server")
+        _ = try sign("client", commonName: "tickd", ca: "ca", extensions: "client")
     }
 
     /// A client certificate for `commonName` (a publisher's identity), signed by the test CA or,
     /// with `otherCA`, by the unrelated one; `days` -1 makes one that has already expired.
     public func clientCertificate(commonName: String, otherCA: Bool = false, days: Int = 2) throws -> (cert: String, key: String) {
         let name = "\(commonName.filter { $0.isLetter || $0.isNumber })-\(otherCA ? "other" : "ca")-\(days)"
-        let ca = otherCA ? "other-ca" : "ca"
-        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(commonName)",
-                     "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).csr"])
-        try openssl(["x509", "-req", "-in", "\(directory)/\(name).csr", "-CA", "\(directory)/\(ca).crt", "-CAkey", "\(directory)/\(ca).key",
-                     "-CAcreateserial", "-days", String(days), "-extfile", "\(directory)/ext.cnf", "-extensions", "client",
-                     "-out", "\(directory)/\(name).crt"])
-        return ("\(directory)/\(name).crt", "\(directory)/\(name).key")
+        return try sign(name, commonName: commonName, ca: otherCA ? "other-ca" : "ca", extensions: "client", days: days)
     }
 
     /// A server certificate for 127.0.0.1 signed by the unrelated CA (a rotated certificate).
     public func otherServerCertificate() throws -> (cert: String, key: String) {
-        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                     "-keyout", "\(directory)/server2.key", "-out", "\(directory)/server2.csr"])
-        try openssl(["x509", "-req", "-in", "\(directory)/server2.csr", "-CA", otherCAFile, "-CAkey", "\(directory)/other-ca.key",
-                     "-CAcreateserial", "-days", "2", "-extfile", "\(directory)/ext.cnf", "-extensions", "server",
-                     "-out", "\(directory)/server2.crt"])
-        return ("\(directory)/server2.crt", "\(directory)/server2.key")
+        try sign("server2", commonName: "localhost", ca: "other-ca", extensions: "server")
     }
 
     /// Sends `text` to a TLS server on 127.0.0.1:`port` with `openssl s_client`, verifying the
@@ -70,6 +54,17 @@ public struct TestCertificates: Sendable {
         if let client { arguments += ["-cert", client.cert, "-key", client.key] }
         let status = try PrivatePostgres.spawn(arguments, stdin: input, output: output)
         return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
+    /// A key and a certificate `<name>.key` / `<name>.crt` for `commonName`, signed by the CA
+    /// `ca` (`ca` or `other-ca`) with the `extensions` section of ext.cnf, valid `days`.
+    private func sign(_ name: String, commonName: String, ca: String, extensions: String, days: Int = 2) throws -> (cert: String, key: String) {
+        try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=\(commonName)",
+                     "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).csr"])
+        try openssl(["x509", "-req", "-in", "\(directory)/\(name).csr", "-CA", "\(directory)/\(ca).crt", "-CAkey", "\(directory)/\(ca).key",
+                     "-CAcreateserial", "-days", String(days), "-extfile", "\(directory)/ext.cnf", "-extensions", extensions,
+                     "-out", "\(directory)/\(name).crt"])
+        return ("\(directory)/\(name).crt", "\(directory)/\(name).key")
     }
 
     /// posix_spawn + waitpid, as PrivatePostgres does: Foundation's Process, used from many

@@ -34,11 +34,8 @@ public enum ConfigLoader {
         config.redisURL = try secret("REDIS_URL", environment) ?? config.redisURL
         // systemd credentials (LoadCredential=database_url:…, redis_url:…) when the variables are unset.
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
-            func credential(_ name: String) -> String? {
-                guard let text = try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8) else { return nil }
-                let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                return value.isEmpty ? nil : value
-            }
+            // A credential that is absent or empty is not given (the variable may come later).
+            func credential(_ name: String) -> String? { try? readSecret("\(directory)/\(name)", key: name) }
             if config.databaseURL == nil { config.databaseURL = credential("database_url") }
             if config.redisURL == nil { config.redisURL = credential("redis_url") }
         }

@@ -67,7 +67,7 @@ public struct Candle: Sendable, Equatable {
         volume += other.volume
         ticks += other.ticks
         let scale = Swift.max(turnoverScale, other.turnoverScale)
-        turnoverUnits = turnoverUnits * Self.power(scale - turnoverScale) + other.turnoverUnits * Self.power(scale - other.turnoverScale)
+        turnoverUnits = turnoverUnits * Price.power(scale - turnoverScale) + other.turnoverUnits * Price.power(scale - other.turnoverScale)
         turnoverScale = scale
     }
 
@@ -79,17 +79,11 @@ public struct Candle: Sendable, Equatable {
         guard volume != 0 else { return nil }
         var numerator = turnoverUnits
         var denominator = Int128(volume)
-        if turnoverScale <= 4 { numerator *= Self.power(4 - turnoverScale) } else { denominator *= Self.power(turnoverScale - 4) }
+        if turnoverScale <= 4 { numerator *= Price.power(4 - turnoverScale) } else { denominator *= Price.power(turnoverScale - 4) }
         let (quotient, remainder) = numerator.quotientAndRemainder(dividingBy: denominator)
         var rounded = quotient
         if remainder.magnitude * 2 >= denominator.magnitude { rounded += (numerator < 0) != (denominator < 0) ? -1 : 1 }
         return DecimalValue(units: rounded, scale: 4)
-    }
-
-    static func power(_ n: UInt8) -> Int128 {
-        var result: Int128 = 1
-        for _ in 0..<n { result *= 10 }
-        return result
     }
 }
 

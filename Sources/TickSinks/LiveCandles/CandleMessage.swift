@@ -30,14 +30,4 @@ public enum CandleMessage {
         JSONText.appendLiteral(#","vwap":"#, to: &out)
         out.append(contentsOf: (candle.vwap?.description ?? "null").utf8)
     }
-
-    /// The whole message with `seq`, as Redis publishes it.
-    public static func encode(_ update: CandleUpdate, seq: Int64) -> String {
-        var out: [UInt8] = []
-        appendBody(update, to: &out)
-        JSONText.appendLiteral(#","seq":"#, to: &out)
-        JSONText.appendInteger(seq, to: &out)
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
-    }
 }

@@ -59,9 +59,6 @@ public struct LiveCandleBook: Sendable {
 
     public init(zone: ExchangeZone) { self.zone = zone }
 
-    /// Forgets every symbol (the next batch of each reads its day back).
-    public mutating func forget() { books.removeAll() }
-
     /// Forgets `symbols` (after a failed read: their next batch reads their day back).
     public mutating func forget(_ symbols: some Sequence<Symbol>) { for symbol in symbols { books[symbol] = nil } }
 
